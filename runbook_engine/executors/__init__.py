@@ -1,0 +1,1 @@
+"""Executors: the built-in ones and the protocol plugins implement (see `base`)."""

@@ -1,0 +1,62 @@
+"""Discovers executors through the ``runbook_engine.executors`` entry-point group.
+
+Built-in executors are registered there too (pyproject.toml), so a third-party
+plugin is found exactly the way ``shell`` is.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from runbook_engine.errors import PluginError
+
+GROUP = "runbook_engine.executors"
+
+
+@lru_cache(maxsize=1)
+def _entry_points() -> tuple[EntryPoint, ...]:
+    return tuple(sorted(entry_points(group=GROUP), key=lambda ep: ep.name))
+
+
+def _load(ep: EntryPoint) -> type[Any]:
+    package = ep.dist.name if ep.dist is not None else ep.value.split(":")[0]
+    try:
+        cls = ep.load()
+    except Exception as exc:  # a broken plugin must not take the CLI down with a traceback
+        raise PluginError(
+            f"executor plugin {ep.name!r} from package {package!r} failed to load: {exc}",
+            hint=f"reinstall or remove {package}",
+        ) from exc
+    for attr in ("key", "schema", "fields", "run"):
+        if not hasattr(cls, attr):
+            raise PluginError(
+                f"executor plugin {ep.name!r} from package {package!r} has no {attr!r}",
+                hint="see docs/plugins.md for the executor protocol",
+            )
+    return cls  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1)
+def executor_classes() -> dict[str, type[Any]]:
+    """Step key → executor class, for every installed executor."""
+    return {ep.name: _load(ep) for ep in _entry_points()}
+
+
+def executor_class(key: str) -> type[Any]:
+    classes = executor_classes()
+    if key not in classes:
+        raise PluginError(
+            f"no executor is installed for step key {key!r}",
+            hint=f"installed: {', '.join(sorted(classes))}",
+        )
+    return classes[key]
+
+
+def distribution_of(key: str) -> tuple[str, str]:
+    """(package name, version) that provides the executor ``key``."""
+    for ep in _entry_points():
+        if ep.name == key and ep.dist is not None:
+            return ep.dist.name, ep.dist.version
+    return "unknown", "unknown"
