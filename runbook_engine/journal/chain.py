@@ -1,0 +1,75 @@
+"""The hash chain that makes a journal tamper-evident.
+
+Each record carries ``prev`` (the hash of the record before it) and ``hash`` =
+sha256(prev + canonical JSON of the record without ``hash``). Editing, inserting,
+removing or reordering any line breaks the chain from that line on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+#: ``prev`` of the first record of every journal.
+GENESIS = "0" * 64
+
+
+def canonical(record: dict[str, Any]) -> str:
+    """The one JSON text of a record that its hash covers. Values JSON cannot hold
+    (paths, datetimes) are written as their text, so the line parses back to the
+    very same canonical text; ASCII escapes keep undecodable output bytes safe."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def record_hash(prev: str, record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256((prev + canonical(body)).encode("utf-8")).hexdigest()
+
+
+def verify_journal(path: Path | str) -> list[str]:
+    """Every problem found in a journal file, each naming its line; empty if intact.
+
+    A torn last line (a write cut short by a crash) is reported too, because
+    `verify` answers "is this file exactly what the runner wrote".
+    """
+    path = Path(path)
+    problems: list[str] = []
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [f"{path}: cannot read journal: {exc.strerror or exc}"]
+    lines = data.split(b"\n")
+    torn = lines[-1] != b""
+    if not torn:
+        lines.pop()
+    prev = GENESIS
+    expected_seq = 1
+    for number, raw in enumerate(lines, start=1):
+        last = number == len(lines)
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            if last and torn:
+                problems.append(f"{where}: torn last line (incomplete write), ignored on resume")
+            else:
+                problems.append(f"{where}: not a JSON record")
+            break
+        if not isinstance(record, dict):
+            problems.append(f"{where}: not a JSON object")
+            break
+        if record.get("seq") != expected_seq:
+            problems.append(
+                f"{where}: sequence number {record.get('seq')!r}, expected {expected_seq}"
+            )
+        if record.get("prev") != prev:
+            problems.append(
+                f"{where}: chain broken: prev does not match the hash of line {number - 1}"
+            )
+        if record.get("hash") != record_hash(str(record.get("prev", "")), record):
+            problems.append(f"{where}: record edited: its hash does not match its content")
+        prev = str(record.get("hash", ""))
+        expected_seq = record["seq"] + 1 if isinstance(record.get("seq"), int) else expected_seq + 1
+    return problems

@@ -1,0 +1,115 @@
+"""The run index: one SQLite table listing every run under a runs directory.
+
+The journal files are the truth; the index is a fast listing for `runbook runs` and
+for resolving a run-id prefix. It can always be rebuilt from the run directories.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+INDEX_NAME = "index.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id     TEXT PRIMARY KEY,
+    runbook    TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    started    TEXT NOT NULL,
+    finished   TEXT,
+    initiator  TEXT NOT NULL,
+    inventory  TEXT,
+    exit_code  INTEGER,
+    pid        INTEGER
+)
+"""
+
+_COLUMNS = (
+    "run_id",
+    "runbook",
+    "path",
+    "status",
+    "started",
+    "finished",
+    "initiator",
+    "inventory",
+    "exit_code",
+    "pid",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One run as the index lists it."""
+
+    run_id: str
+    runbook: str
+    path: str
+    status: str
+    started: str
+    finished: str | None
+    initiator: str
+    inventory: str | None
+    exit_code: int | None
+    pid: int | None
+
+
+class RunIndex:
+    """Access to ``<runs_dir>/index.sqlite``; every call opens and closes its own
+    connection, so several runner processes can share one index."""
+
+    def __init__(self, runs_dir: Path) -> None:
+        self.path = Path(runs_dir) / INDEX_NAME
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30.0)) as conn:
+            with conn:
+                conn.execute(_SCHEMA)
+            with conn:
+                yield conn
+
+    def add(self, row: RunRow) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                tuple(getattr(row, c) for c in _COLUMNS),
+            )
+
+    def update(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        finished: str | None = None,
+        exit_code: int | None = None,
+        pid: int | None = None,
+    ) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, finished = ?, exit_code = ?, pid = COALESCE(?, pid) WHERE run_id = ?",
+                (status, finished, exit_code, pid, run_id),
+            )
+
+    def get(self, run_id: str) -> RunRow | None:
+        with self._connect() as conn:
+            found = conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return RunRow(*found) if found else None
+
+    def list(self) -> list[RunRow]:
+        """Every run, newest first (run ids sort by start time)."""
+        if not self.path.exists():
+            return []
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM runs ORDER BY run_id DESC"
+            ).fetchall()
+        return [RunRow(*r) for r in rows]
