@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import re
 import sqlite3
 import time
 import uuid
@@ -29,6 +30,7 @@ from runbook_engine.executors.wait import DURATION_SCHEMA, to_seconds
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_ROWS = 1000
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 _MODES = ("query", "script", "migrate", "rollback", "migration_status")
 
 
@@ -141,8 +143,9 @@ def split_statements(sql: str) -> list[str]:
 
 
 def _has_code(statement: str) -> bool:
-    lines = [ln.split("--")[0].split("#")[0].strip() for ln in statement.splitlines()]
-    return any(lines)
+    """False for a piece that is only whitespace and comments (MySQL rejects those)."""
+    text = _BLOCK_COMMENT.sub("", statement)
+    return any(ln.split("--")[0].split("#")[0].strip() for ln in text.splitlines())
 
 
 def _plain(value: Any) -> Any:
