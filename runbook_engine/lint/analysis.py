@@ -1,0 +1,319 @@
+"""Every check lint runs on one runbook file, in data-flow order: load, schema, model,
+graph, vars, templates, predicates. Each stage reports all it finds; a stage that
+cannot run because an earlier one failed is skipped, never guessed at."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runbook_engine.errors import LoadError, PredicateError, RunbookError, TemplateError, ValidationError
+from runbook_engine.executors.registry import executor_classes
+from runbook_engine.graph import StepGraph, graph_findings
+from runbook_engine.loader import Document, escape, load_file
+from runbook_engine.model import Runbook, Step, build_runbook, executor_keys
+from runbook_engine.schema import validate
+from runbook_engine.templating import BUILTIN_NAMES, check_template, has_template, strings_in
+from runbook_engine.variables import convert
+
+#: Names a predicate may use besides the step's own fields.
+PREDICATE_ROOTS = frozenset({"vars", "steps", "hosts", "probe", "baseline", "samples", "previous", "now", "run"})
+#: Fields every step result carries whatever its executor (set by the engine).
+STEP_STATUS_FIELDS = frozenset(
+    {"status", "succeeded", "failed", "skipped", "ok", "error", "duration", "attempts", "hosts", "rc", "stdout"}
+)
+
+
+@dataclass
+class Analysis:
+    path: str
+    document: Document | None = None
+    runbook: Runbook | None = None
+    graph: StepGraph | None = None
+    findings: list[RunbookError] = field(default_factory=list)
+    unusable: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def analyze(path: str) -> Analysis:
+    """Run every check on the runbook at ``path``."""
+    result = Analysis(path=path)
+    try:
+        doc = load_file(path)
+    except LoadError as exc:
+        result.findings.append(exc)
+        result.unusable = True
+        return result
+    return analyze_document(doc, result)
+
+
+def analyze_document(doc: Document, result: Analysis | None = None) -> Analysis:
+    result = result or Analysis(path=doc.path)
+    result.document = doc
+    findings = result.findings
+    findings.extend(_executor_key_findings(doc))
+    findings.extend(validate(doc))
+    if findings:
+        return result
+    try:
+        runbook = build_runbook(doc)
+    except ValidationError as exc:
+        findings.append(exc)
+        return result
+    result.runbook = runbook
+    graph, problems = graph_findings(runbook)
+    findings.extend(problems)
+    result.graph = graph
+    findings.extend(_var_findings(runbook))
+    findings.extend(_downtime_findings(runbook))
+    findings.extend(_notify_findings(doc, runbook))
+    if not problems:
+        findings.extend(_template_findings(doc, runbook, graph))
+        findings.extend(_predicate_findings(doc, runbook, graph))
+    findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
+    return result
+
+
+def _steps_raw(doc: Document) -> Iterable[tuple[str, Mapping[str, Any]]]:
+    data = doc.data if isinstance(doc.data, dict) else {}
+    for i, phase in enumerate(data.get("phases") or []):
+        if isinstance(phase, dict):
+            for j, step in enumerate(phase.get("steps") or []):
+                if isinstance(step, dict):
+                    yield f"/phases/{i}/steps/{j}", step
+    rollback = data.get("rollback")
+    if isinstance(rollback, dict):
+        for j, step in enumerate(rollback.get("steps") or []):
+            if isinstance(step, dict):
+                yield f"/rollback/steps/{j}", step
+    for i, item in enumerate(data.get("prerequisites") or []):
+        if isinstance(item, dict):
+            yield f"/prerequisites/{i}", item
+
+
+def _executor_key_findings(doc: Document) -> list[RunbookError]:
+    known = set(executor_classes())
+    findings: list[RunbookError] = []
+    for ptr, raw in _steps_raw(doc):
+        keys = executor_keys(raw)
+        installed = [k for k in keys if k in known]
+        if not keys:
+            name = raw.get("id", "this step")
+            findings.append(
+                ValidationError(
+                    f"step {name!r} has no executor key",
+                    span=doc.span(ptr),
+                    hint=f"add exactly one of: {', '.join(sorted(known))}",
+                    rule="RB103",
+                )
+            )
+        elif len(installed) > 1:
+            findings.append(
+                ValidationError(
+                    f"step {raw.get('id', '?')!r} has more than one executor key: {', '.join(installed)}",
+                    span=doc.key_span(f"{ptr}/{escape(installed[1])}"),
+                    hint="split it into two steps",
+                    rule="RB103",
+                )
+            )
+    return findings
+
+
+def _var_findings(runbook: Runbook) -> list[RunbookError]:
+    findings: list[RunbookError] = []
+    for spec in runbook.vars.values():
+        if spec.pattern is not None:
+            try:
+                re.compile(spec.pattern)
+            except re.error as exc:
+                findings.append(ValidationError(f"var {spec.name!r}: invalid pattern: {exc}", span=spec.span, rule="RB110"))
+                continue
+        if spec.default is not None:
+            try:
+                convert(spec, spec.default, "its default")
+            except RunbookError as exc:
+                findings.append(ValidationError(exc.message.split(" (declared")[0], span=spec.span, rule="RB110"))
+        if spec.required and spec.default is not None:
+            findings.append(ValidationError(f"var {spec.name!r} is required but has a default", span=spec.span, hint="drop one of them", rule="RB111"))
+    return findings
+
+
+def _downtime_findings(runbook: Runbook) -> list[RunbookError]:
+    marks = [(phase.downtime, phase) for phase in runbook.phases if phase.downtime]
+    kinds = [kind for kind, _ in marks]
+    if not marks:
+        return []
+    if kinds.count("begins") != 1 or kinds.count("ends") != 1 or kinds.index("begins") > kinds.index("ends"):
+        return [
+            ValidationError(
+                "downtime markers must be one 'downtime: begins' followed by one 'downtime: ends'",
+                span=marks[0][1].span,
+                rule="RB112",
+            )
+        ]
+    return []
+
+
+def _notify_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
+    findings: list[RunbookError] = []
+    for step in runbook.all_steps():
+        if step.executor == "notify" and isinstance(step.spec, dict):
+            channel = step.spec.get("channel")
+            if isinstance(channel, str) and channel not in runbook.notify and channel != "log":
+                findings.append(
+                    ValidationError(
+                        f"notify channel {channel!r} is not declared under notify:",
+                        span=doc.span(f"{step.pointer}/notify/channel"),
+                        hint=f"declared: {', '.join(sorted(runbook.notify)) or 'none'} (and the built-in 'log')",
+                        rule="RB113",
+                    )
+                )
+    return findings
+
+
+def _with_undo(steps: Iterable[Step]) -> Iterable[Step]:
+    for step in steps:
+        yield step
+        if step.undo is not None:
+            yield step.undo
+
+
+def _template_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> list[RunbookError]:
+    known = set(runbook.vars) | BUILTIN_NAMES
+    findings: list[RunbookError] = []
+    prereq_steps = [p.step for p in runbook.prerequisites if p.step is not None]
+    for step in _with_undo([*runbook.all_steps(), *prereq_steps]):
+        for ptr, text in strings_in(step.spec, f"{step.pointer}/{escape(step.executor)}"):
+            if not has_template(text):
+                continue
+            try:
+                names, chains = check_template(text)
+            except TemplateError as exc:
+                exc.span = doc.span(ptr)
+                findings.append(exc)
+                continue
+            for name in sorted(names - known):
+                offset = max(text.find(name), 0)
+                findings.append(
+                    TemplateError(
+                        f"undefined template variable {name!r}",
+                        span=doc.inner_span(ptr, offset, len(name)),
+                        hint=_suggest(name, known) or "declare it under vars:",
+                        rule="RB202",
+                    )
+                )
+            findings.extend(_step_refs(doc, runbook, graph, step, ptr, text, chains))
+    for name, channel in runbook.notify.items():
+        for ptr, text in strings_in(channel, f"/notify/{escape(name)}"):
+            if has_template(text):
+                try:
+                    names, _ = check_template(text)
+                except TemplateError as exc:
+                    exc.span = doc.span(ptr)
+                    findings.append(exc)
+                    continue
+                for missing in sorted(names - known):
+                    findings.append(TemplateError(f"undefined template variable {missing!r}", span=doc.span(ptr), rule="RB202"))
+    return findings
+
+
+def _step_refs(
+    doc: Document, runbook: Runbook, graph: StepGraph, step: Step, ptr: str, text: str, chains: list[tuple[str, ...]]
+) -> list[RunbookError]:
+    """``steps.X.name`` in a template: X must exist, have finished before this step,
+    and ``name`` must be one of its captures or status fields."""
+    findings: list[RunbookError] = []
+    all_ids = {s.id: s for s in runbook.all_steps()}
+    for chain in chains:
+        target_id = chain[0]
+        offset = max(text.find(target_id), 0)
+        span = doc.inner_span(ptr, offset, len(target_id))
+        target = all_ids.get(target_id)
+        if target is None:
+            findings.append(TemplateError(f"unknown step {target_id!r} in steps.{'.'.join(chain)}", span=span, hint=_suggest(target_id, all_ids), rule="RB105"))
+            continue
+        if step.phase not in ("rollback",) and step.id in graph.steps and target_id not in graph.ancestors(step.id):
+            findings.append(
+                TemplateError(
+                    f"steps.{target_id} is used before step {target_id!r} can have run",
+                    span=span,
+                    hint="add it to needs: or move this step after it",
+                    rule="RB108",
+                )
+            )
+        if len(chain) > 1 and chain[1] not in target.capture and chain[1] not in STEP_STATUS_FIELDS:
+            findings.append(
+                TemplateError(
+                    f"step {target_id!r} captures no {chain[1]!r}",
+                    span=span,
+                    hint=f"captures: {', '.join(sorted(target.capture)) or 'none'}",
+                    rule="RB108",
+                )
+            )
+    return findings
+
+
+def _predicate_sources(runbook: Runbook) -> Iterable[tuple[Step | None, str, str, str]]:
+    """(step, key, pointer, text) for every predicate in the runbook."""
+    prereq_steps = [p.step for p in runbook.prerequisites if p.step is not None]
+    for step in _with_undo([*runbook.all_steps(), *prereq_steps]):
+        for key in ("expect", "when", "until"):
+            text = getattr(step, key)
+            if text is not None:
+                yield step, key, f"{step.pointer}/{key}", text
+    for decision in runbook.decisions:
+        yield None, "when", f"{decision.pointer}/when", decision.when
+
+
+def _predicate_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> list[RunbookError]:
+    from runbook_engine import predicates
+
+    classes = executor_classes()
+    findings: list[RunbookError] = []
+    all_ids = {s.id for s in runbook.all_steps()}
+    for step, key, ptr, text in _predicate_sources(runbook):
+        cls = classes.get(step.executor) if step is not None else None
+        checks = dict(getattr(cls, "checks", {}) or {}) if cls else {}
+        try:
+            expr = predicates.parse(text, checks=checks)
+        except PredicateError as exc:
+            exc.span = doc.inner_span(ptr, exc.offset, exc.length)
+            findings.append(exc)
+            continue
+        if step is not None and key in ("expect", "until") and cls is not None:
+            fields = dict(getattr(cls, "fields", {}) or {})
+            host_fields = dict(getattr(cls, "host_fields", {}) or {})
+            problems = predicates.check_names(expr, fields, host_fields, PREDICATE_ROOTS)
+        else:
+            problems = predicates.check_names(expr, {}, {}, PREDICATE_ROOTS | {"status", "succeeded", "failed"})
+        for problem in problems:
+            problem.span = doc.inner_span(ptr, problem.offset, problem.length)
+            findings.append(problem)
+        for ref in _steps_in_predicate(text):
+            if ref not in all_ids and "*" not in ref:
+                offset = text.find(ref)
+                findings.append(
+                    PredicateError(f"unknown step {ref!r}", offset=offset, length=len(ref), source=text,
+                                   span=doc.inner_span(ptr, offset, len(ref)), hint=_suggest(ref, all_ids), rule="RB105")
+                )
+    return findings
+
+
+_STEPS_REF = re.compile(r"\bsteps\.([a-z0-9][a-z0-9_-]*)")
+
+
+def _steps_in_predicate(text: str) -> list[str]:
+    return _STEPS_REF.findall(text)
+
+
+def _suggest(name: str, known: Iterable[str]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"did you mean {match[0]!r}?" if match else None
+

@@ -1,0 +1,101 @@
+"""The JSON Schema of the format: the base schema composed with every executor's
+fragment, so lint (and an editor, through the modeline) validates plugin steps too."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from runbook_engine.errors import ValidationError
+from runbook_engine.executors.registry import executor_classes
+from runbook_engine.loader import Document, escape
+
+
+def base_schema() -> dict[str, Any]:
+    text = resources.files("runbook_engine.schemas").joinpath("base.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def composed_schema() -> dict[str, Any]:
+    """Base schema with ``$defs/step`` (and ``undo``/``check``) built from the
+    common step keys plus one property per installed executor."""
+    schema = base_schema()
+    defs = schema["$defs"]
+    common = defs.pop("common")
+    executors = {key: copy.deepcopy(dict(cls.schema)) for key, cls in sorted(executor_classes().items())}
+    for key, fragment in executors.items():
+        fragment.setdefault("description", f"Run this step with the {key} executor.")
+    properties = {**common, **executors}
+    defs["step"] = {
+        "type": "object",
+        "description": "One step: the common keys plus exactly one executor key.",
+        "required": ["id"],
+        "additionalProperties": False,
+        "properties": properties,
+    }
+    defs["undo"] = {
+        "type": "object",
+        "description": "How to reverse a completed step during rollback.",
+        "additionalProperties": False,
+        "properties": properties,
+    }
+    properties_with_undo = dict(properties)
+    properties_with_undo["undo"] = {"$ref": "#/$defs/undo"}
+    defs["step"]["properties"] = properties_with_undo
+    defs["check"] = {
+        "type": "object",
+        "description": "A prerequisite that is checked by running a step.",
+        "required": ["check"],
+        "additionalProperties": False,
+        "properties": {"check": {"type": "string"}, **properties},
+    }
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = composed_schema()
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def validate(doc: Document) -> list[ValidationError]:
+    """Schema findings for a loaded document, each positioned at the offending node."""
+    findings = [_finding(doc, error) for error in _validator().iter_errors(doc.data)]
+    findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
+    return findings
+
+
+def _pointer(path: Any) -> str:
+    return "".join("/" + escape(str(part)) for part in path)
+
+
+def _finding(doc: Document, error: Any) -> ValidationError:
+    from jsonschema.exceptions import best_match
+
+    if error.context and error.validator in ("anyOf", "oneOf"):
+        deepest = best_match(error.context)
+        if deepest is not None and len(deepest.absolute_path) > len(error.absolute_path):
+            error = deepest
+    ptr = _pointer(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - allowed)
+        if extra:
+            key = extra[0]
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(allowed))}"
+            return ValidationError(f"unknown key {key!r}", span=doc.key_span(f"{ptr}/{escape(key)}"), hint=hint, rule="RB102")
+    if error.validator == "required":
+        return ValidationError(f"missing required key: {error.message.split(' ')[0]}", span=doc.span(ptr), rule="RB101")
+    where = _pointer(error.absolute_path) or "/"
+    message = error.message if len(error.message) < 200 else error.message[:200] + "…"
+    return ValidationError(f"{message} (at {where})", span=doc.span(ptr), rule="RB101")

@@ -1,0 +1,146 @@
+"""Resolves the values of a runbook's declared vars before anything runs.
+
+Order of precedence: ``--var`` over ``--vars-file`` (later files win) over the var's
+``env`` over its ``default``. Every value is converted to its declared type and checked
+against ``pattern`` and ``choices``; a failure is a ``VariableError`` naming the var and
+where it was declared, so nothing runs with a bad input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runbook_engine.durations import parse_duration
+from runbook_engine.errors import VariableError
+from runbook_engine.model import Runbook, VarSpec
+
+
+@dataclass(frozen=True)
+class ResolvedVars:
+    values: dict[str, Any]
+    secrets: frozenset[str]
+    sha256: str
+
+
+def parse_assignments(items: Sequence[str]) -> dict[str, str]:
+    """``["k=v", …]`` from the command line into a mapping."""
+    result: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise VariableError(f"--var {item!r} is not NAME=VALUE")
+        result[name.strip()] = value
+    return result
+
+
+def read_vars_file(path: Path) -> dict[str, Any]:
+    from runbook_engine.loader import load_file
+
+    return dict(load_file(path).data)
+
+
+def convert(spec: VarSpec, value: Any, origin: str) -> Any:
+    """``value`` as the declared type, checked against pattern and choices."""
+
+    def fail(reason: str) -> VariableError:
+        where = f" (declared at {spec.span})" if spec.span else ""
+        return VariableError(f"var {spec.name!r} from {origin}: {reason}{where}", span=None, rule="RB110")
+
+    kind = spec.type
+    try:
+        if kind in ("string", "path"):
+            if isinstance(value, dict | list):
+                raise fail(f"expected a {kind}, got {type(value).__name__}")
+            converted: Any = value if isinstance(value, str) else str(value)
+        elif kind == "int":
+            if isinstance(value, bool):
+                raise fail("expected an int, got a boolean")
+            converted = int(value)
+        elif kind == "float":
+            converted = float(value)
+        elif kind == "bool":
+            if isinstance(value, bool):
+                converted = value
+            elif str(value).lower() in ("true", "yes", "1", "on"):
+                converted = True
+            elif str(value).lower() in ("false", "no", "0", "off"):
+                converted = False
+            else:
+                raise fail(f"expected true or false, got {value!r}")
+        elif kind == "duration":
+            converted = parse_duration(value)
+        elif kind == "list":
+            converted = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
+        elif kind == "map":
+            if isinstance(value, dict):
+                converted = value
+            else:
+                converted = json.loads(str(value))
+                if not isinstance(converted, dict):
+                    raise fail("expected a mapping (JSON object)")
+        else:
+            raise fail(f"unknown type {kind!r}")
+    except (ValueError, TypeError) as exc:
+        raise fail(f"expected {kind}: {exc}") from None
+    if spec.pattern and isinstance(converted, str) and not re.fullmatch(spec.pattern, converted):
+        shown = "***" if spec.secret else repr(converted)
+        raise fail(f"{shown} does not match pattern {spec.pattern!r}")
+    if spec.choices is not None and converted not in spec.choices:
+        raise fail(f"{converted!r} is not one of {', '.join(map(str, spec.choices))}")
+    return converted
+
+
+def resolve_vars(
+    runbook: Runbook,
+    cli_vars: Mapping[str, str] | None = None,
+    vars_files: Sequence[Path] = (),
+    environ: Mapping[str, str] | None = None,
+    *,
+    require: bool = True,
+) -> ResolvedVars:
+    """Values for every declared var. With ``require=False`` (explain, plan preview)
+    a missing required var is left out instead of being an error."""
+    cli_vars = dict(cli_vars or {})
+    environ = environ or {}
+    from_files: dict[str, Any] = {}
+    for path in vars_files:
+        from_files.update(read_vars_file(path))
+    unknown = sorted(set(cli_vars) - set(runbook.vars))
+    if unknown:
+        close = ", ".join(sorted(runbook.vars))
+        raise VariableError(f"unknown var {unknown[0]!r} given with --var", hint=f"declared vars: {close}")
+    values: dict[str, Any] = {}
+    secrets: set[str] = set()
+    for name, spec in runbook.vars.items():
+        if name in cli_vars:
+            value, origin = cli_vars[name], "--var"
+        elif name in from_files:
+            value, origin = from_files[name], "--vars-file"
+        elif spec.env and spec.env in environ:
+            value, origin = environ[spec.env], f"${spec.env}"
+        elif spec.default is not None:
+            value, origin = spec.default, "its default"
+        elif spec.required and require:
+            how = f"--var {name}=…" + (f" or ${spec.env}" if spec.env else "")
+            raise VariableError(f"required var {name!r} has no value", hint=f"give it with {how}", rule="RB110")
+        else:
+            continue
+        values[name] = convert(spec, value, origin)
+        if spec.secret and values[name] not in (None, ""):
+            secrets.add(str(values[name]))
+    return ResolvedVars(values=values, secrets=frozenset(secrets), sha256=_digest(values, runbook))
+
+
+def _digest(values: Mapping[str, Any], runbook: Runbook) -> str:
+    """Hash of the values, with secrets hashed first so the digest leaks nothing."""
+    safe = {
+        name: hashlib.sha256(str(value).encode()).hexdigest() if runbook.vars[name].secret else value
+        for name, value in sorted(values.items())
+    }
+    return hashlib.sha256(json.dumps(safe, sort_keys=True, default=str).encode()).hexdigest()
