@@ -1,0 +1,407 @@
+"""What a change ticket needs to know about a run, computed from its journal events.
+
+Every output format renders this one `RunReport`, so Markdown, JSON, JUnit and HTML
+never disagree about a duration or a verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from fnmatch import fnmatch
+from typing import Any
+
+from runbook_engine.durations import parse_duration
+from runbook_engine.journal.replay import RunState, replay
+from runbook_engine.report.targets import Verdict, check_target
+
+#: Steps whose outcome makes up `smoke_pass_rate`.
+SMOKE_PATTERN = "*smoke*"
+
+#: Key of `budgets` that holds the budget of the whole run (the window's max_duration).
+RUN_BUDGET = "run"
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    id: str
+    phase: str | None
+    status: str
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+    duration: float | None
+    budget: float | None
+    overrun: float | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseRow:
+    id: str
+    started_at: str | None
+    finished_at: str | None
+    duration: float | None
+    budget: float | None
+    overrun: float | None
+    downtime: str | None
+    steps: tuple[StepRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HostRow:
+    step: str
+    host: str
+    ok: bool | None
+    rc: Any
+    duration: float | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Downtime:
+    """Measured from the start of the ``downtime: begins`` phase to the finish of the
+    ``downtime: ends`` phase; ``closed`` is false when the run ended in between."""
+
+    began_at: str | None
+    ended_at: str | None
+    seconds: float | None
+    closed: bool
+    budget: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Deviation:
+    kind: str
+    at: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    run_id: str | None
+    runbook: str | None
+    initiator: str | None
+    status: str
+    exit_code: int | None
+    started_at: str | None
+    finished_at: str | None
+    total_duration: float | None
+    phases: tuple[PhaseRow, ...]
+    hosts: tuple[HostRow, ...]
+    downtime: Downtime
+    metrics: Mapping[str, float | bool | None]
+    verdicts: tuple[Verdict, ...]
+    decisions: tuple[Mapping[str, Any], ...]
+    retries: tuple[StepRow, ...]
+    deviations: tuple[Deviation, ...]
+    rollback: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def build_report(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    success: Mapping[str, str] | None = None,
+    budgets: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> RunReport:
+    """Summarise a run's (already redacted) events for its change ticket."""
+    state = replay(events)
+    started = next((e for e in events if e.get("event") == "run_started"), {})
+    success = dict(success if success is not None else started.get("success") or {})
+    budget_of = _budgets(budgets if budgets is not None else started.get("budgets") or {})
+    last_ts = events[-1].get("ts") if events else None
+    end = state.finished_at or last_ts
+
+    phases = _phases(events, state, budget_of)
+    downtime = _downtime(state, end, budget_of.get("downtime"))
+    total = _seconds(state.started_at, end)
+    smoke = [s for s in state.steps.items() if fnmatch(s[0], SMOKE_PATTERN)]
+    metrics: dict[str, float | bool | None] = {
+        "total_duration": total,
+        "downtime": downtime.seconds,
+        "smoke_pass_rate": (
+            sum(1 for _, s in smoke if s.status == "succeeded") / len(smoke) if smoke else None
+        ),
+        "rollback": state.rollback is not None,
+    }
+    verdicts = tuple(
+        check_target(name, str(target), metrics.get(name)) for name, target in success.items()
+    )
+    all_steps = [step for phase in phases for step in phase.steps]
+    rollback = None
+    if state.rollback is not None:
+        rollback = {
+            "reason": state.rollback.reason,
+            "status": state.rollback.status,
+            "started_at": state.rollback.started_at,
+            "finished_at": state.rollback.finished_at,
+        }
+    return RunReport(
+        run_id=run_id or started.get("run_id"),
+        runbook=state.runbook,
+        initiator=state.initiator,
+        status=state.status,
+        exit_code=state.exit_code,
+        started_at=state.started_at,
+        finished_at=state.finished_at,
+        total_duration=total,
+        phases=phases,
+        hosts=_hosts(state),
+        downtime=downtime,
+        metrics=metrics,
+        verdicts=verdicts,
+        decisions=tuple(
+            {k: v for k, v in d.items() if k not in ("seq", "event")} for d in state.decisions
+        ),
+        retries=tuple(s for s in all_steps if s.attempts > 1),
+        deviations=_deviations(events, state, phases, downtime, total, budget_of),
+        rollback=rollback,
+    )
+
+
+def _budgets(raw: Mapping[str, Any]) -> dict[str, float]:
+    budgets: dict[str, float] = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        try:
+            budgets[str(name)] = parse_duration(value)
+        except ValueError:
+            continue
+    return budgets
+
+
+def _phases(
+    events: Sequence[Mapping[str, Any]], state: RunState, budget_of: Mapping[str, float]
+) -> tuple[PhaseRow, ...]:
+    """Phases in the order they started, each with its steps in the order they started."""
+    phase_order: list[str] = []
+    step_order: list[str] = []
+    for event in events:
+        phase = event.get("phase")
+        if isinstance(phase, str) and phase not in phase_order:
+            phase_order.append(phase)
+        step = event.get("step")
+        if (
+            event.get("event") in ("step_started", "step_finished", "paused")
+            and isinstance(step, str)
+            and step not in step_order
+        ):
+            step_order.append(step)
+    for step_id in state.steps:
+        if step_id not in step_order:
+            step_order.append(step_id)
+    rows: list[PhaseRow] = []
+    for phase_id in phase_order:
+        steps = tuple(
+            _step_row(step_id, state, budget_of)
+            for step_id in step_order
+            if state.steps.get(step_id) is not None and state.steps[step_id].phase == phase_id
+        )
+        info = state.phases.get(phase_id)
+        started = info.started_at if info else None
+        finished = info.finished_at if info else None
+        if started is None and steps:
+            started = min((s.started_at for s in steps if s.started_at), default=None)
+        if finished is None and steps and all(s.finished_at for s in steps) and info is None:
+            finished = max(s.finished_at for s in steps if s.finished_at)
+        duration = _seconds(started, finished)
+        budget = budget_of.get(phase_id)
+        rows.append(
+            PhaseRow(
+                id=phase_id,
+                started_at=started,
+                finished_at=finished,
+                duration=duration,
+                budget=budget,
+                overrun=_overrun(duration, budget),
+                downtime=info.downtime if info else None,
+                steps=steps,
+            )
+        )
+    return tuple(rows)
+
+
+def _step_row(step_id: str, state: RunState, budget_of: Mapping[str, float]) -> StepRow:
+    step = state.steps[step_id]
+    result = step.result or {}
+    duration = _seconds(step.started_at, step.finished_at)
+    if duration is None and isinstance(result.get("duration"), int | float):
+        duration = float(result["duration"])
+    budget = budget_of.get(step_id)
+    error = result.get("error") if isinstance(result, Mapping) else None
+    return StepRow(
+        id=step_id,
+        phase=step.phase,
+        status=step.status,
+        attempts=step.attempts,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+        duration=duration,
+        budget=budget,
+        overrun=_overrun(duration, budget),
+        error=str(error) if error else None,
+    )
+
+
+def _hosts(state: RunState) -> tuple[HostRow, ...]:
+    rows: list[HostRow] = []
+    for step_id, step in state.steps.items():
+        hosts = (step.result or {}).get("hosts") or {}
+        if not isinstance(hosts, Mapping):
+            continue
+        for host, fields in hosts.items():
+            if not isinstance(fields, Mapping):
+                continue
+            rows.append(
+                HostRow(
+                    step=step_id,
+                    host=str(host),
+                    ok=_host_ok(fields),
+                    rc=fields.get("rc"),
+                    duration=(
+                        float(fields["duration"])
+                        if isinstance(fields.get("duration"), int | float)
+                        else None
+                    ),
+                    detail=_host_detail(fields),
+                )
+            )
+    return tuple(rows)
+
+
+def _host_ok(fields: Mapping[str, Any]) -> bool | None:
+    if isinstance(fields.get("ok"), bool):
+        return bool(fields["ok"])
+    if fields.get("unreachable"):
+        return False
+    if isinstance(fields.get("failed"), int | bool) and fields.get("failed"):
+        return False
+    if isinstance(fields.get("rc"), int):
+        return fields["rc"] == 0
+    return None
+
+
+def _host_detail(fields: Mapping[str, Any]) -> str:
+    """The per-host counters worth a column: Ansible's stats and unreachability."""
+    keys = ("changed", "failed", "unreachable", "skipped", "status", "error")
+    parts = [f"{k}={fields[k]}" for k in keys if k in fields and fields[k] not in (None, "")]
+    return " ".join(parts)
+
+
+def _downtime(state: RunState, run_end: str | None, budget: float | None) -> Downtime:
+    begins = next((p for p in state.phases.values() if p.downtime == "begins"), None)
+    ends = next((p for p in state.phases.values() if p.downtime == "ends"), None)
+    if begins is None or begins.started_at is None:
+        return Downtime(None, None, None, closed=False, budget=budget)
+    if ends is not None and ends.finished_at is not None:
+        return Downtime(
+            begins.started_at,
+            ends.finished_at,
+            _seconds(begins.started_at, ends.finished_at),
+            closed=True,
+            budget=budget,
+        )
+    return Downtime(
+        begins.started_at,
+        run_end,
+        _seconds(begins.started_at, run_end),
+        closed=False,
+        budget=budget,
+    )
+
+
+def _deviations(
+    events: Sequence[Mapping[str, Any]],
+    state: RunState,
+    phases: Sequence[PhaseRow],
+    downtime: Downtime,
+    total: float | None,
+    budget_of: Mapping[str, float],
+) -> tuple[Deviation, ...]:
+    found: list[Deviation] = []
+    for event in events:
+        name = event.get("event")
+        if name == "run_started" and event.get("outside_window"):
+            found.append(
+                Deviation(
+                    "outside-window", event.get("ts"), "run started outside its change window"
+                )
+            )
+        elif name == "operator":
+            who = event.get("by") or "?"
+            what = event.get("action")
+            target = f" step {event['step']}" if event.get("step") else ""
+            found.append(Deviation("operator", event.get("ts"), f"{who}: {what}{target}"))
+        elif name == "journal_repaired":
+            found.append(
+                Deviation(
+                    "crash",
+                    event.get("ts"),
+                    f"runner stopped mid-write; {event.get('discarded_bytes')} torn bytes discarded on resume",
+                )
+            )
+    for phase in phases:
+        if phase.overrun:
+            found.append(
+                Deviation(
+                    "overrun",
+                    phase.finished_at,
+                    f"phase {phase.id} over its budget by {phase.overrun:.0f}s",
+                )
+            )
+        for step in phase.steps:
+            if step.status == "skipped":
+                found.append(Deviation("skipped", step.finished_at, f"step {step.id} skipped"))
+            if step.overrun:
+                found.append(
+                    Deviation(
+                        "overrun",
+                        step.finished_at,
+                        f"step {step.id} over its budget by {step.overrun:.0f}s",
+                    )
+                )
+    for step_id in state.interrupted:
+        found.append(Deviation("interrupted", None, f"step {step_id} started but never finished"))
+    run_over = _overrun(total, budget_of.get(RUN_BUDGET))
+    if run_over:
+        found.append(
+            Deviation(
+                "overrun", state.finished_at, f"run over its maximum duration by {run_over:.0f}s"
+            )
+        )
+    downtime_over = _overrun(downtime.seconds, downtime.budget)
+    if downtime_over:
+        found.append(
+            Deviation(
+                "overrun", downtime.ended_at, f"downtime over its budget by {downtime_over:.0f}s"
+            )
+        )
+    if downtime.began_at and not downtime.closed:
+        found.append(
+            Deviation(
+                "downtime-open",
+                downtime.ended_at,
+                "the run ended before the downtime-ending phase finished",
+            )
+        )
+    return tuple(found)
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    except (TypeError, ValueError):
+        return None
+    return max(delta.total_seconds(), 0.0)
+
+
+def _overrun(duration: float | None, budget: float | None) -> float | None:
+    if duration is None or budget is None or duration <= budget:
+        return None
+    return duration - budget
