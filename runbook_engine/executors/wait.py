@@ -1,53 +1,38 @@
 """The ``wait`` executor: a deliberate, cancellable pause (``wait: 30s``).
 
-Also home of ``to_seconds``, the duration parser the data and web executors share
-until the engine offers one of its own.
+Also home of ``to_seconds`` and ``DURATION_SCHEMA``, which the sql and http executors
+share for their ``timeout`` option.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Any, ClassVar
 
+from runbook_engine.durations import parse_duration
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Result, StepCall
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
 
 DURATION_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "number", "minimum": 0},
         {
             "type": "string",
-            "pattern": r"^\s*((\d+(\.\d+)?(ms|s|m|h|d))+|\d+(\.\d+)?|\{\{.*\}\})\s*$",
+            "pattern": r"^\s*((\d+(\.\d+)?(ms|s|m|h|d|w))+|\d+(\.\d+)?|\{\{.*\}\})\s*$",
         },
     ]
 }
 
 
 def to_seconds(value: Any, what: str = "duration") -> float:
-    """Seconds in a duration written as a number of seconds or as ``1m30s``/``500ms``."""
-    if isinstance(value, bool):
-        raise ExecutorError(f"{what} must be a duration such as 30s, not {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ExecutorError(f"{what} must not be negative: {value!r}")
-        return float(value)
-    text = str(value).strip().replace(" ", "")
+    """Seconds in a duration from a step spec; a bad one means the step cannot start."""
     try:
-        return to_seconds(float(text), what)
-    except ValueError:
-        pass
-    if not _WHOLE.fullmatch(text):
+        return parse_duration(value)
+    except ValueError as exc:
         raise ExecutorError(
-            f"{what} {value!r} is not a duration",
-            hint="write a number of seconds or e.g. 500ms, 30s, 1m30s, 2h",
-        )
-    return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+            f"{what}: {exc}", hint="write e.g. 500ms, 30s, 1m30s, 2h or a number of seconds"
+        ) from None
 
 
 class WaitExecutor(ExecutorBase):
