@@ -3,9 +3,10 @@ and the replay that tells `resume` where a run stands."""
 
 from __future__ import annotations
 
-from runbook_engine.journal.chain import verify_journal
+from runbook_engine.journal.chain import has_torn_tail, verify_journal
 from runbook_engine.journal.index import RunIndex, RunRow
 from runbook_engine.journal.journal import Journal, resolve_run_id, utc_now
+from runbook_engine.journal.listing import list_runs
 from runbook_engine.journal.lock import RunLock
 from runbook_engine.journal.replay import PhaseState, RollbackState, RunState, StepState, replay
 
@@ -18,6 +19,8 @@ __all__ = [
     "RunRow",
     "RunState",
     "StepState",
+    "has_torn_tail",
+    "list_runs",
     "replay",
     "resolve_run_id",
     "utc_now",

@@ -31,8 +31,8 @@ def record_hash(prev: str, record: dict[str, Any]) -> str:
 def verify_journal(path: Path | str) -> list[str]:
     """Every problem found in a journal file, each naming its line; empty if intact.
 
-    A torn last line (a write cut short by a crash) is reported too, because
-    `verify` answers "is this file exactly what the runner wrote".
+    A torn last line (a write cut short by a crash, see `has_torn_tail`) is not a
+    problem: readers ignore it and resume discards it, recording that it did.
     """
     path = Path(path)
     problems: list[str] = []
@@ -52,9 +52,7 @@ def verify_journal(path: Path | str) -> list[str]:
         try:
             record = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
-            if last and torn:
-                problems.append(f"{where}: torn last line (incomplete write), ignored on resume")
-            else:
+            if not (last and torn):
                 problems.append(f"{where}: not a JSON record")
             break
         if not isinstance(record, dict):
@@ -73,3 +71,19 @@ def verify_journal(path: Path | str) -> list[str]:
         prev = str(record.get("hash", ""))
         expected_seq = record["seq"] + 1 if isinstance(record.get("seq"), int) else expected_seq + 1
     return problems
+
+
+def has_torn_tail(path: Path | str) -> bool:
+    """Whether the journal ends in an incomplete line (the runner died mid-write)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return False
+    tail = data[data.rfind(b"\n") + 1 :]
+    if not tail:
+        return False
+    try:
+        record = json.loads(tail)
+    except ValueError:
+        return True
+    return not isinstance(record, dict)

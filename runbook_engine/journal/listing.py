@@ -1,0 +1,68 @@
+"""Listing runs: the index, completed from the run directories when it misses some
+(a deleted or older index), and with crashed runs told apart from running ones."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from runbook_engine.errors import RunError
+from runbook_engine.journal.index import RunIndex, RunRow
+from runbook_engine.journal.journal import META_NAME, Journal
+from runbook_engine.journal.replay import replay
+
+
+def list_runs(runs_dir: Path) -> list[RunRow]:
+    """Every run under ``runs_dir``, newest first. A run the index says is running
+    but whose runner process is gone is shown as ``interrupted``."""
+    runs_dir = Path(runs_dir)
+    index = RunIndex(runs_dir)
+    rows = {row.run_id: row for row in index.list()}
+    if runs_dir.is_dir():
+        for run_dir in runs_dir.iterdir():
+            if run_dir.name not in rows and (run_dir / META_NAME).is_file():
+                row = _row_from_files(runs_dir, run_dir.name)
+                if row is not None:
+                    index.add(row)
+                    rows[row.run_id] = row
+    return [
+        replace(row, status="interrupted")
+        if row.status == "running" and not _alive(row.pid)
+        else row
+        for row in sorted(rows.values(), key=lambda r: r.run_id, reverse=True)
+    ]
+
+
+def _row_from_files(runs_dir: Path, run_id: str) -> RunRow | None:
+    try:
+        journal = Journal.open(runs_dir, run_id)
+        state = replay(journal.events())
+    except (RunError, json.JSONDecodeError):
+        return None
+    meta = journal.meta
+    return RunRow(
+        run_id=run_id,
+        runbook=str(meta.get("runbook", "?")),
+        path=str(meta.get("runbook_path", "?")),
+        status=state.status,
+        started=str(meta.get("created") or state.started_at or ""),
+        finished=state.finished_at,
+        initiator=str(meta.get("initiator", "?")),
+        inventory=meta.get("inventory"),
+        exit_code=state.exit_code,
+        pid=None,
+    )
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
