@@ -123,15 +123,27 @@ def check_template(text: str) -> tuple[set[str], list[tuple[str, ...]]]:
         raise TemplateError(f"template syntax error: {exc.message}", hint=f"template line {exc.lineno}", rule="RB201") from None
     names = set(meta.find_undeclared_variables(ast))
     chains: list[tuple[str, ...]] = []
-    for node in ast.find_all(nodes.Getattr):
-        chain: list[str] = [node.attr]
-        inner = node.node
-        while isinstance(inner, nodes.Getattr):
-            chain.append(inner.attr)
-            inner = inner.node
-        if isinstance(inner, nodes.Name) and inner.name == "steps":
-            chains.append(tuple(reversed(chain)))
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        chain = _steps_chain(node)
+        if chain:
+            chains.append(chain)
     return names, _outermost(chains)
+
+
+def _steps_chain(node: nodes.Node) -> tuple[str, ...] | None:
+    """``steps.a.b`` / ``steps['a-b'].c`` as ``("a-b", "c")``; None for anything else."""
+    chain: list[str] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr):
+            chain.append(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            chain.append(node.arg.value)
+        else:
+            return None
+        node = node.node
+    if isinstance(node, nodes.Name) and node.name == "steps":
+        return tuple(reversed(chain))
+    return None
 
 
 def _outermost(chains: Iterable[tuple[str, ...]]) -> list[tuple[str, ...]]:

@@ -30,8 +30,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("runbook_engine.cli.graph:graph", "Draw the step graph (Mermaid or DOT)."),
     "schema": ("runbook_engine.cli.schema:schema", "Print the composed JSON Schema."),
     "plugins": ("runbook_engine.cli.plugins:plugins", "List installed executors."),
-    "import": ("runbook_engine.cli.importer:import_", "Draft a runbook from a Markdown procedure."),
-    "demo": ("runbook_engine.cli.demo:demo", "Build or stop the demo fleet."),
 }
 
 
@@ -79,5 +77,22 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("aborted", err=True)
         sys.exit(130)
     except RunbookError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(describe_error(exc), err=True)
         sys.exit(2)
+
+
+def describe_error(exc: RunbookError) -> str:
+    """One finding: ``file:line:col: message [rule]``, the source line and a caret."""
+    lines = [f"{exc.span}: {exc.message} [{exc.rule}]" if exc.span else f"error: {exc.message}"]
+    if exc.span is not None:
+        try:
+            with open(exc.span.path, encoding="utf-8") as handle:
+                source = handle.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            source = []
+        if 0 < exc.span.line <= len(source):
+            text = source[exc.span.line - 1]
+            lines += [f"  {text}", "  " + " " * (exc.span.col - 1) + "^"]
+    if exc.hint:
+        lines.append(f"  hint: {exc.hint}")
+    return "\n".join(lines)

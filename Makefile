@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO_ROOT ?= .demo
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo demo-rollback demo-stop test lint typecheck system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e plugins/runbook-plugin-systemd
+	touch $(STAMP)
+
+# openssh-server for the real sshd test fleet; installed only when missing.
+system-deps:
+	@if [ ! -x /usr/sbin/sshd ]; then \
+		echo "installing openssh-server (needed by the ssh tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/runbook lint runbooks/
+	$(BIN)/python examples/demo/fleet.py init --root $(DEMO_ROOT)
+	$(BIN)/runbook run runbooks/monthly-update.yaml --yes \
+		--vars-file $(DEMO_ROOT)/vars.yaml --var version=v2.4.0 \
+		--inventory $(DEMO_ROOT)/inventory/hosts --runs-dir $(DEMO_ROOT)/runs \
+		--report-dir $(DEMO_ROOT)/report; \
+	status=$$?; $(BIN)/python examples/demo/fleet.py status --root $(DEMO_ROOT); \
+	$(BIN)/python examples/demo/fleet.py stop --root $(DEMO_ROOT); exit $$status
+
+demo-rollback: $(STAMP)
+	$(BIN)/python examples/demo/fleet.py init --root $(DEMO_ROOT)
+	$(BIN)/runbook run runbooks/monthly-update.yaml --yes \
+		--vars-file $(DEMO_ROOT)/vars.yaml --var version=v2.4.1-broken \
+		--inventory $(DEMO_ROOT)/inventory/hosts --runs-dir $(DEMO_ROOT)/runs \
+		--report-dir $(DEMO_ROOT)/report; \
+	status=$$?; $(BIN)/python examples/demo/fleet.py status --root $(DEMO_ROOT); \
+	$(BIN)/python examples/demo/fleet.py stop --root $(DEMO_ROOT); \
+	test $$status -eq 3 && echo "rolled back as expected (exit 3)"
+
+demo-stop:
+	$(BIN)/python examples/demo/fleet.py stop --root $(DEMO_ROOT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check runbook_engine tests benchmarks examples plugins
+	$(BIN)/runbook lint runbooks/
+
+typecheck: $(STAMP)
+	$(BIN)/mypy runbook_engine
+
+test: system-deps $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider -q tests plugins/runbook-plugin-systemd/tests; \
+	status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran: failing" >&2; exit 1; fi; exit $$status
+
+clean:
+	rm -rf $(VENV) $(DEMO_ROOT) .runbook .pytest_cache .mypy_cache .ruff_cache
