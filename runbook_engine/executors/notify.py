@@ -1,0 +1,285 @@
+"""The ``notify`` executor: tells people what the run is doing, through channels
+declared once in the runbook's top-level ``notify:`` (Slack-compatible webhook, SMTP
+e-mail, or the run log).
+
+A notification is a courtesy, not a deployment step: when delivery fails the step
+still succeeds with ``delivered: false`` (after trying the channel's ``fallback``),
+unless the step says ``required: true``. Outgoing text is redacted like any report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from runbook_engine.errors import ExecutorError
+from runbook_engine.executors.base import ExecutorBase, Result, StepCall
+from runbook_engine.executors.wait import to_seconds
+
+DEFAULT_TIMEOUT = 10.0
+LOG = "log"  # the channel that always exists and always delivers
+
+_TIMEOUT = {
+    "type": ["number", "string"],
+    "description": "Seconds (or e.g. 10s) before delivery counts as failed (default 10s).",
+}
+
+#: Schema of one channel under the runbook's top-level ``notify:`` mapping.
+CHANNEL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A notification channel: a webhook, an SMTP e-mail, or the run log.",
+    "additionalProperties": False,
+    "properties": {
+        "webhook": {
+            "type": "string",
+            "description": "Slack-compatible incoming-webhook URL (a secret var).",
+        },
+        "smtp": {
+            "type": "object",
+            "description": "SMTP server that sends the e-mail.",
+            "additionalProperties": False,
+            "required": ["host"],
+            "properties": {
+                "host": {"type": "string", "description": "SMTP server name."},
+                "port": {
+                    "type": ["integer", "string"],
+                    "description": "Port (default 465 with ssl, 587 with starttls, else 25).",
+                },
+                "starttls": {
+                    "type": "boolean",
+                    "description": "Upgrade the connection with STARTTLS (default true).",
+                },
+                "ssl": {
+                    "type": "boolean",
+                    "description": "Connect with implicit TLS (SMTPS), usually port 465.",
+                },
+                "ca_file": {
+                    "type": "string",
+                    "description": "PEM file of the CA that signed the server certificate.",
+                },
+                "username": {
+                    "type": "string",
+                    "description": "Login name, if the server wants one.",
+                },
+                "password": {"type": "string", "description": "Password; use a secret var."},
+                "timeout": _TIMEOUT,
+            },
+        },
+        "from": {"type": "string", "description": "Sender address of the e-mail."},
+        "to": {
+            "type": ["string", "array"],
+            "items": {"type": "string"},
+            "description": "Recipient address or addresses of the e-mail.",
+        },
+        "log": {
+            "type": "boolean",
+            "description": "Write the message to the run log (the journal).",
+        },
+        "fallback": {
+            "type": "string",
+            "description": "Channel to try when this one fails, e.g. log.",
+        },
+        "timeout": _TIMEOUT,
+    },
+    "oneOf": [
+        {"required": ["webhook"]},
+        {"required": ["smtp", "from", "to"]},
+        {"required": ["log"]},
+    ],
+}
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Send a message through a channel declared under the runbook's top-level notify:.",
+    "additionalProperties": False,
+    "required": ["channel", "message"],
+    "properties": {
+        "channel": {
+            "type": "string",
+            "description": "Name of a channel declared under notify:, or log.",
+        },
+        "message": {"type": "string", "description": "Message text (a template)."},
+        "subject": {
+            "type": "string",
+            "description": "Subject (e-mail subject; bold first line in chat).",
+        },
+        "required": {
+            "type": "boolean",
+            "description": "Fail the step when no channel delivered (default false: it only records it).",
+        },
+    },
+}
+
+
+class Undelivered(Exception):
+    """A channel could not deliver; the text says why, without the channel's secrets."""
+
+
+class NotifyExecutor(ExecutorBase):
+    """Delivers to the named channel, then to its fallback chain, until one succeeds."""
+
+    key: ClassVar[str] = "notify"
+    schema: ClassVar[dict[str, Any]] = SCHEMA
+    fields: ClassVar[dict[str, str]] = {
+        "delivered": "bool",
+        "channel": "str",
+        "fallback_used": "bool",
+        "error": "str",
+    }
+
+    async def run(self, call: StepCall) -> Result:
+        started = time.monotonic()
+        spec = call.render(call.spec, None)
+        if not isinstance(spec, Mapping) or "channel" not in spec or "message" not in spec:
+            raise ExecutorError("notify step needs a channel and a message")
+        channels: Mapping[str, Any] = call.options.get("channels") or {}
+        message = call.redact(str(spec["message"]))
+        subject = call.redact(str(spec["subject"])) if spec.get("subject") else None
+        errors: list[str] = []
+        tried: list[str] = []
+        name: str | None = str(spec["channel"])
+        delivered = False
+        while name is not None and name not in tried:
+            tried.append(name)
+            channel = _channel(channels, name)
+            try:
+                if channel is None:
+                    raise Undelivered(f"no channel named {name!r} is declared under notify:")
+                await _deliver(name, channel, message, subject, call)
+            except Undelivered as exc:
+                errors.append(f"{name}: {call.redact(str(exc))}")
+                call.log(f"notification via {name} failed: {call.redact(str(exc))}", None)
+                name = str(channel["fallback"]) if channel and channel.get("fallback") else None
+                continue
+            delivered = True
+            break
+        fields = {
+            "delivered": delivered,
+            "channel": tried[-1] if delivered else tried[0],
+            "fallback_used": len(tried) > 1,
+            "error": "; ".join(errors) or None,
+        }
+        required = bool(spec.get("required", False))
+        error = None if delivered else f"notification not delivered: {fields['error']}"
+        return Result(
+            ok=delivered or not required,
+            fields=fields,
+            error=error,
+            duration=time.monotonic() - started,
+        )
+
+    def describe(self, call: StepCall) -> list[str]:
+        spec = call.render(call.spec, None)
+        channel = _channel(call.options.get("channels") or {}, str(spec.get("channel")))
+        kind = _kind(channel) if channel is not None else "undeclared channel"
+        fallback = (
+            f", fallback {channel['fallback']}" if channel and channel.get("fallback") else ""
+        )
+        first = str(spec.get("message", "")).strip().splitlines()[:1]
+        return [
+            call.redact(
+                f"notify {spec.get('channel')} ({kind}{fallback}): {first[0] if first else ''}"
+            )
+        ]
+
+
+def _channel(channels: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    if name in channels:
+        return channels[name]  # type: ignore[no-any-return]
+    return {"log": True} if name == LOG else None
+
+
+def _kind(channel: Mapping[str, Any]) -> str:
+    if channel.get("webhook") is not None:
+        return "webhook"
+    if channel.get("smtp") is not None:
+        return "email"
+    return "log"
+
+
+def _timeout(channel: Mapping[str, Any]) -> float:
+    value = channel.get("timeout", (channel.get("smtp") or {}).get("timeout", DEFAULT_TIMEOUT))
+    return to_seconds(value, "notify timeout")
+
+
+async def _deliver(
+    name: str, channel: Mapping[str, Any], message: str, subject: str | None, call: StepCall
+) -> None:
+    kind = _kind(channel)
+    if kind == "webhook":
+        await _webhook(str(channel["webhook"] or ""), message, subject, _timeout(channel))
+    elif kind == "email":
+        await asyncio.to_thread(_email, channel, message, subject, _timeout(channel), call.workdir)
+    else:
+        for line in ([f"[{subject}]"] if subject else []) + message.splitlines():
+            call.log(f"notify {name}: {line}", None)
+
+
+async def _webhook(url: str, message: str, subject: str | None, timeout: float) -> None:
+    """POSTs ``{"text": ...}``, the payload Slack, Mattermost and Rocket.Chat accept."""
+    import httpx
+
+    if not url.strip():
+        raise Undelivered("the webhook URL is empty (is its variable set?)")
+    text = f"*{subject}*\n{message}" if subject else message
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.post(url, json={"text": text})
+    except httpx.TimeoutException:
+        raise Undelivered(f"webhook did not answer within {timeout:g}s") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        # httpx puts the URL (which holds the webhook's secret token) in some messages
+        raise Undelivered(f"webhook unreachable: {str(exc).replace(url, '<webhook>')}") from None
+    if response.status_code >= 300:
+        raise Undelivered(
+            f"webhook answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
+        )
+
+
+def _email(
+    channel: Mapping[str, Any], message: str, subject: str | None, timeout: float, workdir: Path
+) -> None:
+    """Sends with stdlib smtplib; runs in a worker thread."""
+    import smtplib
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    smtp = channel["smtp"]
+    recipients = [channel["to"]] if isinstance(channel["to"], str) else list(channel["to"])
+    mail = EmailMessage()
+    mail["Subject"] = subject or (message.strip().splitlines() or ["runbook notification"])[0][:78]
+    mail["From"] = str(channel["from"])
+    mail["To"] = ", ".join(recipients)
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = make_msgid(domain=str(channel["from"]).rpartition("@")[2] or None)
+    mail.set_content(message)
+
+    implicit_tls = bool(smtp.get("ssl", False))
+    starttls = bool(smtp.get("starttls", True)) and not implicit_tls
+    port = int(smtp.get("port") or (465 if implicit_tls else 587 if starttls else 25))
+    ca_file = smtp.get("ca_file")
+    if ca_file and not Path(ca_file).is_absolute():
+        ca_file = str(workdir / ca_file)
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+        server: smtplib.SMTP
+        if implicit_tls:
+            server = smtplib.SMTP_SSL(str(smtp["host"]), port, timeout=timeout, context=context)
+        else:
+            server = smtplib.SMTP(str(smtp["host"]), port, timeout=timeout)
+        with server:
+            if starttls:
+                server.starttls(context=context)
+            if smtp.get("username"):
+                server.login(str(smtp["username"]), str(smtp.get("password") or ""))
+            refused = server.send_message(mail)
+    except smtplib.SMTPException as exc:
+        raise Undelivered(f"SMTP {smtp['host']}:{port}: {exc}") from None
+    except OSError as exc:
+        raise Undelivered(f"SMTP {smtp['host']}:{port} unreachable: {exc}") from None
+    if refused:
+        raise Undelivered(f"SMTP server refused {', '.join(sorted(refused))}")
