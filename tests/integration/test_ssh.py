@@ -107,7 +107,7 @@ def test_daemon_killed_while_the_command_runs(sshd_fleet: SshFleet) -> None:
         executor = SshExecutor()
         try:
             task = asyncio.create_task(
-                executor.run(make_call(spec(sshd_fleet, "sleep 5; echo done"), sshd_fleet.hosts()))
+                executor.run(make_call(spec(sshd_fleet, "sleep 2; echo done"), sshd_fleet.hosts()))
             )
             await asyncio.sleep(0.5)
             sshd_fleet.stop("app-03")

@@ -1,0 +1,337 @@
+"""The ``ansible`` executor: ``ansible-playbook`` and ad-hoc ``ansible`` as subprocesses.
+
+Nothing from ansible is imported in-process (it is slow to import and its globals are
+not ours). The run's results come from a small stdout callback plugin shipped in
+``ansible_callback/`` that prints one JSON object per line, so the PLAY RECAP per host
+and every task result are read exactly, never scraped from human output. See
+docs/executors/ansible.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from runbook_engine.errors import ExecutorError
+from runbook_engine.executors.base import ExecutorBase, Result, StepCall
+
+CALLBACK_DIR = Path(__file__).with_name("ansible_callback")
+CALLBACK_NAME = "runbook_jsonl"
+RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
+INSTALL_HINT = "pip install 'runbook-engine[ansible]'"
+_EVENT_PREFIX = '{"runbook_event"'
+
+
+@dataclass(frozen=True, slots=True)
+class AnsibleSpec:
+    playbook: str | None = None
+    module: str | None = None
+    args: str | None = None
+    inventory: str | None = None
+    limit: str | None = None
+    tags: tuple[str, ...] = ()
+    skip_tags: tuple[str, ...] = ()
+    extra_vars: Mapping[str, Any] = field(default_factory=dict)
+    check: bool = False
+    diff: bool = False
+    become: bool = False
+    forks: int | None = None
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ExecutorError(f"ansible: {key} must be a name or a list of names, not {value!r}")
+
+
+def parse_spec(raw: Any) -> AnsibleSpec:
+    if not isinstance(raw, Mapping):
+        raise ExecutorError(
+            "ansible: expects a mapping with 'playbook' or 'module'",
+            hint="ansible: {playbook: orchestrate.yml, extra_vars: {service_action: stop}}",
+        )
+    unknown = set(raw) - set(AnsibleExecutor.schema["properties"])
+    if unknown:
+        raise ExecutorError(f"ansible: unknown key {sorted(unknown)[0]!r}")
+    if ("playbook" in raw) == ("module" in raw):
+        raise ExecutorError(
+            "ansible: give exactly one of 'playbook' (ansible-playbook) or 'module' (ad-hoc)",
+            hint="ansible: {module: shell, args: 'cat /opt/app/VERSION'}",
+        )
+    extra = raw.get("extra_vars") or {}
+    if not isinstance(extra, Mapping):
+        raise ExecutorError("ansible: extra_vars must be a mapping")
+    forks = raw.get("forks")
+    if forks is not None and (isinstance(forks, bool) or not isinstance(forks, int) or forks < 1):
+        raise ExecutorError(f"ansible: forks must be a whole number ≥ 1, not {forks!r}")
+    args = raw.get("args")
+    if isinstance(args, Mapping):
+        args = json.dumps(dict(args))
+    return AnsibleSpec(
+        playbook=None if raw.get("playbook") is None else str(raw["playbook"]),
+        module=None if raw.get("module") is None else str(raw["module"]),
+        args=None if args is None else str(args),
+        inventory=None if raw.get("inventory") is None else str(raw["inventory"]),
+        limit=None if raw.get("limit") is None else str(raw["limit"]),
+        tags=_names(raw.get("tags"), "tags"),
+        skip_tags=_names(raw.get("skip_tags"), "skip_tags"),
+        extra_vars=dict(extra),
+        check=bool(raw.get("check", False)),
+        diff=bool(raw.get("diff", False)),
+        become=bool(raw.get("become", False)),
+        forks=forks,
+    )
+
+
+def ansible_binary(name: str) -> str:
+    """An ansible-core program: beside this Python (the venv) first, then PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise ExecutorError(
+            f"the ansible executor needs ansible-core ({name} not found)", hint=INSTALL_HINT
+        )
+    return found
+
+
+class AnsibleExecutor(ExecutorBase):
+    """Runs a playbook or an ad-hoc module and reports Ansible's own per-host recap."""
+
+    key: ClassVar[str] = "ansible"
+    schema: ClassVar[Mapping[str, Any]] = {
+        "description": "ansible-playbook (playbook) or ad-hoc ansible (module + args) through ansible-core.",
+        "type": "object",
+        "additionalProperties": False,
+        "oneOf": [{"required": ["playbook"]}, {"required": ["module"]}],
+        "properties": {
+            "playbook": {"type": "string", "minLength": 1},
+            "module": {"type": "string", "minLength": 1},
+            "args": {"type": ["string", "object"]},
+            "inventory": {"type": "string", "minLength": 1},
+            "limit": {"type": "string", "minLength": 1},
+            "tags": {"type": ["string", "array"], "items": {"type": "string"}},
+            "skip_tags": {"type": ["string", "array"], "items": {"type": "string"}},
+            "extra_vars": {"type": "object"},
+            "check": {"type": "boolean"},
+            "diff": {"type": "boolean"},
+            "become": {"type": "boolean"},
+            "forks": {"type": "integer", "minimum": 1},
+        },
+    }
+    fields: ClassVar[Mapping[str, str]] = {
+        "rc": "int",
+        **dict.fromkeys(RECAP_KEYS, "int"),
+        "tasks": "list",
+        "stdout": "str",
+        "stderr": "str",
+        "duration": "duration",
+    }
+    host_fields: ClassVar[Mapping[str, str]] = {
+        **dict.fromkeys(RECAP_KEYS, "int"),
+        "rc": "int",
+        "stdout": "str",
+        "stderr": "str",
+    }
+
+    def command(self, call: StepCall) -> list[str]:
+        """The argv this step runs (templates rendered)."""
+        spec = parse_spec(call.render(call.spec, None))
+        inventory = spec.inventory or call.options.get("inventory_path")
+        argv: list[str]
+        if spec.playbook is not None:
+            playbook = Path(spec.playbook)
+            if not playbook.is_absolute():
+                playbook = call.workdir / playbook
+            argv = [ansible_binary("ansible-playbook"), str(playbook)]
+            limit = spec.limit or (",".join(h.name for h in call.hosts) if call.hosts else None)
+            if limit:
+                argv += ["--limit", limit]
+            if spec.tags:
+                argv += ["--tags", ",".join(spec.tags)]
+            if spec.skip_tags:
+                argv += ["--skip-tags", ",".join(spec.skip_tags)]
+        else:
+            pattern = ",".join(h.name for h in call.hosts) if call.hosts else "all"
+            argv = [ansible_binary("ansible"), pattern, "-m", str(spec.module)]
+            if spec.args is not None:
+                argv += ["-a", spec.args]
+            if spec.limit:
+                argv += ["--limit", spec.limit]
+        if inventory:
+            argv += ["-i", str(inventory)]
+        if spec.extra_vars:
+            argv += ["-e", json.dumps(dict(spec.extra_vars), default=str)]
+        if spec.check:
+            argv.append("--check")
+        if spec.diff:
+            argv.append("--diff")
+        if spec.become:
+            argv.append("--become")
+        forks = spec.forks or call.options.get("forks")
+        if forks:
+            argv += ["--forks", str(forks)]
+        return argv
+
+    def describe(self, call: StepCall) -> list[str]:
+        import shlex
+
+        try:
+            argv = self.command(call)
+        except ExecutorError as exc:
+            return [f"(cannot run: {exc})"]
+        argv[0] = Path(argv[0]).name
+        return [call.redact(shlex.join(argv))]
+
+    async def run(self, call: StepCall) -> Result:
+        argv = self.command(call)
+        env = {
+            **os.environ,
+            "ANSIBLE_STDOUT_CALLBACK": CALLBACK_NAME,
+            "ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(
+                p for p in (str(CALLBACK_DIR), os.environ.get("ANSIBLE_CALLBACK_PLUGINS", "")) if p
+            ),
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=str(call.workdir),
+            env=env,
+            start_new_session=True,
+        )
+        run = _AnsibleRun(call, adhoc=Path(argv[0]).name == "ansible")
+        timed_out = False
+        try:
+            async with asyncio.timeout(call.timeout):
+                assert proc.stdout is not None and proc.stderr is not None
+                await asyncio.gather(run.read_events(proc.stdout), run.read_stderr(proc.stderr))
+                await proc.wait()
+        except TimeoutError:
+            timed_out = True
+        finally:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        return run.result(proc.returncode, timed_out, time.monotonic() - started)
+
+
+class _AnsibleRun:
+    """Folds the callback's JSON lines into per-host recap and task results."""
+
+    def __init__(self, call: StepCall, adhoc: bool) -> None:
+        self.call = call
+        self.adhoc = adhoc
+        self.recap: dict[str, dict[str, Any]] | None = None
+        self.tasks: list[dict[str, Any]] = []
+        self.last: dict[str, dict[str, Any]] = {}
+        self.stderr: list[str] = []
+        self.other: list[str] = []
+
+    async def read_events(self, stream: asyncio.StreamReader) -> None:
+        while raw := await stream.readline():
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            event = None
+            if line.startswith(_EVENT_PREFIX):
+                with contextlib.suppress(json.JSONDecodeError):
+                    event = json.loads(line)
+            if event is None:
+                if line.strip():
+                    self.other.append(line)
+                    self.call.log(line, None)
+                continue
+            self.handle(event)
+
+    async def read_stderr(self, stream: asyncio.StreamReader) -> None:
+        while raw := await stream.readline():
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            self.stderr.append(line)
+            if line.strip():
+                self.call.log(line, None)
+
+    def handle(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("runbook_event")
+        if kind == "play_start":
+            self.call.log(f"PLAY [{event.get('play')}]", None)
+        elif kind == "task_start":
+            self.call.log(f"TASK [{event.get('task')}]", None)
+        elif kind == "no_hosts_matched":
+            self.call.log("no hosts matched", None)
+        elif kind == "task_result":
+            host, status, result = (
+                str(event.get("host")),
+                str(event.get("status")),
+                dict(event.get("result") or {}),
+            )
+            entry = {"task": event.get("task"), "host": host, "status": status, **result}
+            entry["changed"] = bool(result.get("changed", False))
+            self.tasks.append(entry)
+            self.last[host] = entry
+            detail = result.get("msg") if status in ("failed", "unreachable") else None
+            rc = f" rc={result['rc']}" if "rc" in result else ""
+            self.call.log(f"{status}: [{host}]{rc}" + (f" {detail}" if detail else ""), host)
+        elif kind == "stats":
+            self.recap = {
+                h: {k: int(v.get(k, 0)) for k in RECAP_KEYS}
+                for h, v in dict(event.get("hosts") or {}).items()
+            }
+
+    def result(self, rc: int | None, timed_out: bool, duration: float) -> Result:
+        hosts: dict[str, dict[str, Any]] = {}
+        for name, counts in (self.recap or {}).items():
+            last = self.last.get(name, {}) if self.adhoc else {}
+            hosts[name] = {
+                **counts,
+                "rc": None if counts["unreachable"] else last.get("rc"),
+                "stdout": str(last.get("stdout", "")),
+                "stderr": str(last.get("stderr", "")),
+            }
+        totals = {k: sum(h[k] for h in hosts.values()) for k in RECAP_KEYS}
+        stderr = self.call.redact("\n".join(self.stderr).strip())
+        fields = {
+            "rc": rc,
+            **totals,
+            "tasks": self.tasks,
+            "stdout": "\n".join(h["stdout"] for h in hosts.values() if h["stdout"]),
+            "stderr": stderr,
+            "duration": duration,
+        }
+        ok = rc == 0 and totals["failed"] == 0 and totals["unreachable"] == 0 and not timed_out
+        error = None
+        if timed_out:
+            error = f"ansible timed out after {self.call.timeout:g}s"
+        elif self.recap is None:
+            tail = (stderr or "\n".join(self.other)).strip().splitlines()[-5:]
+            error = f"ansible exited {rc} before its recap: " + " | ".join(tail)
+            ok = False
+        elif not ok:
+            bad = [
+                f"{h} (failed={v['failed']}, unreachable={v['unreachable']})"
+                for h, v in hosts.items()
+                if v["failed"] or v["unreachable"]
+            ]
+            error = f"ansible exited {rc}" + (": " + ", ".join(bad[:5]) if bad else "")
+        return Result(ok=ok, fields=fields, hosts=hosts, error=error, duration=duration)
