@@ -300,7 +300,7 @@ def sha256_file(path: Path) -> str:
 
 
 def utc_stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def init_database(fleet: Fleet) -> None:
@@ -360,6 +360,7 @@ def ini_value(value: object) -> str:
 def host_vars(fleet: Fleet, host: FleetHost) -> dict[str, object]:
     """The inventory variables runbook steps use instead of the seed's fixed paths."""
     found: dict[str, object] = {
+        "ansible_host": "127.0.0.1",
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
         "host_root": host.root,
@@ -404,8 +405,10 @@ def run_vars(fleet: Fleet) -> dict[str, str]:
         "deploy_dir": str(fleet.deploy_dir),
         "playbook": str(HERE / "orchestrate.yml"),
         "db_path": str(fleet.db_path),
+        "db_dsn": f"sqlite:///{fleet.db_path}",
         "migrations_dir": str(fleet.db_host.app_dir / "migrations"),
         "monitor_for": "20s",
+        "monitor_every": "2s",
     }
 
 

@@ -169,6 +169,7 @@ def test_init_lays_out_hosts_releases_database_and_inventory(fleet: Path) -> Non
     }
     for name, host in hosts.items():
         assert host["ansible_connection"] == "local"
+        assert host["ansible_host"] == "127.0.0.1"
         assert host["ansible_python_interpreter"] == sys.executable
         assert host["host_root"] == str(fleet / "hosts" / name)
         app_dir = Path(host["app_dir"])
@@ -214,6 +215,7 @@ def test_init_lays_out_hosts_releases_database_and_inventory(fleet: Path) -> Non
     assert json.loads(run_vars["deploy_dir"]) == str(deployments)
     assert json.loads(run_vars["inventory"]) == str(fleet / "inventory" / "hosts")
     assert json.loads(run_vars["monitor_for"]) == "20s"
+    assert json.loads(run_vars["db_dsn"]) == f"sqlite:///{fleet / 'db' / 'analytics.sqlite'}"
 
 
 def test_every_app_host_serves_the_installed_release(fleet: Path) -> None:
