@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from journal.run_events import SECRET, rolled_back_update, successful_update
+from prometheus_client.parser import text_string_to_metric_families
+
+from runbook_engine.metrics import push, serve, write_textfile
+from runbook_engine.redaction import Redactor
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def test_textfile_holds_step_durations_outcome_and_downtime(tmp_path: Path) -> None:
+    path = tmp_path / "runbook.prom"
+    write_textfile(successful_update(), path)
+    got = samples(path.read_text())
+    rb = ("runbook", "monthly-update")
+    assert got[("runbook_downtime_seconds", (rb,))] == 32 * 60
+    assert got[("runbook_run_duration_seconds", (rb,))] == 50 * 60
+    assert got[("runbook_runs_total", (rb, ("status", "succeeded")))] == 1
+    assert got[("runbook_rollback", (rb,))] == 0
+    assert (
+        got[
+            (
+                "runbook_step_last_duration_seconds",
+                (("phase", "deploy"), rb, ("status", "succeeded"), ("step", "run-migrations")),
+            )
+        ]
+        == 14 * 60
+    )
+    assert got[("runbook_step_attempts", (("phase", "deploy"), rb, ("step", "extract")))] == 2
+    assert (
+        got[
+            (
+                "runbook_step_duration_seconds_count",
+                (("phase", "verify"), rb, ("status", "succeeded")),
+            )
+        ]
+        == 2
+    )
+    assert (
+        got[
+            (
+                "runbook_step_duration_seconds_sum",
+                (("phase", "prepare"), rb, ("status", "succeeded")),
+            )
+        ]
+        == 600
+    )
+    assert got[("runbook_success_target_met", (("metric", "downtime"), rb))] == 1
+
+
+def test_failed_targets_and_rollback_are_visible(tmp_path: Path) -> None:
+    path = tmp_path / "runbook.prom"
+    events = rolled_back_update()
+    events[0] = {**events[0], "success": {"total_duration": "< 60m", "error_rate": "< 1%"}}
+    write_textfile(events, path)
+    got = samples(path.read_text())
+    rb = ("runbook", "monthly-update")
+    assert got[("runbook_runs_total", (rb, ("status", "rolled_back")))] == 1
+    assert got[("runbook_rollback", (rb,))] == 1
+    assert got[("runbook_success_target_met", (("metric", "total_duration"), rb))] == 0
+    assert got[("runbook_success_target_met", (("metric", "error_rate"), rb))] == -1
+
+
+def test_no_secret_in_metrics(tmp_path: Path) -> None:
+    events = rolled_back_update()
+    events = [
+        {**e, "step": f"smoke-{SECRET}"} if e.get("step") == "smoke-ingest" else e for e in events
+    ]
+    path = tmp_path / "runbook.prom"
+    write_textfile(events, path, redactor=Redactor([SECRET]))
+    text = path.read_text()
+    assert SECRET not in text
+    assert 'step="smoke-***"' in text
+
+
+class _Gateway(BaseHTTPRequestHandler):
+    received: list[tuple[str, str, bytes]] = []
+
+    def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.received.append(("PUT", self.path, body))
+        self.send_response(202)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
+    received: list[tuple[str, str, bytes]] = []
+    handler = type("Gateway", (_Gateway,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_push_sends_the_run_to_a_pushgateway(
+    gateway: tuple[str, list[tuple[str, str, bytes]]],
+) -> None:
+    url, received = gateway
+    push(successful_update(), url)
+    ((method, path, body),) = received
+    assert method == "PUT"
+    assert path == "/metrics/job/runbook/runbook/monthly-update"
+    got = samples(body.decode())
+    assert got[("runbook_downtime_seconds", (("runbook", "monthly-update"),))] == 32 * 60
+
+
+def test_serve_exposes_the_run_over_http() -> None:
+    server = serve(successful_update(), 0)
+    try:
+        port = server.server_address[1]
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with direct.open(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert samples(text)[("runbook_rollback", (("runbook", "monthly-update"),))] == 0
