@@ -91,8 +91,9 @@ def replay(events: Iterable[Mapping[str, Any]]) -> RunState:
         name = event.get("event")
         ts = event.get("ts")
         last_seq = int(event.get("seq", last_seq))
-        step_id = event.get("step")
-        step = steps.get(step_id, StepState()) if isinstance(step_id, str) else None
+        raw_step = event.get("step")
+        step_id = raw_step if isinstance(raw_step, str) else ""
+        step = steps.get(step_id, StepState()) if step_id else None
         if name == "run_started":
             run.update(
                 started_at=ts,

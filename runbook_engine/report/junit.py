@@ -4,6 +4,7 @@ as test cases: one suite per phase, one more for the success targets."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 
 from runbook_engine.report.summary import RunReport
 
@@ -73,7 +74,7 @@ def render_junit(report: RunReport) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _properties(suite: ET.Element, values: dict[str, object]) -> None:
+def _properties(suite: ET.Element, values: Mapping[str, object]) -> None:
     props = ET.SubElement(suite, "properties")
     for key, value in values.items():
         if value is not None:

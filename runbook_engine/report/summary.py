@@ -280,8 +280,9 @@ def _host_ok(fields: Mapping[str, Any]) -> bool | None:
         return False
     if isinstance(fields.get("failed"), int | bool) and fields.get("failed"):
         return False
-    if isinstance(fields.get("rc"), int):
-        return fields["rc"] == 0
+    rc = fields.get("rc")
+    if isinstance(rc, int):
+        return rc == 0
     return None
 
 
