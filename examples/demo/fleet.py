@@ -16,6 +16,7 @@ no root, no system services.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -220,6 +221,11 @@ def wait_gone(pids: set[int], seconds: float) -> set[int]:
     return alive
 
 
+def signal_process(pid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it exited on its own meanwhile
+        os.kill(pid, signum)
+
+
 def stop_fleet(fleet: Fleet) -> list[str]:
     """TERM then KILL every app server of the fleet; returns what is still left over."""
     targets: set[int] = set()
@@ -230,9 +236,9 @@ def stop_fleet(fleet: Fleet) -> list[str]:
         assert host.port is not None
         targets.update(pid for pid in listening_pids(host.port) if is_app_server(pid))
     for pid in targets:
-        os.kill(pid, signal.SIGTERM)
+        signal_process(pid, signal.SIGTERM)
     for pid in wait_gone(targets, STOP_GRACE):
-        os.kill(pid, signal.SIGKILL)
+        signal_process(pid, signal.SIGKILL)
     wait_gone(targets, 5.0)
     leftovers = []
     for host in fleet.app_hosts:
