@@ -178,28 +178,27 @@ def _phases(
     events: Sequence[Mapping[str, Any]], state: RunState, budget_of: Mapping[str, float]
 ) -> tuple[PhaseRow, ...]:
     """Phases in the order they started, each with its steps in the order they started."""
-    phase_order: list[str] = []
-    step_order: list[str] = []
+    phase_order: dict[str, None] = {}
+    step_order: dict[str, None] = {}
     for event in events:
         phase = event.get("phase")
-        if isinstance(phase, str) and phase not in phase_order:
-            phase_order.append(phase)
+        if isinstance(phase, str):
+            phase_order.setdefault(phase)
         step = event.get("step")
-        if (
-            event.get("event") in ("step_started", "step_finished", "paused")
-            and isinstance(step, str)
-            and step not in step_order
+        if event.get("event") in ("step_started", "step_finished", "paused") and isinstance(
+            step, str
         ):
-            step_order.append(step)
+            step_order.setdefault(step)
     for step_id in state.steps:
-        if step_id not in step_order:
-            step_order.append(step_id)
+        step_order.setdefault(step_id)
+    by_phase: dict[str | None, list[str]] = {}
+    for step_id in step_order:
+        if step_id in state.steps:
+            by_phase.setdefault(state.steps[step_id].phase, []).append(step_id)
     rows: list[PhaseRow] = []
     for phase_id in phase_order:
         steps = tuple(
-            _step_row(step_id, state, budget_of)
-            for step_id in step_order
-            if state.steps.get(step_id) is not None and state.steps[step_id].phase == phase_id
+            _step_row(step_id, state, budget_of) for step_id in by_phase.get(phase_id, ())
         )
         info = state.phases.get(phase_id)
         started = info.started_at if info else None
