@@ -318,7 +318,8 @@ class HttpExecutor(ExecutorBase):
 
     def describe(self, call: StepCall) -> list[str]:
         lines = []
-        for host in list(call.hosts) or [None]:
+        targets: list[Host | None] = list(call.hosts) or [None]
+        for host in targets:
             spec = self._spec(call, host)
             line = f"{str(spec.get('method', 'GET')).upper()} {spec['url']}"
             if "json" in spec:

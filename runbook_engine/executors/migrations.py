@@ -166,7 +166,7 @@ def _in_transaction(db: Database, work: Callable[[], None]) -> str | None:
     try:
         work()
         db.commit()
-    except (*db.errors, OSError, UnicodeDecodeError) as exc:
+    except (*db.errors, OSError, UnicodeDecodeError) as exc:  # type: ignore[misc]
         with contextlib.suppress(*db.errors):  # the connection may be gone; keep the first error
             db.rollback()
         return str(exc).strip() or type(exc).__name__

@@ -333,11 +333,11 @@ class _Postgres(_Session):
         named = not isinstance(params, list)
         text, names = to_driver_style(sql, self.dialect, named)
         _check_names(names, params)
-        cursor = self.conn.execute(text, (params if params is not None else {}))  # type: ignore[arg-type]
+        cursor = self.conn.execute(text, params if params is not None else {})
         return _fetch(cursor, limit)
 
     def script(self, sql: str) -> None:
-        self.conn.execute(sql)  # type: ignore[arg-type]  # no parameters: several statements allowed
+        self.conn.execute(sql)  # no parameters, so several statements are allowed
 
     def interrupt(self) -> None:
         self.conn.cancel()
@@ -616,11 +616,11 @@ class SqlExecutor(ExecutorBase):
         def migration(session: _Session) -> tuple[dict[str, Any], str | None]:
             found = migrations.read_folder(folder)
             if mode == "migrate":
-                outcome = migrations.migrate(
-                    session, found, str(options["release"]), options.get("to"), log
-                )
-            elif mode == "rollback":
-                outcome = migrations.rollback(session, found, str(options["to"]), log)
+                to = str(options["to"]).strip() if options.get("to") else None
+                release = str(options["release"]).strip()
+                outcome = migrations.migrate(session, found, release, to, log)
+            elif mode == "rollback":  # `to` is often a captured stdout: strip its newline
+                outcome = migrations.rollback(session, found, str(options["to"]).strip(), log)
             else:
                 outcome = migrations.status(session, found)
             return outcome.fields(), outcome.error
