@@ -1,0 +1,94 @@
+"""``runbook resume RUN``: continue a paused or interrupted run from its journal."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from runbook_engine.cli.options import load_checked
+from runbook_engine.cli.run import operator_name, shared_run_options
+from runbook_engine.variables import parse_assignments
+
+
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "--confirm",
+    "confirm",
+    multiple=True,
+    metavar="STEP",
+    help="Confirm or approve STEP, which the run waits for.",
+)
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A typed input of the confirmed gate.",
+)
+@click.option(
+    "--rerun", multiple=True, metavar="STEP", help="Run an interrupted non-idempotent STEP again."
+)
+@click.option(
+    "--skip", multiple=True, metavar="STEP", help="Record an interrupted STEP as skipped and go on."
+)
+@click.option(
+    "--allow-changed",
+    is_flag=True,
+    help="Continue although the runbook or vars changed (recorded).",
+)
+@click.option(
+    "--var",
+    "var_items",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Give a secret var again (not journaled).",
+)
+@click.option("--inventory", "-i", metavar="PATH", help="Inventory, when the run recorded none.")
+@shared_run_options
+def resume(
+    run_ref: str,
+    confirm: tuple[str, ...],
+    inputs: tuple[str, ...],
+    rerun: tuple[str, ...],
+    skip: tuple[str, ...],
+    allow_changed: bool,
+    var_items: tuple[str, ...],
+    inventory: str | None,
+    runs_dir: Path,
+    yes: bool,
+    acting_as: str | None,
+    log_format: str,
+    report_dir: Path | None,
+    concurrency: int,
+) -> None:
+    """Continue RUN (a run id, a unique prefix, or `last`)."""
+    from runbook_engine.engine import ResumeOptions, RunOptions, make_progress, resume_run
+    from runbook_engine.journal import Journal
+
+    journal = Journal.open(runs_dir, run_ref)
+    runbook = load_checked(str(journal.meta["runbook_path"]))
+    options = RunOptions(
+        runs_dir=runs_dir,
+        initiator=operator_name(acting_as),
+        yes=yes,
+        interactive=sys.stdin.isatty() and log_format == "text",
+        inventory=inventory,
+        report_dir=report_dir,
+        concurrency=concurrency,
+    )
+    request = ResumeOptions(
+        confirm=confirm,
+        inputs=parse_assignments(inputs),
+        rerun=rerun,
+        skip=skip,
+        allow_changed=allow_changed,
+        cli_vars=parse_assignments(var_items),
+    )
+    summary = resume_run(journal, runbook, options, request, make_progress(log_format))
+    click.echo(
+        f"run {summary.run_id}: {summary.status} — journal and report in {summary.dir}", err=True
+    )
+    sys.exit(summary.exit_code)

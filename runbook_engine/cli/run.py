@@ -1,0 +1,126 @@
+"""``runbook run``: execute a runbook; the exit code says how it ended
+(0 succeeded, 1 failed, 2 unusable input, 3 rolled back, 4 rollback failed,
+5 paused for an operator, 130 cancelled)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from runbook_engine.cli.options import load_checked, resolve, var_options
+from runbook_engine.cli.runs import runs_dir_option
+
+
+def operator_name(given: str | None) -> str:
+    """``--as NAME``, else the OS user."""
+    if given:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
+
+
+def shared_run_options(command):  # type: ignore[no-untyped-def]
+    """Options ``run`` and ``resume`` share."""
+    for option in reversed(
+        [
+            runs_dir_option,
+            click.option(
+                "--yes",
+                is_flag=True,
+                help="Confirm manual steps that allow it (approvals still need a person).",
+            ),
+            click.option(
+                "--as", "acting_as", metavar="NAME", help="Who is acting (default: the OS user)."
+            ),
+            click.option(
+                "--log-format",
+                type=click.Choice(["text", "json"]),
+                default="text",
+                show_default=True,
+            ),
+            click.option(
+                "--report-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Also write the reports here.",
+            ),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(1, 256),
+                default=4,
+                show_default=True,
+                help="Steps run at once.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@var_options
+@click.option(
+    "--inventory", "-i", metavar="PATH", help="Inventory (overrides the runbook's inventory:)."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show the plan; execute nothing (same as `runbook plan`)."
+)
+@click.option(
+    "--outside-window",
+    is_flag=True,
+    help="Run although it is outside the change window (recorded).",
+)
+@click.option(
+    "--stub",
+    "stubs",
+    multiple=True,
+    metavar="STEP=RESULT.json",
+    help="With --dry-run: a recorded result for STEP.",
+)
+@shared_run_options
+def run(
+    path: str,
+    var_items: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    inventory: str | None,
+    dry_run: bool,
+    outside_window: bool,
+    stubs: tuple[str, ...],
+    runs_dir: Path,
+    yes: bool,
+    acting_as: str | None,
+    log_format: str,
+    report_dir: Path | None,
+    concurrency: int,
+) -> None:
+    """Execute the runbook at PATH."""
+    from runbook_engine.engine import RunOptions, make_progress, start_run
+
+    runbook = load_checked(path)
+    resolved = resolve(runbook, var_items, vars_files, require=True)
+    if dry_run:
+        from runbook_engine.cli.plan import print_plan
+
+        print_plan(runbook, resolved, inventory, stubs, outside_window)
+        return
+    options = RunOptions(
+        runs_dir=runs_dir,
+        initiator=operator_name(acting_as),
+        yes=yes,
+        interactive=sys.stdin.isatty() and log_format == "text",
+        inventory=inventory,
+        outside_window=outside_window,
+        report_dir=report_dir,
+        concurrency=concurrency,
+    )
+    summary = start_run(runbook, resolved, options, make_progress(log_format))
+    click.echo(
+        f"run {summary.run_id}: {summary.status} — journal and report in {summary.dir}", err=True
+    )
+    sys.exit(summary.exit_code)

@@ -1,0 +1,129 @@
+"""Who answers manual steps and approval gates during a run.
+
+In order: a confirmation recorded in the journal (``runbook resume --confirm``), then
+``--yes`` for gates that allow it, then a prompt on the terminal, and otherwise
+nobody: the engine pauses the run durably and exits 5. Every answer is journaled as
+an ``operator`` event by the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from runbook_engine.executors.manual import OperatorAnswer, OperatorRequest
+from runbook_engine.journal.journal import utc_now
+
+
+@dataclass
+class RunOperator:
+    """The run's `Operator` (see executors/manual.py)."""
+
+    initiator: str
+    acting_as: str
+    yes: bool = False
+    interactive: bool = False
+    recorded: dict[str, OperatorAnswer] = field(default_factory=dict)
+    deadlines: dict[str, float] = field(default_factory=dict)
+    suspend: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
+    record: Callable[[str, str, OperatorAnswer], None] = lambda action, step, answer: None
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    async def answer(self, request: OperatorRequest) -> OperatorAnswer | None:
+        action = "approve" if request.gate.approval else "confirm"
+        if request.step_id in self.recorded:
+            return self.recorded.pop(request.step_id)
+        deadline = self.deadlines.get(request.step_id)
+        if deadline is not None and time.time() > deadline:
+            return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
+        if self.yes and request.gate.allow_yes:
+            answer = OperatorAnswer(by=self.acting_as, at=utc_now(), auto=True)
+            self.record(action, request.step_id, answer)
+            return answer
+        if not self.interactive:
+            return None
+        with self.suspend():
+            answer = await self._prompt(request)
+        if answer is not None and not answer.timed_out:
+            self.record(action if answer.confirmed else "abort", request.step_id, answer)
+        return answer
+
+    async def _prompt(self, request: OperatorRequest) -> OperatorAnswer | None:
+        gate = request.gate
+        deadline = None if request.timeout is None else time.monotonic() + request.timeout
+        kind = "APPROVAL" if gate.approval else "CONFIRM"
+        self._say(f"\n[{kind}] {request.step_id}: {gate.prompt}")
+        if gate.approvers:
+            self._say(f"  approvers: {', '.join(gate.approvers)}")
+        if gate.distinct:
+            self._say(f"  the approver must not be {self.initiator}")
+        inputs: dict[str, Any] = {}
+        for spec in gate.inputs:
+            hint = f" ({'/'.join(spec.choices)})" if spec.choices else f" [{spec.type}]"
+            text = await self._ask(f"  {spec.description or spec.name}{hint}: ", deadline)
+            if text is None:
+                return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
+            if text or spec.required:
+                inputs[spec.name] = text
+        by = self.acting_as
+        if gate.approval:
+            text = await self._ask(f"  approver name [{by}]: ", deadline)
+            if text is None:
+                return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
+            by = text or by
+        text = await self._ask("  confirm? [y/N] ", deadline)
+        if text is None:
+            return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
+        confirmed = text.lower() in ("y", "yes")
+        return OperatorAnswer(by=by, at=utc_now(), confirmed=confirmed, inputs=inputs)
+
+    def _say(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+    async def _ask(self, prompt: str, deadline: float | None) -> str | None:
+        """One line from the terminal, or None when the deadline passes first."""
+        self.stderr.write(prompt)
+        self.stderr.flush()
+        loop = asyncio.get_running_loop()
+        line: asyncio.Future[str] = loop.create_future()
+        fd = self.stdin.fileno()
+
+        def readable() -> None:
+            if not line.done():
+                line.set_result(self.stdin.readline())
+
+        loop.add_reader(fd, readable)
+        try:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            return (await asyncio.wait_for(line, timeout)).strip()
+        except TimeoutError:
+            self._say("\n  (no answer in time)")
+            return None
+        finally:
+            loop.remove_reader(fd)
+
+
+def recorded_answers(operator_actions: list[Mapping[str, Any]]) -> dict[str, OperatorAnswer]:
+    """Confirmations and approvals given with ``runbook resume --confirm`` that the
+    engine has not used yet (the last word per step counts)."""
+    answers: dict[str, OperatorAnswer] = {}
+    for action in operator_actions:
+        step = action.get("step")
+        if not isinstance(step, str):
+            continue
+        if action.get("action") in ("confirm", "approve") and action.get("source") == "resume":
+            answers[step] = OperatorAnswer(
+                by=str(action.get("by")),
+                at=str(action.get("ts", utc_now())),
+                inputs=dict(action.get("inputs") or {}),
+            )
+        elif action.get("action") in ("skip", "rerun", "abort"):
+            answers.pop(step, None)
+    return answers

@@ -1,0 +1,118 @@
+"""Everything one run shares: the runbook, resolved values, the journal, the view,
+the executors. Every event the run records passes through `RunContext.emit`, which
+redacts it once and sends the same data to the journal and to the progress view."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook_engine.engine.evaluation import Evaluator, RunView
+from runbook_engine.engine.progress import Progress
+from runbook_engine.executors.base import Host
+from runbook_engine.model import Runbook, Step
+from runbook_engine.redaction import MASK, Redactor
+from runbook_engine.templating import Renderer
+
+#: Journal events that mark step boundaries: written with fsync.
+_DURABLE = frozenset(
+    {
+        "run_started",
+        "step_started",
+        "step_pid",
+        "step_finished",
+        "decision",
+        "paused",
+        "operator",
+        "rollback_started",
+        "rollback_finished",
+        "run_finished",
+        "resumed",
+    }
+)
+
+
+class JournalLike:
+    """What the engine needs of `runbook_engine.journal.Journal` (tests may pass a
+    fake that keeps events in memory)."""
+
+    run_id: str
+    dir: Path
+
+    def append(self, event: str, *, sync: bool = False, **data: Any) -> dict[str, Any]: ...
+
+
+@dataclass
+class RunContext:
+    runbook: Runbook
+    values: Mapping[str, Any]
+    secrets: frozenset[str]
+    journal: Any
+    progress: Progress
+    evaluator: Evaluator
+    view: RunView
+    initiator: str
+    inventory: Any = None
+    inventory_path: str | None = None
+    workdir: Path = Path(".")
+    channels: Mapping[str, Any] = field(default_factory=dict)
+    concurrency: int = 4
+    started: float = field(default_factory=time.monotonic)
+    stubs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.redactor = Redactor(self.secrets)
+        self.renderer = Renderer(dict(self.values), {"run": {"id": self.journal.run_id}})
+        self.capture_names: dict[str, Any] = {}
+        self.host_captures: dict[str, dict[str, Mapping[str, Any]]] = {}  # step → host → captures
+
+    @property
+    def run_id(self) -> str:
+        return str(self.journal.run_id)
+
+    def add_secrets(self, values: list[str]) -> None:
+        """Values captured from a ``secret_output`` step become secrets too."""
+        fresh = {v for v in values if isinstance(v, str) and v and v != MASK} - set(self.secrets)
+        if fresh:
+            self.secrets = frozenset(self.secrets | fresh)
+            self.redactor = Redactor(self.secrets)
+
+    def emit(self, event: str, *, journal: bool = True, **data: Any) -> dict[str, Any]:
+        """Record one event (redacted) in the journal and show it."""
+        clean = self.redactor.redact_obj(data) if self.redactor else data
+        if journal:
+            self.journal.append(event, sync=event in _DURABLE, **clean)
+        self.progress.event(event, **clean)
+        return clean
+
+    def show(self, kind: str, **data: Any) -> None:
+        """Show something without journaling it."""
+        self.progress.event(kind, **(self.redactor.redact_obj(data) if self.redactor else data))
+
+    def hosts_for(self, step: Step) -> tuple[Host, ...]:
+        if not step.hosts:
+            return ()
+        return tuple(self.inventory.select(step.hosts))
+
+    def template_extra(self, host: Host | None) -> dict[str, Any]:
+        """Names a template sees besides the vars: steps, captures, host."""
+        steps = self.view.steps_root()
+        if host is not None and self.host_captures:
+            steps = dict(steps)
+            for step_id, by_host in self.host_captures.items():
+                if host.name in by_host and step_id in steps:
+                    steps[step_id] = {**steps[step_id], **by_host[host.name]}
+        extra: dict[str, Any] = {**self.capture_names, "steps": steps, "host": host}
+        if host is not None:
+            for name, by_host in self._captures_by_host_name(host.name).items():
+                extra[name] = by_host
+        return extra
+
+    def _captures_by_host_name(self, host_name: str) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for by_host in self.host_captures.values():
+            merged.update(by_host.get(host_name, {}))
+        return merged

@@ -1,0 +1,110 @@
+"""The rollback decision matrix, evaluated after every step and on every monitor sample.
+
+A decision with ``after:`` is a window: its condition must keep holding on every
+evaluation from the first time it held until ``after`` seconds have passed; one
+evaluation where it does not hold closes the window. ``warn``/``investigate`` are
+recorded (once each time their condition starts holding) and never stop the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runbook_engine.engine.evaluation import Evaluator, safe_holds
+from runbook_engine.model import Decision
+
+#: Actions that stop the forward run.
+STOPPING = frozenset({"rollback", "abort"})
+
+
+@dataclass(frozen=True)
+class DecisionTaken:
+    """A decision whose condition held (for long enough): what to do and why."""
+
+    decision: Decision
+    evidence: Mapping[str, Any]
+    step: str | None
+
+    @property
+    def action(self) -> str:
+        return self.decision.action
+
+    def journal_data(self) -> dict[str, Any]:
+        return {
+            "condition": self.decision.condition,
+            "severity": self.decision.severity,
+            "action": self.decision.action,
+            "evidence": dict(self.evidence),
+            "step": self.step,
+        }
+
+
+@dataclass
+class _Window:
+    since: float
+    first_evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+class DecisionMatrix:
+    """Tracks which decisions hold, which windows are open, which fired."""
+
+    def __init__(
+        self,
+        decisions: Sequence[Decision],
+        evaluator: Evaluator,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.decisions = tuple(decisions)
+        self.evaluator = evaluator
+        self.clock = clock
+        self._windows: dict[int, _Window] = {}
+        self._holding: set[int] = set()
+        self._fired: set[int] = set()
+
+    def evaluate(
+        self, context: Any, evidence: Mapping[str, Any], step: str | None
+    ) -> list[DecisionTaken]:
+        """Evaluate every decision once; return those taken now."""
+        taken: list[DecisionTaken] = []
+        now = self.clock()
+        for index, decision in enumerate(self.decisions):
+            if index in self._fired:
+                continue
+            holds, _ = safe_holds(self.evaluator, decision.when, context)
+            if not holds:
+                self._holding.discard(index)
+                self._windows.pop(index, None)
+                continue
+            if decision.action not in STOPPING:
+                if index not in self._holding:
+                    self._holding.add(index)
+                    taken.append(DecisionTaken(decision, {**evidence, "when": decision.when}, step))
+                continue
+            if decision.after:
+                window = self._windows.setdefault(
+                    index, _Window(since=now, first_evidence=evidence)
+                )
+                held = now - window.since
+                if held < decision.after:
+                    continue
+                evidence = {
+                    **evidence,
+                    "held_for": round(held, 3),
+                    "window": decision.after,
+                    "first": dict(window.first_evidence),
+                }
+            self._fired.add(index)
+            taken.append(DecisionTaken(decision, {**evidence, "when": decision.when}, step))
+        return taken
+
+    def open_windows(self) -> list[tuple[Decision, float]]:
+        """Windows still open (condition holding, not yet long enough)."""
+        now = self.clock()
+        return [
+            (self.decisions[i], now - w.since)
+            for i, w in self._windows.items()
+            if i not in self._fired
+        ]

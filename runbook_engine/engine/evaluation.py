@@ -1,0 +1,122 @@
+"""The engine's one doorway to the predicate language.
+
+Parses each predicate text once (a 10,000-step run must not re-parse per attempt) and
+builds the evaluation context the language expects from what the run knows: the
+step's result, the run's vars, every step's status and captures, monitor samples.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from runbook_engine import predicates
+from runbook_engine.engine.outcome import StepOutcome
+from runbook_engine.errors import PredicateError
+from runbook_engine.executors.base import NamedCheck, Result
+from runbook_engine.model import Step
+
+
+class Evaluator:
+    """Parses and evaluates predicates and capture expressions for one run."""
+
+    def __init__(self, checks: Mapping[str, NamedCheck]) -> None:
+        self.checks = dict(checks)
+        self._parsed: dict[str, Any] = {}
+
+    def parse(self, text: str) -> Any:
+        expr = self._parsed.get(text)
+        if expr is None:
+            expr = predicates.parse(text, checks=self.checks)
+            self._parsed[text] = expr
+        return expr
+
+    def holds(self, text: str, context: Any) -> bool:
+        return bool(predicates.holds(self.parse(text), context))
+
+    def value(self, text: str, context: Any) -> Any:
+        return predicates.evaluate_value(self.parse(text), context)
+
+
+class RunView:
+    """What predicates may see of the run so far: vars, steps, probe, baseline."""
+
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        qualified: Mapping[str, str],
+        checks: Mapping[str, NamedCheck],
+    ) -> None:
+        self.values = values
+        self.checks = checks
+        self.qualified = qualified  # step id → "<phase>.<id>"
+        self.outcomes: dict[str, StepOutcome] = {}
+        self.extra_roots: dict[str, Any] = {}
+        self._steps_root: dict[str, Any] = {}
+        self._status: dict[str, str] = {}
+        self._host_failures: dict[str, frozenset[str]] = {}
+
+    def record(self, step_id: str, outcome: StepOutcome) -> None:
+        """Keep what predicates see up to date, incrementally (a run may have 10,000
+        steps: nothing here may walk every step)."""
+        self.outcomes[step_id] = outcome
+        self._steps_root[step_id] = step_fields(outcome)
+        qualified = self.qualified.get(step_id, step_id)
+        self._status[qualified] = outcome.status
+        failed = frozenset(outcome.failed_hosts())
+        if failed:
+            phase = qualified.partition(".")[0]
+            self._host_failures[qualified] = failed
+            self._host_failures[phase] = self._host_failures.get(phase, frozenset()) | failed
+
+    def steps_root(self) -> dict[str, Any]:
+        return self._steps_root
+
+    def context(self, result: Result | None = None, **roots: Any) -> Any:
+        """An `EvalContext` over ``result`` (or none) and the run so far."""
+        return predicates.EvalContext(
+            fields=result.fields if result is not None else {},
+            hosts=result.hosts if result is not None else {},
+            roots={"vars": self.values, "steps": self._steps_root, **self.extra_roots, **roots},
+            step_status=self._status,
+            host_failures=self._host_failures,
+            checks=self.checks,
+            now=time.time(),
+        )
+
+
+def step_fields(outcome: StepOutcome) -> dict[str, Any]:
+    """``steps.<id>.…`` in templates and predicates: status words, rc, captures."""
+    fields: dict[str, Any] = {
+        "status": outcome.status,
+        "succeeded": outcome.status in ("succeeded", "rolled_back"),  # it did run to success
+        "failed": outcome.status == "failed",
+        "skipped": outcome.status == "skipped",
+        "cancelled": outcome.status == "cancelled",
+        "rolled_back": outcome.status == "rolled_back",
+        "attempts": outcome.attempts,
+    }
+    if outcome.result is not None:
+        for name in ("rc", "exit_code", "stdout", "stderr", "duration", "status_code"):
+            if name in outcome.result.fields:
+                fields.setdefault(name, outcome.result.fields[name])
+        fields["hosts"] = {
+            name: {**host_fields, **outcome.host_captures.get(name, {})}
+            for name, host_fields in outcome.result.hosts.items()
+        }
+    fields.update(outcome.captures)
+    return fields
+
+
+def safe_holds(evaluator: Evaluator, text: str, context: Any) -> tuple[bool, str | None]:
+    """(holds, why not evaluable) — for decisions, where a predicate naming a value
+    that does not exist yet (``probe`` before any monitor) simply does not hold."""
+    try:
+        return evaluator.holds(text, context), None
+    except PredicateError as exc:
+        return False, exc.message
+
+
+def describe_step(step: Step) -> str:
+    return step.title or step.id

@@ -1,0 +1,223 @@
+"""``runbook plan``: every rendered command in execution order, every branch a
+``when:`` could take, the rollback that would run — and nothing executed.
+
+Results of steps that did not run are unknown, so a ``when:`` that depends on them
+shows both branches and a template that uses their captures shows a placeholder
+such as ``<record-versions.previous_version>``. ``--stub STEP=result.json`` gives a
+step a recorded result so the plan can follow what later steps do with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runbook_engine.engine.context import RunContext
+from runbook_engine.engine.dispatch import Dispatch
+from runbook_engine.engine.evaluation import Evaluator, RunView
+from runbook_engine.engine.outcome import FAILED, SUCCEEDED, StepOutcome
+from runbook_engine.engine.progress import NullProgress
+from runbook_engine.engine.window import outside_window
+from runbook_engine.errors import RunbookError, RunError
+from runbook_engine.executors.base import Result
+from runbook_engine.graph import build_graph
+from runbook_engine.model import Runbook, Step
+from runbook_engine.variables import ResolvedVars
+
+
+@dataclass(frozen=True)
+class _PlanJournal:
+    run_id: str = "plan"
+    dir: Path = Path(".")
+
+    def append(self, event: str, *, sync: bool = False, **data: Any) -> dict[str, Any]:
+        return {}
+
+
+def load_stub(text: str) -> tuple[str, Result]:
+    """``STEP=result.json`` → (step id, Result). The file holds either a whole result
+    (``{"ok": …, "fields": {…}, "hosts": {…}}``) or just its fields."""
+    step, sep, path = text.partition("=")
+    if not sep or not step or not path:
+        raise RunError(f"--stub {text!r} is not STEP=FILE.json")
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"--stub {step}: cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunError(f"--stub {step}: {path} must hold a JSON object")
+    if "fields" in data:
+        return step, Result(
+            ok=bool(data.get("ok", True)),
+            fields=dict(data["fields"]),
+            hosts={str(k): dict(v) for k, v in (data.get("hosts") or {}).items()},
+            error=data.get("error"),
+        )
+    return step, Result(ok=bool(data.get("ok", True)), fields=data)
+
+
+def build_plan(
+    runbook: Runbook,
+    resolved: ResolvedVars,
+    *,
+    inventory: Any = None,
+    stubs: Mapping[str, Result] | None = None,
+    checks: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """The plan as Markdown lines."""
+    from runbook_engine.engine.session import all_checks
+
+    stubs = dict(stubs or {})
+    known_checks = dict(checks) if checks is not None else all_checks()
+    graph = build_graph(runbook)
+    unknown = sorted(set(stubs) - {s.id for s in runbook.all_steps()})
+    if unknown:
+        raise RunError(f"--stub {unknown[0]}: no such step")
+    qualified = {s.id: s.qualified_id for s in runbook.all_steps()}
+    ctx = RunContext(
+        runbook=runbook,
+        values=resolved.values,
+        secrets=resolved.secrets,
+        journal=_PlanJournal(),
+        progress=NullProgress(),
+        evaluator=Evaluator(known_checks),
+        view=RunView(resolved.values, qualified, known_checks),
+        initiator="plan",
+        inventory=inventory,
+    )
+    known = RunView(resolved.values, qualified, known_checks)  # only stubbed outcomes
+    dispatch = Dispatch(ctx)
+    redact = ctx.redactor
+    lines = [f"# Plan: {runbook.label}", ""]
+    why_outside = outside_window(runbook.window, now or datetime.now(UTC))
+    if why_outside:
+        lines += [
+            f"**Outside the change window**: {why_outside} (a run needs --outside-window)",
+            "",
+        ]
+    if runbook.prerequisites:
+        lines.append("## Prerequisites")
+        for item in runbook.prerequisites:
+            if item.step is None:
+                lines.append(f"- [ ] {item.text} (confirmed by an operator)")
+            else:
+                lines.append(f"- {item.text}:")
+                lines += [f"    $ {redact(c)}" for c in _describe(dispatch, ctx, item.step)]
+        lines.append("")
+    current_phase = None
+    for number, step in enumerate(graph.order(), start=1):
+        phase = runbook.phase_of(step.id)
+        if phase is not None and phase.id != current_phase:
+            current_phase = phase.id
+            downtime = f" — downtime {phase.downtime}" if phase.downtime else ""
+            lines += ["", f"## {phase.label}{downtime}"]
+        lines += _step_lines(number, step, dispatch, ctx, known, stubs)
+    if runbook.rollback or any(s.undo for s in runbook.all_steps()):
+        lines += ["", "## Rollback (runs when a decision or a critical failure calls for it)"]
+        for step in runbook.all_steps():
+            if step.undo is not None and step.phase != "rollback":
+                lines.append(f"- undo of {step.id} (if it completed), newest first:")
+                lines += [f"    $ {redact(c)}" for c in _describe(dispatch, ctx, step.undo)]
+        for step in runbook.rollback:
+            when = f" — when {step.when} ({_branch(ctx, known, step.when)})" if step.when else ""
+            lines.append(f"- {step.id}: {step.label}{when}")
+            lines += [f"    $ {redact(c)}" for c in _describe(dispatch, ctx, step)]
+    if runbook.decisions:
+        lines += ["", "## Decisions (evaluated after every step and monitor sample)"]
+        for decision in runbook.decisions:
+            after = f", holding for {decision.after:g}s" if decision.after else ""
+            lines.append(
+                f"- [{decision.severity}] {decision.condition}: when {decision.when}{after} → {decision.action}"
+            )
+    return [redact(line) for line in lines]
+
+
+def _step_lines(
+    number: int,
+    step: Step,
+    dispatch: Dispatch,
+    ctx: RunContext,
+    known: RunView,
+    stubs: Mapping[str, Result],
+) -> list[str]:
+    lines = [f"{number}. **{step.qualified_id}** — {step.label} ({step.executor})"]
+    if step.when:
+        lines.append(f"   - when `{step.when}`: {_branch(ctx, known, step.when)}")
+    if step.hosts:
+        lines.append(f"   - hosts: {step.hosts}")
+    lines += [f"   $ {ctx.redactor(c)}" for c in _describe(dispatch, ctx, step)]
+    details = []
+    if step.expect:
+        details.append(f"expect `{step.expect}`")
+    if step.until:
+        details.append(f"until `{step.until}`")
+    if step.retries:
+        details.append(f"retries {step.retries} every {step.delay:g}s ×{step.backoff:g}")
+    if step.timeout:
+        details.append(f"timeout {step.timeout:g}s")
+    failure = "rollback" if step.critical else step.on_failure
+    if step.goto:
+        failure = f"goto {step.goto}"
+    details.append(f"on failure: {failure}")
+    lines.append("   - " + "; ".join(details))
+    if step.id in stubs:
+        outcome = _stubbed(ctx, step, stubs[step.id])
+        known.record(step.id, outcome)
+        ctx.view.record(step.id, outcome)
+        ctx.capture_names.update(outcome.captures)
+        lines.append(
+            f"   - stubbed result: {outcome.status}"
+            + (f" ({outcome.error})" if outcome.error else "")
+        )
+    else:
+        placeholder = StepOutcome(
+            status="planned", captures={name: f"<{step.id}.{name}>" for name in step.capture}
+        )
+        ctx.view.record(step.id, placeholder)
+        ctx.capture_names.update(placeholder.captures)
+    return lines
+
+
+def _stubbed(ctx: RunContext, step: Step, result: Result) -> StepOutcome:
+    ok = result.ok
+    error = result.error
+    if step.expect:
+        try:
+            ok = ctx.evaluator.holds(step.expect, ctx.view.context(result))
+        except RunbookError as exc:
+            ok, error = False, str(exc)
+    captures = {}
+    if ok:
+        for name, expr in step.capture.items():
+            try:
+                captures[name] = ctx.evaluator.value(expr, ctx.view.context(result))
+            except RunbookError as exc:
+                captures[name] = f"<capture failed: {exc}>"
+    return StepOutcome(
+        status=SUCCEEDED if ok else FAILED,
+        result=result,
+        captures=captures,
+        error=None if ok else error,
+    )
+
+
+def _branch(ctx: RunContext, known: RunView, when: str) -> str:
+    try:
+        holds = ctx.evaluator.holds(when, known.context())
+    except RunbookError:
+        return "decided at run time — if true the step runs, if false it is skipped"
+    return "true → runs" if holds else "false → skipped"
+
+
+def _describe(dispatch: Dispatch, ctx: RunContext, step: Step) -> list[str]:
+    try:
+        hosts = ctx.hosts_for(step) if ctx.inventory is not None else ()
+        executor = dispatch.executor(step.executor)
+        return list(executor.describe(dispatch.call(step, hosts)))
+    except RunbookError as exc:
+        return [f"(rendered at run time: {exc})"]

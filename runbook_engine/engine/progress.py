@@ -1,0 +1,216 @@
+"""What the operator sees while a run goes: a rich live view on a terminal, plain
+timestamped lines in CI, JSON lines for machines. Everything shown has already been
+redacted by the engine."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Protocol, TextIO
+
+from runbook_engine.durations import format_duration
+
+_MARKS = {
+    "succeeded": "✓",
+    "failed": "✗",
+    "skipped": "-",
+    "cancelled": "⊘",
+    "rolled_back": "↶",
+    "paused": "⏸",
+    "running": "…",
+}
+
+
+class Progress(Protocol):
+    def event(self, kind: str, **data: Any) -> None:
+        """One thing happened (see `Run` for the kinds and their data)."""
+        ...
+
+    def suspend(self) -> contextlib.AbstractContextManager[None]:
+        """Stop drawing while the operator is asked something."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class NullProgress:
+    """Shows nothing (benchmarks, library use)."""
+
+    def event(self, kind: str, **data: Any) -> None:
+        return None
+
+    @contextlib.contextmanager
+    def suspend(self) -> Iterator[None]:
+        yield
+
+    def close(self) -> None:
+        return None
+
+
+def _clock() -> str:
+    return datetime.now(UTC).strftime("%H:%M:%S")
+
+
+def describe(kind: str, data: dict[str, Any]) -> str | None:
+    """The plain-text line for one progress event, or None for events not shown."""
+    step = data.get("step")
+    host = f" [{data['host']}]" if data.get("host") else ""
+    if kind == "run_started":
+        return f"run {data['run_id']}: {data['title']} (by {data['initiator']})"
+    if kind == "phase_started":
+        downtime = f" — downtime {data['downtime']}" if data.get("downtime") else ""
+        budget = f" (budget {format_duration(data['budget'])})" if data.get("budget") else ""
+        return f"== {data['title']}{budget}{downtime}"
+    if kind == "phase_finished":
+        over = ""
+        if data.get("budget") and data["elapsed"] > data["budget"]:
+            over = f", over budget {format_duration(data['budget'])}"
+        return f"== {data['phase']} done in {format_duration(data['elapsed'])}{over}"
+    if kind == "step_started":
+        attempt = f" (attempt {data['attempt']})" if data.get("attempt", 1) > 1 else ""
+        return f"→ {step}: {data['title']}{attempt}"
+    if kind == "step_output":
+        return f"  {step}{host} | {data['line']}"
+    if kind == "step_finished":
+        mark = _MARKS.get(data["status"], "?")
+        why = f" — {data['error']}" if data.get("error") else ""
+        took = f" in {format_duration(data['duration'])}" if data.get("duration") else ""
+        return f"{mark} {step} {data['status']}{took}{why}"
+    if kind == "decision":
+        return f"! decision [{data['severity']}] {data['condition']} → {data['action']}"
+    if kind in ("message", "warning"):
+        return ("warning: " if kind == "warning" else "") + str(data["text"])
+    if kind == "run_finished":
+        return (
+            f"run {data['status']} (exit {data['exit_code']}) in {format_duration(data['elapsed'])}"
+        )
+    return None
+
+
+class PlainProgress:
+    """Timestamped lines, one per event: readable in CI logs and greppable."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def event(self, kind: str, **data: Any) -> None:
+        line = describe(kind, data)
+        if line is not None:
+            self.stream.write(f"{_clock()} {line}\n")
+            self.stream.flush()
+
+    @contextlib.contextmanager
+    def suspend(self) -> Iterator[None]:
+        yield
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class JsonProgress:
+    """One JSON object per line with ``ts`` and ``kind``: for log shippers."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def event(self, kind: str, **data: Any) -> None:
+        record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "kind": kind, **data}
+        self.stream.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    @contextlib.contextmanager
+    def suspend(self) -> Iterator[None]:
+        yield
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class LiveProgress:
+    """A rich live view: phases, steps with spinners, elapsed vs budget, host ticks.
+    Finished lines scroll above the live area, so the terminal keeps a record."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console(stderr=False, no_color=bool(os.environ.get("NO_COLOR")))
+        self._running: dict[str, dict[str, Any]] = {}
+        self._phase: dict[str, Any] | None = None
+        self._live = Live(
+            self._render(), console=self.console, refresh_per_second=8, transient=True
+        )
+        self._live.start()
+
+    def _render(self) -> Any:
+        from rich.spinner import Spinner
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 1))
+        if self._phase is not None:
+            elapsed = time.monotonic() - self._phase["started"]
+            budget = self._phase.get("budget")
+            over = budget is not None and elapsed > budget
+            limit = f" / {format_duration(budget)}" if budget else ""
+            style = "bold red" if over else "bold"
+            table.add_row(
+                "", f"[{style}]{self._phase['title']}[/] {format_duration(elapsed)}{limit}"
+            )
+        for step, info in self._running.items():
+            elapsed = format_duration(time.monotonic() - info["started"])
+            ticks = " ".join(f"{h}{'✓' if ok else '✗'}" for h, ok in info["hosts"].items())
+            table.add_row(Spinner("dots"), f"{step} {info['title']} [dim]{elapsed}[/] {ticks}")
+        return table
+
+    def event(self, kind: str, **data: Any) -> None:
+        if kind == "phase_started":
+            self._phase = {
+                "title": data["title"],
+                "budget": data.get("budget"),
+                "started": time.monotonic(),
+            }
+        elif kind == "step_started":
+            self._running[data["step"]] = {
+                "title": data["title"],
+                "started": time.monotonic(),
+                "hosts": {},
+            }
+        elif kind == "host_done" and data["step"] in self._running:
+            self._running[data["step"]]["hosts"][data["host"]] = data["ok"]
+        elif kind == "step_finished":
+            self._running.pop(data["step"], None)
+        if kind != "step_output" or len(self._running) <= 1:
+            line = describe(kind, data)
+            if line is not None:
+                from rich.text import Text
+
+                self.console.print(
+                    Text.assemble((_clock(), "dim"), " ", line), highlight=False, soft_wrap=True
+                )
+        self._live.update(self._render())
+
+    @contextlib.contextmanager
+    def suspend(self) -> Iterator[None]:
+        self._live.stop()
+        try:
+            yield
+        finally:
+            self._live.start()
+
+    def close(self) -> None:
+        self._live.stop()
+
+
+def make_progress(log_format: str, stream: TextIO | None = None) -> Progress:
+    """The view that suits where output goes: JSON if asked, live on a TTY, else plain."""
+    stream = stream or sys.stdout
+    if log_format == "json":
+        return JsonProgress(stream)
+    if stream is sys.stdout and stream.isatty() and os.environ.get("TERM") != "dumb":
+        return LiveProgress()
+    return PlainProgress(stream)
