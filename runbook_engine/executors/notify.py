@@ -22,6 +22,7 @@ from runbook_engine.executors.wait import to_seconds
 
 DEFAULT_TIMEOUT = 10.0
 LOG = "log"  # the channel that always exists and always delivers
+NONE = "none"  # `fallback: none` says so explicitly
 
 _TIMEOUT = {
     "type": ["number", "string"],
@@ -153,7 +154,8 @@ class NotifyExecutor(ExecutorBase):
             except Undelivered as exc:
                 errors.append(f"{name}: {call.redact(str(exc))}")
                 call.log(f"notification via {name} failed: {call.redact(str(exc))}", None)
-                name = str(channel["fallback"]) if channel and channel.get("fallback") else None
+                fallback = str(channel.get("fallback") or "none") if channel else "none"
+                name = None if fallback == NONE else fallback
                 continue
             delivered = True
             break

@@ -150,11 +150,13 @@ def test_builtin_log_channel_and_secret_redaction() -> None:
     ]
 
 
-def test_fallback_loops_end() -> None:
+def test_fallback_chains_end_at_none_or_at_a_loop() -> None:
     channels = {"a": {"webhook": "", "fallback": "b"}, "b": {"webhook": "", "fallback": "a"}}
     result = run({"channel": "a", "message": "x"}, channels)
     assert result.fields["delivered"] is False
     assert result.fields["error"].count("empty") == 2
+    stop = run({"channel": "a", "message": "x"}, {"a": {"webhook": "", "fallback": "none"}})
+    assert stop.fields["fallback_used"] is False and stop.fields["error"].count("empty") == 1
 
 
 # --- SMTP -----------------------------------------------------------------------------
