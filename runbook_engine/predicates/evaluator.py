@@ -369,9 +369,9 @@ class _Evaluator:
                 raise _error(
                     node,
                     f"cannot compare {_kind(left)} {_show(left)} with {_kind(right)} {_show(right)}: {snippet(node)}",
-                    hint=_number_hint(node.left, left)
-                    or _number_hint(node.right, right)
-                    or _regex_hint(left, right),
+                    hint=_regex_hint(left, right)
+                    or _number_hint(node.left, left)
+                    or _number_hint(node.right, right),
                 )
             return same if op == "==" else not same
         if op in _ORDER:

@@ -181,7 +181,7 @@ class _Parser:
         elif token.kind in (NAME, NUM, STR, DUR, SIZE, CHECK) or (
             token.kind == KW and token.value in ("not", "all", "any", "none")
         ):
-            hint = "join conditions with " and " or " or ""
+            hint = 'join conditions with "and" or "or"'
         self.fail(
             f"unexpected {_describe(token, self.source)} after a complete condition", token, hint
         )
