@@ -11,6 +11,7 @@ no root, no system services.
     python examples/demo/fleet.py stop   --root .demo   # no process left behind
     python examples/demo/fleet.py status --root .demo
     python examples/demo/fleet.py state  --root .demo --json
+    python examples/demo/fleet.py break-deploy --root .demo --host app-02
 """
 
 from __future__ import annotations
@@ -459,6 +460,27 @@ def init(root: Path) -> Fleet:
     return fleet
 
 
+def break_deploy(fleet: Fleet, name: str) -> Path:
+    """Make the next release extraction fail on one host, and on that host only.
+
+    A non-empty folder is left where every newer release ships a file, as a failed
+    earlier attempt might leave it: ``tar`` cannot replace it (not even as root) and
+    exits 2 after a partial extraction, while reading VERSION, backing up, restoring
+    the backup and running v2.3.0 all still work. This is the seed's "Partial
+    Deployment (Some Hosts Failed)".
+    """
+    host = next((host for host in fleet.hosts if host.name == name), None)
+    if host is None:
+        known = ", ".join(host.name for host in fleet.hosts)
+        raise FleetError(f"no host {name!r} in the fleet (hosts: {known})")
+    shipped = {path.name for path in releases.INSTALLED.migrations()}
+    newer = sorted(p.name for p in releases.TARGET.migrations() if p.name not in shipped)
+    obstacle = host.app_dir / "migrations" / newer[0]
+    obstacle.mkdir(parents=True, exist_ok=True)
+    (obstacle / "left-by-a-failed-attempt").write_text("this folder blocks the deploy\n")
+    return obstacle
+
+
 # --- reading the state -----------------------------------------------------------------
 
 
@@ -552,9 +574,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         if name == "state":
             command.add_argument("--json", action="store_true", help="print JSON")
+    fault = commands.add_parser(
+        "break-deploy",
+        help="make the next deploy fail on one host (partial deployment)",
+        description=break_deploy.__doc__,
+    )
+    fault.add_argument("--root", type=Path, default=Path(".demo"), help="fleet folder")
+    fault.add_argument("--host", required=True, help="the host whose deploy must fail")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     try:
+        if args.command == "break-deploy":
+            obstacle = break_deploy(Fleet.load(root), args.host)
+            print(f"the next deploy on {args.host} will fail: {obstacle} is in the way")
+            return 0
         return run(args.command, root, getattr(args, "json", False))
     except FleetError as error:
         print(f"fleet.py {args.command}: {error}", file=sys.stderr)

@@ -362,6 +362,34 @@ def test_broken_release_starts_but_answers_500(fleet: Path) -> None:
     assert fleet_state(fleet)["database"]["events"] == 0
 
 
+def test_break_deploy_fails_the_extraction_on_one_host_only(fleet: Path) -> None:
+    hosts = inventory(fleet)
+    broken = fleet_py(fleet, "break-deploy", "--host", "app-02")
+    assert broken.returncode == 0, broken.stderr
+    for host in hosts.values():
+        backup = sh(f"tar -czf {host['backup_dir']}/app-v2.3.0.tar.gz -C {host['app_dir']} .")
+        assert backup.returncode == 0
+    tarball = fleet / "deployments" / "app-v2.4.0.tar.gz"
+    rcs = {
+        name: sh(f"tar -xzf {tarball} --strip-components=1 -C {host['app_dir']}").returncode
+        for name, host in hosts.items()
+    }
+    assert rcs == {"app-01": 0, "app-02": 2, "app-03": 0, "db-coord-01": 0}
+
+    host = hosts["app-02"]
+    assert service(host, "stop").returncode == 0
+    restore = sh(
+        f"rm -rf {host['app_dir']}/* && tar -xzf {host['backup_dir']}/app-v2.3.0.tar.gz"
+        f" -C {host['app_dir']}"
+    )
+    assert restore.returncode == 0, restore.stderr
+    assert service(host, "start").returncode == 0
+    assert http("GET", f"{host['http_url']}/v1/health")[1]["version"] == "v2.3.0"
+
+    unknown = fleet_py(fleet, "break-deploy", "--host", "app-09")
+    assert unknown.returncode == 1 and "no host 'app-09'" in unknown.stderr
+
+
 def test_stop_leaves_no_process_and_init_resets_a_running_fleet(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     assert fleet_py(root, "init").returncode == 0
