@@ -24,7 +24,7 @@ _FORMATS = ("markdown", "json", "junit", "html")
 def report(run: str, runs_dir: Path, fmt: str, output: Path | None) -> None:
     """Render the report of RUN (a run id, a unique prefix of one, or `last`)."""
     from runbook_engine.journal import Journal
-    from runbook_engine.report import render_report
+    from runbook_engine.report import inputs_from_run_dir, render_report
 
     journal = Journal.open(runs_dir, run)
     events = journal.events()
@@ -33,7 +33,17 @@ def report(run: str, runs_dir: Path, fmt: str, output: Path | None) -> None:
             f"warning: {journal.path}: torn last line ignored (the runner stopped mid-write)",
             err=True,
         )
-    text = render_report(events, fmt, run_id=journal.run_id)
+    started = next((e for e in events if e.get("event") == "run_started"), {})
+    inputs = None
+    if "success" not in started or "budgets" not in started:
+        inputs = inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
+    text = render_report(
+        events,
+        fmt,
+        success=started.get("success", inputs.success if inputs else None),
+        budgets=started.get("budgets", inputs.budgets if inputs else None),
+        run_id=journal.run_id,
+    )
     if output is None:
         click.echo(text, nl=False)
         return

@@ -39,11 +39,13 @@ class StepState:
 
 @dataclass(frozen=True, slots=True)
 class PhaseState:
-    """A phase's start and finish, and whether it opens or closes the downtime."""
+    """A phase's start and finish, whether it opens or closes the downtime, and the
+    budget (seconds) the engine recorded for it."""
 
     started_at: str | None = None
     finished_at: str | None = None
     downtime: str | None = None
+    budget: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +134,12 @@ def replay(events: Iterable[Mapping[str, Any]]) -> RunState:
             decisions.append(_without_chain(event))
         elif name == "phase_started" and isinstance(event.get("phase"), str):
             old = phases.get(event["phase"], PhaseState())
+            budget = event.get("budget")
             phases[event["phase"]] = replace(
-                old, started_at=old.started_at or ts, downtime=event.get("downtime")
+                old,
+                started_at=old.started_at or ts,
+                downtime=event.get("downtime"),
+                budget=float(budget) if isinstance(budget, int | float) else old.budget,
             )
         elif name == "phase_finished" and isinstance(event.get("phase"), str):
             old = phases.get(event["phase"], PhaseState())

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from runbook_engine.redaction import Redactor
+from runbook_engine.report.inputs import ReportInputs, inputs_from_run_dir, inputs_of
 from runbook_engine.report.summary import RunReport, build_report
 
 FORMATS = ("markdown", "json", "junit", "html")
@@ -53,4 +54,12 @@ def _renderer(fmt: str) -> Callable[[RunReport], str]:
     return render_html
 
 
-__all__ = ["FORMATS", "RunReport", "build_report", "render_report"]
+__all__ = [
+    "FORMATS",
+    "ReportInputs",
+    "RunReport",
+    "build_report",
+    "inputs_from_run_dir",
+    "inputs_of",
+    "render_report",
+]

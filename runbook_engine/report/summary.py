@@ -19,8 +19,8 @@ from runbook_engine.report.targets import Verdict, check_target
 #: Steps whose outcome makes up `smoke_pass_rate`.
 SMOKE_PATTERN = "*smoke*"
 
-#: Key of `budgets` that holds the budget of the whole run (the window's max_duration).
-RUN_BUDGET = "run"
+#: Keys of `budgets` that hold the budget of the whole run (the window's max_duration).
+RUN_BUDGET = ("run", "total_duration")
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +208,7 @@ def _phases(
         if finished is None and steps and all(s.finished_at for s in steps) and info is None:
             finished = max(s.finished_at for s in steps if s.finished_at)
         duration = _seconds(started, finished)
-        budget = budget_of.get(phase_id)
+        budget = budget_of.get(phase_id, info.budget if info else None)
         rows.append(
             PhaseRow(
                 id=phase_id,
@@ -366,7 +366,8 @@ def _deviations(
                 )
     for step_id in state.interrupted:
         found.append(Deviation("interrupted", None, f"step {step_id} started but never finished"))
-    run_over = _overrun(total, budget_of.get(RUN_BUDGET))
+    run_budget = next((budget_of[k] for k in RUN_BUDGET if k in budget_of), None)
+    run_over = _overrun(total, run_budget)
     if run_over:
         found.append(
             Deviation(

@@ -254,3 +254,80 @@ def test_report_command_writes_a_file(tmp_path: Path) -> None:
     assert ET.parse(out).getroot().tag == "testsuites"
     shown = CliRunner().invoke(cli, ["report", "last", "--runs-dir", str(tmp_path / "runs")])
     assert shown.exit_code == 0 and "# Run report: monthly-update" in shown.output
+
+
+def test_phase_budget_recorded_by_the_engine_and_total_duration_alias() -> None:
+    events = successful_update()
+    events[0] = {k: v for k, v in events[0].items() if k not in ("budgets", "success")}
+    events[1] = {**events[1], "budget": 300.0}
+    report = build_report(events, budgets={"total_duration": 40 * 60})
+    assert report.phases[0].budget == 300 and report.phases[0].overrun == 300
+    texts = [d.text for d in report.deviations]
+    assert "phase prepare over its budget by 300s" in texts
+    assert "run over its maximum duration by 600s" in texts
+
+
+RUNBOOK = """\
+runbook: 1
+name: monthly-update
+window: {max_duration: 40m, downtime_budget: 30m}
+phases:
+  - id: prepare
+    budget: 5m
+    steps:
+      - id: verify-package
+        shell: "true"
+success:
+  total_duration: "< 45m"
+  downtime: "< 30m"
+"""
+
+
+def test_report_command_takes_targets_and_budgets_from_the_runbook_copy(tmp_path: Path) -> None:
+    from runbook_engine.loader import load_text
+
+    runs = tmp_path / "runs"
+    journal = Journal.create(
+        runs,
+        runbook_name="monthly-update",
+        runbook_path="rb.yaml",
+        runbook_sha256=load_text(RUNBOOK).sha256,
+        vars_sha256="v",
+        inventory=None,
+        initiator="alice",
+    )
+    (journal.dir / "runbook.yaml").write_text(RUNBOOK)
+    events = successful_update()
+    events[0] = {k: v for k, v in events[0].items() if k not in ("budgets", "success")}
+    for event in events:
+        journal.append(
+            event["event"], **{k: v for k, v in event.items() if k not in ("seq", "ts", "event")}
+        )
+    journal.close("succeeded", 0)
+    result = CliRunner().invoke(
+        cli, ["report", "last", "--runs-dir", str(runs), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {v["metric"]: v["target"] for v in data["verdicts"]} == {
+        "total_duration": "< 45m",
+        "downtime": "< 30m",
+    }
+    assert data["phases"][0]["budget"] == 300.0
+    assert data["downtime"]["budget"] == 1800.0
+
+
+def test_runbook_copy_that_changed_is_not_trusted(tmp_path: Path) -> None:
+    from runbook_engine.report import inputs_from_run_dir
+
+    (tmp_path / "runbook.yaml").write_text(RUNBOOK)
+    assert inputs_from_run_dir(tmp_path, "0" * 64) is None
+    inputs = inputs_from_run_dir(tmp_path, None)
+    assert inputs is not None and inputs.budgets == {
+        "prepare": 300.0,
+        "run": 2400.0,
+        "downtime": 1800.0,
+    }
+    (tmp_path / "runbook.yaml").write_text("phases: [")
+    assert inputs_from_run_dir(tmp_path, None) is None
+    assert inputs_from_run_dir(tmp_path / "missing", None) is None

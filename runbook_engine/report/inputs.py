@@ -1,0 +1,54 @@
+"""What a report compares a run against: the runbook's success targets and budgets.
+
+Kept apart from the events because the engine passes them at the end of a run,
+while `runbook report RUN` later finds them in the copy of the runbook kept in the
+run directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runbook_engine.errors import RunbookError
+
+if TYPE_CHECKING:
+    from runbook_engine.model import Runbook
+
+#: Name of the runbook copy the engine keeps in each run directory.
+RUNBOOK_COPY = "runbook.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInputs:
+    success: dict[str, str] = field(default_factory=dict)
+    budgets: dict[str, float] = field(default_factory=dict)
+
+
+def inputs_of(runbook: Runbook) -> ReportInputs:
+    """Success targets, phase budgets, and the window's ``run``/``downtime`` budgets."""
+    budgets = {phase.id: phase.budget for phase in runbook.phases if phase.budget is not None}
+    if runbook.window.max_duration is not None:
+        budgets["run"] = runbook.window.max_duration
+    if runbook.window.downtime_budget is not None:
+        budgets["downtime"] = runbook.window.downtime_budget
+    return ReportInputs(success={k: str(v) for k, v in runbook.success.items()}, budgets=budgets)
+
+
+def inputs_from_run_dir(run_dir: Path, runbook_sha256: str | None) -> ReportInputs | None:
+    """The inputs from the runbook copy in a run directory, if it is there, still
+    parses and is the very text the run started with."""
+    from runbook_engine.loader import load_file
+    from runbook_engine.model import build_runbook
+
+    copy = Path(run_dir) / RUNBOOK_COPY
+    if not copy.is_file():
+        return None
+    try:
+        runbook = build_runbook(load_file(copy))
+    except (RunbookError, KeyError, TypeError, ValueError):
+        return None
+    if runbook_sha256 and runbook.source_sha256 != runbook_sha256:
+        return None
+    return inputs_of(runbook)
