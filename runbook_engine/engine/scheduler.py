@@ -81,6 +81,7 @@ class Run:
         self.stop: Stop | None = None
         self._tasks: dict[asyncio.Task[StepOutcome], Step] = {}
         self._wake = asyncio.Event()
+        self._unblocked: list[str] = []
         self._phase_of: dict[str, Phase] = {s.id: p for p in ctx.runbook.phases for s in p.steps}
         self._phase_left: dict[str, int] = {p.id: len(p.steps) for p in ctx.runbook.phases}
         self._phase_started: dict[str, float] = {}
@@ -281,9 +282,9 @@ class Run:
         if outcome.status == FAILED:
             released = self._on_failure(step, outcome)
         self._decide(step, outcome.result)
+        ready, self._unblocked = self._unblocked, []
         if not released:
-            return []
-        ready = []
+            return ready
         for child in self._children[step.id]:
             self._deps[child].discard(step.id)
             if not self._deps[child] and child not in self._done:
@@ -336,6 +337,8 @@ class Run:
                 self._phase_leave(sid)
                 for child in self._children[sid]:
                     self._deps[child].discard(sid)
+                    if not self._deps[child] and child not in self._done:
+                        self._unblocked.append(child)
         for dep in list(self._deps[target]):
             if dep in self._done:
                 self._deps[target].discard(dep)
