@@ -177,16 +177,12 @@ class NotifyExecutor(ExecutorBase):
     def describe(self, call: StepCall) -> list[str]:
         spec = call.render(call.spec, None)
         channel = _channel(call.options.get("channels") or {}, str(spec.get("channel")))
-        kind = _kind(channel) if channel is not None else "undeclared channel"
-        fallback = (
-            f", fallback {channel['fallback']}" if channel and channel.get("fallback") else ""
-        )
+        how = ""
+        if channel is not None:
+            fallback = f", fallback {channel['fallback']}" if channel.get("fallback") else ""
+            how = f" ({_kind(channel)}{fallback})"
         first = str(spec.get("message", "")).strip().splitlines()[:1]
-        return [
-            call.redact(
-                f"notify {spec.get('channel')} ({kind}{fallback}): {first[0] if first else ''}"
-            )
-        ]
+        return [call.redact(f"notify {spec.get('channel')}{how}: {first[0] if first else ''}")]
 
 
 def _channel(channels: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
