@@ -13,6 +13,7 @@ otherwise cost each command the start-up of whatever that file runs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -42,6 +43,17 @@ __all__ = [
 ]
 
 
+_TEMPLATES: dict[str, Any] = {}
+
+
+@functools.cache
+def _environment() -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+
+
 def make_call(
     spec: Any,
     hosts: Sequence[Host] = (),
@@ -56,15 +68,17 @@ def make_call(
     """A `StepCall` whose templates render like the engine's: sandboxed Jinja2 with
     StrictUndefined, the current host as ``host``, and ``values`` as variables.
     Commands shell-quote nothing here; tests that need quoting use the engine."""
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+    env = _environment()
     base = dict(values or {})
 
     def render(value: Any, host: Host | None = None) -> Any:
         if isinstance(value, str):
-            return env.from_string(value).render({**base, "vars": base, "host": host})
+            if "{" not in value:
+                return value
+            template = _TEMPLATES.get(value)
+            if template is None:
+                template = _TEMPLATES[value] = env.from_string(value)
+            return template.render({**base, "vars": base, "host": host})
         if isinstance(value, Mapping):
             return {k: render(v, host) for k, v in value.items()}
         if isinstance(value, list | tuple):
