@@ -3,6 +3,7 @@ and the replay that tells `resume` where a run stands."""
 
 from __future__ import annotations
 
+from runbook_engine.journal.audit import verify_run
 from runbook_engine.journal.chain import has_torn_tail, verify_journal
 from runbook_engine.journal.index import RunIndex, RunRow
 from runbook_engine.journal.journal import Journal, resolve_run_id, utc_now
@@ -25,4 +26,5 @@ __all__ = [
     "resolve_run_id",
     "utc_now",
     "verify_journal",
+    "verify_run",
 ]

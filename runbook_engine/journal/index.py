@@ -1,7 +1,10 @@
 """The run index: one SQLite table listing every run under a runs directory.
 
-The journal files are the truth; the index is a fast listing for `runbook runs` and
-for resolving a run-id prefix. It can always be rebuilt from the run directories.
+The journal files are the truth; the index is a fast listing for `runbook runs`,
+and it can always be rebuilt from the run directories. It also keeps each journal's
+*head* (last sequence number and hash) whenever a run pauses or finishes: an anchor
+outside the journal file, so `verify` notices lines cut from the end, which the hash
+chain alone cannot show.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ CREATE TABLE IF NOT EXISTS runs (
     initiator  TEXT NOT NULL,
     inventory  TEXT,
     exit_code  INTEGER,
-    pid        INTEGER
+    pid        INTEGER,
+    head_seq   INTEGER,
+    head_hash  TEXT
 )
 """
 
@@ -40,7 +45,12 @@ _COLUMNS = (
     "inventory",
     "exit_code",
     "pid",
+    "head_seq",
+    "head_hash",
 )
+
+#: Columns added after the first release of the index, with their SQL type.
+_ADDED_COLUMNS = {"head_seq": "INTEGER", "head_hash": "TEXT"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,8 @@ class RunRow:
     inventory: str | None
     exit_code: int | None
     pid: int | None
+    head_seq: int | None = None
+    head_hash: str | None = None
 
 
 class RunIndex:
@@ -72,6 +84,10 @@ class RunIndex:
         with closing(sqlite3.connect(self.path, timeout=30.0)) as conn:
             with conn:
                 conn.execute(_SCHEMA)
+                present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+                for column, kind in _ADDED_COLUMNS.items():
+                    if column not in present:
+                        conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
             with conn:
                 yield conn
 
@@ -90,11 +106,15 @@ class RunIndex:
         finished: str | None = None,
         exit_code: int | None = None,
         pid: int | None = None,
+        head: tuple[int, str] | None = None,
     ) -> None:
+        head_seq, head_hash = head if head is not None else (None, None)
         with self._connect() as conn:
             conn.execute(
-                "UPDATE runs SET status = ?, finished = ?, exit_code = ?, pid = COALESCE(?, pid) WHERE run_id = ?",
-                (status, finished, exit_code, pid, run_id),
+                "UPDATE runs SET status = ?, finished = ?, exit_code = ?, pid = COALESCE(?, pid),"
+                " head_seq = COALESCE(?, head_seq), head_hash = COALESCE(?, head_hash)"
+                " WHERE run_id = ?",
+                (status, finished, exit_code, pid, head_seq, head_hash, run_id),
             )
 
     def get(self, run_id: str) -> RunRow | None:

@@ -166,14 +166,21 @@ class Journal:
                 status=str(data.get("status", "finished")),
                 finished=record["ts"],
                 exit_code=_int_or_none(data.get("exit_code")),
+                head=(self._seq, digest),
             )
         elif event in _INDEX_STATUS:
-            self._index.update(self.run_id, status=_INDEX_STATUS[event], pid=os.getpid())
+            self._index.update(
+                self.run_id, status=_INDEX_STATUS[event], pid=os.getpid(), head=(self._seq, digest)
+            )
         return record
 
     def close(self, status: str, exit_code: int) -> None:
-        """Record the run's outcome in the index and release the journal file."""
-        self._index.update(self.run_id, status=status, finished=utc_now(), exit_code=exit_code)
+        """Record the run's outcome and journal head in the index, and release the
+        journal file."""
+        head = (self._seq, self._prev) if self._seq else None
+        self._index.update(
+            self.run_id, status=status, finished=utc_now(), exit_code=exit_code, head=head
+        )
         if self._fd is not None:
             os.fsync(self._fd)
             os.close(self._fd)

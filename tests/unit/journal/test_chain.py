@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from runbook_engine.cli.main import cli
-from runbook_engine.journal import Journal, has_torn_tail, verify_journal
+from runbook_engine.journal import Journal, RunIndex, has_torn_tail, verify_journal, verify_run
 from runbook_engine.journal.chain import record_hash
 
 
@@ -105,3 +105,52 @@ def test_verify_command_exit_codes(journal: Journal, tmp_path: Path) -> None:
     bad = runner.invoke(cli, ["verify", "--runs-dir", str(tmp_path), "last"])
     assert bad.exit_code == 1
     assert "journal.jsonl:4: record edited" in bad.output
+
+
+def test_lines_cut_from_the_end_are_detected_against_the_index(
+    journal: Journal, tmp_path: Path
+) -> None:
+    text = journal.path.read_text().splitlines()
+    journal.path.write_text("\n".join(text[:-2]) + "\n")
+    assert verify_journal(journal.path) == []  # the chain alone cannot tell
+    assert "lines were removed from the end" in verify_run(journal)[0]
+    result = CliRunner().invoke(cli, ["verify", "--runs-dir", str(tmp_path), journal.run_id])
+    assert result.exit_code == 1 and "recorded 5 lines" in result.output
+
+
+def test_rewritten_chain_is_detected_against_the_index(journal: Journal) -> None:
+    def forge(records: list[dict]) -> None:  # type: ignore[type-arg]
+        records[2]["status"] = "succeeded"
+        prev = records[1]["hash"]
+        for record in records[2:]:
+            record["prev"] = prev
+            record["hash"] = prev = record_hash(prev, record)
+
+    rewrite(journal, forge)
+    assert verify_journal(journal.path) == []
+    assert verify_run(journal)[0].endswith(
+        ":5: differs from the line the run index recorded; the journal was rewritten"
+    )
+
+
+def test_resumed_run_appending_past_the_recorded_head_stays_intact(journal: Journal) -> None:
+    again = Journal.open(journal.runs_dir, journal.run_id)
+    again.append("resumed", by="bob")
+    assert verify_run(again) == []
+
+
+def test_index_of_an_older_release_gains_the_head_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "index.sqlite") as conn:
+        conn.execute(
+            "CREATE TABLE runs (run_id TEXT PRIMARY KEY, runbook TEXT NOT NULL, path TEXT NOT NULL,"
+            " status TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, initiator TEXT NOT NULL,"
+            " inventory TEXT, exit_code INTEGER, pid INTEGER)"
+        )
+        conn.execute(
+            "INSERT INTO runs VALUES ('r1', 'rb', 'rb.yaml', 'succeeded', 's', 'f', 'me', NULL, 0, NULL)"
+        )
+    conn.close()
+    (row,) = RunIndex(tmp_path).list()
+    assert (row.run_id, row.head_seq, row.head_hash) == ("r1", None, None)
