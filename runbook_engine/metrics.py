@@ -25,12 +25,19 @@ STEP_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 Events = Sequence[Mapping[str, Any]]
 
 
-def build_registry(events: Events, *, redactor: Redactor | None = None) -> CollectorRegistry:
-    """A fresh registry holding the metrics of one run."""
+def build_registry(
+    events: Events,
+    *,
+    redactor: Redactor | None = None,
+    success: Mapping[str, str] | None = None,
+    budgets: Mapping[str, Any] | None = None,
+) -> CollectorRegistry:
+    """A fresh registry holding the metrics of one run (``success``/``budgets`` as
+    for the report)."""
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
     redact = redactor or Redactor(())
-    report = build_report(redact.redact_obj(list(events)))
+    report = build_report(redact.redact_obj(list(events)), success=success, budgets=budgets)
     runbook = redact(report.runbook or "unknown")
     registry = CollectorRegistry()
     step_hist = Histogram(
@@ -95,11 +102,17 @@ def build_registry(events: Events, *, redactor: Redactor | None = None) -> Colle
     return registry
 
 
-def write_textfile(events: Events, path: Path | str, *, redactor: Redactor | None = None) -> None:
+def write_textfile(
+    events: Events,
+    path: Path | str,
+    *,
+    redactor: Redactor | None = None,
+    success: Mapping[str, str] | None = None,
+) -> None:
     """Write the run's metrics for node_exporter's textfile collector (atomically)."""
     from prometheus_client import write_to_textfile
 
-    write_to_textfile(str(path), build_registry(events, redactor=redactor))
+    write_to_textfile(str(path), build_registry(events, redactor=redactor, success=success))
 
 
 def push(
@@ -108,12 +121,13 @@ def push(
     *,
     job: str = "runbook",
     redactor: Redactor | None = None,
+    success: Mapping[str, str] | None = None,
     timeout: float = 10.0,
 ) -> None:
     """Push the run's metrics to a Pushgateway, grouped by runbook."""
     from prometheus_client import push_to_gateway
 
-    registry = build_registry(events, redactor=redactor)
+    registry = build_registry(events, redactor=redactor, success=success)
     runbook = next(
         (str(e.get("runbook")) for e in events if e.get("event") == "run_started"), "unknown"
     )

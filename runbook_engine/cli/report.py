@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,7 +23,20 @@ _FORMATS = ("markdown", "json", "junit", "html")
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to FILE instead of stdout.",
 )
-def report(run: str, runs_dir: Path, fmt: str, output: Path | None) -> None:
+@click.option(
+    "--metrics-textfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the run's Prometheus metrics for node_exporter's textfile collector.",
+)
+@click.option("--pushgateway", metavar="URL", help="Also push the run's Prometheus metrics to URL.")
+def report(
+    run: str,
+    runs_dir: Path,
+    fmt: str,
+    output: Path | None,
+    metrics_textfile: Path | None,
+    pushgateway: str | None,
+) -> None:
     """Render the report of RUN (a run id, a unique prefix of one, or `last`)."""
     from runbook_engine.journal import Journal
     from runbook_engine.report import inputs_from_run_dir, render_report
@@ -37,15 +52,32 @@ def report(run: str, runs_dir: Path, fmt: str, output: Path | None) -> None:
     inputs = None
     if "success" not in started or "budgets" not in started:
         inputs = inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
-    text = render_report(
-        events,
-        fmt,
-        success=started.get("success", inputs.success if inputs else None),
-        budgets=started.get("budgets", inputs.budgets if inputs else None),
-        run_id=journal.run_id,
-    )
+    success = started.get("success", inputs.success if inputs else None)
+    budgets = started.get("budgets", inputs.budgets if inputs else None)
+    text = render_report(events, fmt, success=success, budgets=budgets, run_id=journal.run_id)
+    if metrics_textfile is not None or pushgateway:
+        _export_metrics(events, success, metrics_textfile, pushgateway)
     if output is None:
         click.echo(text, nl=False)
         return
     output.write_text(text, encoding="utf-8")
     click.echo(f"report written to {output}", err=True)
+
+
+def _export_metrics(
+    events: list[dict[str, Any]],
+    success: Mapping[str, str] | None,
+    textfile: Path | None,
+    gateway: str | None,
+) -> None:
+    from runbook_engine.metrics import push, write_textfile
+
+    if textfile is not None:
+        write_textfile(events, textfile, success=success)
+        click.echo(f"metrics written to {textfile}", err=True)
+    if gateway:
+        try:
+            push(events, gateway, success=success)
+        except OSError as exc:
+            raise click.ClickException(f"cannot push metrics to {gateway}: {exc}") from exc
+        click.echo(f"metrics pushed to {gateway}", err=True)

@@ -135,3 +135,83 @@ def test_serve_exposes_the_run_over_http() -> None:
         server.shutdown()
         server.server_close()
     assert samples(text)[("runbook_rollback", (("runbook", "monthly-update"),))] == 0
+
+
+def _recorded_run(runs_dir: Path) -> None:
+    from runbook_engine.journal import Journal
+
+    journal = Journal.create(
+        runs_dir,
+        runbook_name="monthly-update",
+        runbook_path="rb.yaml",
+        runbook_sha256="r",
+        vars_sha256="v",
+        inventory=None,
+        initiator="alice",
+    )
+    for event in successful_update():
+        journal.append(
+            event["event"], **{k: v for k, v in event.items() if k not in ("seq", "ts", "event")}
+        )
+    journal.close("succeeded", 0)
+
+
+def test_report_command_exports_metrics(
+    tmp_path: Path, gateway: tuple[str, list[tuple[str, str, bytes]]]
+) -> None:
+    from click.testing import CliRunner
+
+    from runbook_engine.cli.main import cli
+
+    url, received = gateway
+    _recorded_run(tmp_path / "runs")
+    prom = tmp_path / "textfile" / "runbook.prom"
+    prom.parent.mkdir()
+    result = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            "last",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--metrics-textfile",
+            str(prom),
+            "--pushgateway",
+            url,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    got = samples(prom.read_text())
+    assert (
+        got[
+            (
+                "runbook_success_target_met",
+                (("metric", "total_duration"), ("runbook", "monthly-update")),
+            )
+        ]
+        == 1
+    )
+    assert len(received) == 1
+
+
+def test_unreachable_pushgateway_is_one_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    from runbook_engine.cli.main import main
+
+    _recorded_run(tmp_path / "runs")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "report",
+                "last",
+                "--runs-dir",
+                str(tmp_path / "runs"),
+                "--pushgateway",
+                f"http://127.0.0.1:{port}",
+            ]
+        )
+    assert info.value.code == 2
