@@ -351,3 +351,26 @@ def test_relative_sqlite_path_is_relative_to_the_workdir(tmp_path: Path) -> None
     result = run({"database": "rel.db", "query": "SELECT 1 AS one"}, tmp_path)
     assert result.fields["rows"] == [{"one": 1}]
     assert (tmp_path / "rel.db").exists()
+
+
+def test_demo_fleet_migrations_go_up_to_v2_4_0_and_back(tmp_path: Path) -> None:
+    demo = Path(__file__).parents[2] / "examples" / "demo" / "migrations"
+    if not demo.is_dir():
+        pytest.skip("the demo fleet's migrations are not in this checkout")
+    dsn = f"sqlite:///{tmp_path / 'analytics.sqlite'}"
+    installed = run(
+        {"dsn": dsn, "migrate": {"dir": str(demo), "release": "v2.3.0", "to": "20251101"}}, tmp_path
+    )
+    assert installed.ok, installed.error
+    up = run({"dsn": dsn, "migrate": {"dir": str(demo), "release": "v2.4.0"}}, tmp_path)
+    assert up.ok, up.error
+    assert up.fields["applied"] == ["20251201_add_event_metadata", "20251215_create_indexes"]
+    down = run({"dsn": dsn, "rollback": {"dir": str(demo), "to": "v2.3.0\n"}}, tmp_path)
+    assert down.ok, down.error
+    assert down.fields["reverted"] == ["20251215_create_indexes", "20251201_add_event_metadata"]
+    assert (down.fields["version"], down.fields["release"]) == ("20251101", "v2.3.0")
+    tables = run(
+        {"dsn": dsn, "query": "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"},
+        tmp_path,
+    )
+    assert [r["name"] for r in tables.fields["rows"]] == ["events", "runbook_schema_migrations"]
