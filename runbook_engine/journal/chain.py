@@ -28,6 +28,13 @@ def record_hash(prev: str, record: dict[str, Any]) -> str:
     return hashlib.sha256((prev + canonical(body)).encode("utf-8")).hexdigest()
 
 
+def line_of(record: dict[str, Any]) -> bytes:
+    """The exact bytes of a record's journal line: its canonical JSON with the
+    hash last. `verify` compares every line with this, byte for byte."""
+    body = canonical({k: v for k, v in record.items() if k != "hash"})
+    return f'{body[:-1]},"hash":"{record["hash"]}"}}\n'.encode()
+
+
 def verify_journal(path: Path | str) -> list[str]:
     """Every problem found in a journal file, each naming its line; empty if intact.
 
@@ -47,16 +54,14 @@ def verify_journal(path: Path | str) -> list[str]:
     prev = GENESIS
     expected_seq = 1
     for number, raw in enumerate(lines, start=1):
-        last = number == len(lines)
         where = f"{path}:{number}"
         try:
             record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            if not (last and torn):
-                problems.append(f"{where}: not a JSON record")
-            break
+        except ValueError:
+            record = None
         if not isinstance(record, dict):
-            problems.append(f"{where}: not a JSON object")
+            if not (torn and number == len(lines)):
+                problems.append(f"{where}: not a JSON record")
             break
         if record.get("seq") != expected_seq:
             problems.append(
@@ -66,8 +71,11 @@ def verify_journal(path: Path | str) -> list[str]:
             problems.append(
                 f"{where}: chain broken: prev does not match the hash of line {number - 1}"
             )
-        if record.get("hash") != record_hash(str(record.get("prev", "")), record):
+        digest = record_hash(str(record.get("prev", "")), record)
+        if record.get("hash") != digest:
             problems.append(f"{where}: record edited: its hash does not match its content")
+        elif raw != line_of(record).rstrip(b"\n"):
+            problems.append(f"{where}: record edited: not byte for byte what the runner wrote")
         prev = str(record.get("hash", ""))
         expected_seq = record["seq"] + 1 if isinstance(record.get("seq"), int) else expected_seq + 1
     return problems

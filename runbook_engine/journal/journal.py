@@ -8,7 +8,6 @@ was started from), and the run is listed in the SQLite index.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_engine.errors import RunError
-from runbook_engine.journal.chain import GENESIS, canonical
+from runbook_engine.journal.chain import GENESIS, line_of, record_hash
 from runbook_engine.journal.index import RunIndex, RunRow
 
 JOURNAL_NAME = "journal.jsonl"
@@ -148,18 +147,16 @@ class Journal:
             **data,
             "prev": self._prev,
         }
-        body = canonical(record)
-        digest = hashlib.sha256((self._prev + body).encode("utf-8")).hexdigest()
-        line = f'{body[:-1]},"hash":"{digest}"}}\n'
+        record["hash"] = digest = record_hash(self._prev, record)
+        line = line_of(record)
         if self._needs_newline:
-            line = "\n" + line
+            line = b"\n" + line
             self._needs_newline = False
-        _write_all(self._fd, line.encode("utf-8"))
+        _write_all(self._fd, line)
         if sync:
             os.fsync(self._fd)
         self._seq += 1
         self._prev = digest
-        record["hash"] = digest
         if event == "run_finished":
             self._index.update(
                 self.run_id,

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from runbook_engine.cli.main import cli
 from runbook_engine.journal import Journal, RunIndex, has_torn_tail, verify_journal, verify_run
-from runbook_engine.journal.chain import record_hash
+from runbook_engine.journal.chain import line_of, record_hash
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def journal(tmp_path: Path) -> Journal:
 def rewrite(journal: Journal, edit) -> None:  # type: ignore[no-untyped-def]
     records = [json.loads(line) for line in journal.path.read_text().splitlines()]
     edit(records)
-    journal.path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    journal.path.write_bytes(b"".join(line_of(r) for r in records))
 
 
 def test_intact_journal_has_no_problems(journal: Journal) -> None:
