@@ -126,6 +126,13 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             self.doc.styles[ptr] = node.style
             return self._scalar(node)
+        if node.tag not in (_TAG + "seq", _TAG + "map"):
+            raise LoadError(
+                f"unsupported YAML tag {node.tag!r}",
+                span=_span(self.doc.path, node),
+                hint="runbooks use plain YAML: strings, numbers, booleans, lists and mappings",
+                rule="RB001",
+            )
         active = active | {id(node)}
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, f"{ptr}/{i}", depth + 1, active) for i, item in enumerate(node.value)]
@@ -209,8 +216,13 @@ def load_text(text: str, path: str = "<string>") -> Document:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and (mark is None or mark.line >= len(text.splitlines())):
+            mark = exc.context_mark  # at the end of the file there is no line to show
         message = exc.problem or exc.context or "invalid YAML"
-        raise LoadError(f"invalid YAML: {message}", span=_mark_span(path, mark), rule="RB001") from None
+        hint = None
+        if exc.context and exc.context_mark is not None and exc.problem:
+            hint = f"{exc.context} that starts at line {exc.context_mark.line + 1}"
+        raise LoadError(f"invalid YAML: {message}", span=_mark_span(path, mark), hint=hint, rule="RB001") from None
     except yaml.YAMLError as exc:
         raise LoadError(f"invalid YAML: {exc}", span=Span(path, 1, 1), rule="RB001") from None
     except RecursionError:

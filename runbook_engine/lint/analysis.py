@@ -9,10 +9,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runbook_engine.errors import LoadError, PredicateError, RunbookError, TemplateError, ValidationError
+from runbook_engine.errors import (
+    LoadError,
+    PredicateError,
+    RunbookError,
+    TemplateError,
+    ValidationError,
+)
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
-from runbook_engine.loader import Document, escape, load_file
+from runbook_engine.loader import MAX_BYTES, Document, escape, load_file
 from runbook_engine.model import Runbook, Step, build_runbook, executor_keys
 from runbook_engine.schema import validate
 from runbook_engine.templating import BUILTIN_NAMES, check_template, has_template, strings_in
@@ -34,10 +40,20 @@ class Analysis:
     graph: StepGraph | None = None
     findings: list[RunbookError] = field(default_factory=list)
     unusable: bool = False
+    #: The file's text when it could not be loaded, so a reporter can still show the
+    #: offending line (undecodable bytes replaced).
+    raw_text: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    def line(self, number: int) -> str:
+        """Source line ``number`` (1-based), or "" when there is none."""
+        if self.document is not None:
+            return self.document.line(number)
+        lines = self.raw_text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def analyze(path: str) -> Analysis:
@@ -48,8 +64,18 @@ def analyze(path: str) -> Analysis:
     except LoadError as exc:
         result.findings.append(exc)
         result.unusable = True
+        if exc.span is not None:
+            result.raw_text = _readable_text(path)
         return result
     return analyze_document(doc, result)
+
+
+def _readable_text(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def analyze_document(doc: Document, result: Analysis | None = None) -> Analysis:
@@ -69,7 +95,7 @@ def analyze_document(doc: Document, result: Analysis | None = None) -> Analysis:
     graph, problems = graph_findings(runbook)
     findings.extend(problems)
     result.graph = graph
-    findings.extend(_var_findings(runbook))
+    findings.extend(_var_findings(doc, runbook))
     findings.extend(_downtime_findings(runbook))
     findings.extend(_notify_findings(doc, runbook))
     if not problems:
@@ -124,22 +150,31 @@ def _executor_key_findings(doc: Document) -> list[RunbookError]:
     return findings
 
 
-def _var_findings(runbook: Runbook) -> list[RunbookError]:
+def _var_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
     findings: list[RunbookError] = []
     for spec in runbook.vars.values():
+        ptr = f"/vars/{escape(spec.name)}"
         if spec.pattern is not None:
             try:
                 re.compile(spec.pattern)
             except re.error as exc:
-                findings.append(ValidationError(f"var {spec.name!r}: invalid pattern: {exc}", span=spec.span, rule="RB110"))
+                span = doc.inner_span(f"{ptr}/pattern", exc.pos) if exc.pos is not None else doc.span(f"{ptr}/pattern")
+                findings.append(ValidationError(f"var {spec.name!r}: invalid pattern: {exc}", span=span, rule="RB110"))
                 continue
         if spec.default is not None:
             try:
                 convert(spec, spec.default, "its default")
             except RunbookError as exc:
-                findings.append(ValidationError(exc.message.split(" (declared")[0], span=spec.span, rule="RB110"))
+                findings.append(ValidationError(exc.message.split(" (declared")[0], span=doc.span(f"{ptr}/default"), rule="RB110"))
         if spec.required and spec.default is not None:
-            findings.append(ValidationError(f"var {spec.name!r} is required but has a default", span=spec.span, hint="drop one of them", rule="RB111"))
+            findings.append(
+                ValidationError(
+                    f"var {spec.name!r} is required but has a default",
+                    span=doc.key_span(f"{ptr}/required"),
+                    hint="drop one of them",
+                    rule="RB111",
+                )
+            )
     return findings
 
 
@@ -218,7 +253,15 @@ def _template_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> lis
                     findings.append(exc)
                     continue
                 for missing in sorted(names - known):
-                    findings.append(TemplateError(f"undefined template variable {missing!r}", span=doc.span(ptr), rule="RB202"))
+                    offset = max(text.find(missing), 0)
+                    findings.append(
+                        TemplateError(
+                            f"undefined template variable {missing!r}",
+                            span=doc.inner_span(ptr, offset, len(missing)),
+                            hint=_suggest(missing, known) or "declare it under vars:",
+                            rule="RB202",
+                        )
+                    )
     return findings
 
 

@@ -13,9 +13,9 @@ DOCS = "docs/lint-rules.md"
 
 
 def _source_line(analysis: Analysis, finding: RunbookError) -> str:
-    if analysis.document is None or finding.span is None:
+    if finding.span is None:
         return ""
-    return analysis.document.line(finding.span.line)
+    return analysis.line(finding.span.line)
 
 
 def _caret(finding: RunbookError, line: str) -> str:
