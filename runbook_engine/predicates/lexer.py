@@ -65,7 +65,7 @@ class Token(NamedTuple):
 
 
 _SPACE = re.compile(r"\s*")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _UNIT = re.compile(r"[A-Za-z]+")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
@@ -164,13 +164,12 @@ def tokenize(source: str, checks: Iterable[str] = ()) -> list[Token]:
             token, pos = _glob(source, pos)
             tokens.append(token)
             continue
-        if char.isdigit():
+        if "0" <= char <= "9":
             token, pos = _number(source, pos)
             tokens.append(token)
             continue
-        if char.isalpha() or char == "_":
-            found = _NAME.match(source, pos)
-            assert found is not None
+        found = _NAME.match(source, pos)
+        if found is not None:
             word = found.group()
             kind = KW if word in KEYWORDS else NAME
             tokens.append(Token(kind, word, pos, len(word)))
@@ -247,7 +246,7 @@ def _number(source: str, pos: int) -> tuple[Token, int]:
     pos = found.end()
     unit_match = _UNIT.match(source, pos)
     if unit_match is None:
-        if pos < len(source) and (source[pos] == "_" or source[pos].isdigit()):
+        if pos < len(source) and (source[pos] == "_" or "0" <= source[pos] <= "9"):
             raise _error(
                 source, f'malformed number "{source[start : pos + 1]}"', start, pos + 1 - start
             )

@@ -87,10 +87,15 @@ class Size(Node):
 
 @dataclass(frozen=True, slots=True)
 class Regex(Node):
-    """``/v\\d+/i``: ``pattern`` is the text between the slashes with ``\\/`` unescaped."""
+    """``/v\\d+/i``: ``pattern`` is the text between the slashes; ``\\/`` is stored as
+    ``/`` (the same regular expression), so one pattern has one stored form."""
 
     pattern: str
     flags: str = ""
+
+    def __post_init__(self) -> None:
+        if "\\/" in self.pattern:
+            object.__setattr__(self, "pattern", unescape_slashes(self.pattern))
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,3 +235,21 @@ def mentions_unreachable(node: Node) -> bool:
     """Whether a condition itself talks about ``unreachable`` (then unreachable hosts
     are judged by it instead of failing it automatically)."""
     return any(isinstance(n, Path) and n.root == "unreachable" for n in walk(node))
+
+
+def unescape_slashes(pattern: str) -> str:
+    """``a\\/b`` → ``a/b``, leaving other backslash pairs (``\\\\``, ``\\d``) alone."""
+    out = []
+    index = 0
+    while index < len(pattern):
+        pair = pattern[index : index + 2]
+        if pair == "\\/":
+            out.append("/")
+        elif pair[:1] == "\\" and len(pair) == 2:
+            out.append(pair)
+        else:
+            out.append(pattern[index])
+            index += 1
+            continue
+        index += 2
+    return "".join(out)
