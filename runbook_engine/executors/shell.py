@@ -148,10 +148,20 @@ class _Guardian:
 class _DeathSignal:
     """How a child asks Linux for SIGKILL when the runner dies: exec through
     ``setpriv --pdeathsig KILL`` (keeps the fast vfork path, ~0.7 ms) or, without
-    setpriv, a ctypes ``prctl`` preexec (forces fork, ~2 ms per command)."""
+    setpriv, a ctypes ``prctl`` preexec (forces fork, ~2 ms per command).
+
+    ``guarded`` commands start with a line that waits for the runner's go (a first
+    line on stdin, sent once the guardian knows the process group) and checks that
+    the parent is still the runner: nothing of the command runs unguarded."""
 
     prefix: tuple[str, ...] = ()
     preexec: Callable[[], None] | None = None
+    guarded: bool = False
+
+    def command(self, text: str) -> str:
+        if not self.guarded:
+            return text
+        return f'[ "$PPID" = {os.getpid()} ] && read -r _ || exit 137\n{text}'
 
 
 def _death_signal() -> _DeathSignal:
@@ -159,7 +169,7 @@ def _death_signal() -> _DeathSignal:
         return _DeathSignal()
     setpriv = shutil.which("setpriv")
     if setpriv is not None:
-        return _DeathSignal(prefix=(setpriv, "--pdeathsig", "KILL"))
+        return _DeathSignal(prefix=(setpriv, "--pdeathsig", "KILL"), guarded=True)
     import ctypes
 
     try:
@@ -173,7 +183,7 @@ def _death_signal() -> _DeathSignal:
         if os.getppid() != parent:  # the runner died between fork and prctl
             os._exit(137)
 
-    return _DeathSignal(preexec=preexec)
+    return _DeathSignal(preexec=preexec, guarded=True)
 
 
 def _parse_spec(raw: Any) -> ShellSpec:
@@ -322,8 +332,10 @@ class ShellExecutor(ExecutorBase):
                 *self._death.prefix,
                 "/bin/sh",
                 "-c",
-                spec.command,
-                stdin=subprocess.PIPE if spec.stdin is not None else subprocess.DEVNULL,
+                self._death.command(spec.command),
+                stdin=subprocess.PIPE
+                if spec.stdin is not None or self._death.guarded
+                else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=cwd,
@@ -353,11 +365,11 @@ class ShellExecutor(ExecutorBase):
         ]
         timed_out = False
         try:
-            if spec.stdin is not None and proc.stdin is not None:
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    proc.stdin.write(spec.stdin.encode())
-                    await proc.stdin.drain()
-                proc.stdin.close()
+            if proc.stdin is not None:
+                go = b"\n" if self._death.guarded else b""
+                readers.append(
+                    asyncio.ensure_future(_feed(proc.stdin, go + (spec.stdin or "").encode()))
+                )
             try:
                 await asyncio.wait_for(asyncio.shield(proc.wait()), call.timeout)
             except TimeoutError:
@@ -436,6 +448,14 @@ async def _pump(
             pending = pending[-capture.limit :]
     if pending and logged < MAX_LOGGED_LINES:
         log(prefix + pending.decode("utf-8", errors="replace"), host)
+
+
+async def _feed(stdin: asyncio.StreamWriter, data: bytes) -> None:
+    """Writes the go line and the step's stdin, then closes it (EOF for the command)."""
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        stdin.write(data)
+        await stdin.drain()
+    stdin.close()
 
 
 async def _stop_group(proc: asyncio.subprocess.Process, grace: float) -> None:
