@@ -162,11 +162,12 @@ def status(db: Database, migrations: Sequence[Migration]) -> Outcome:
 
 def _in_transaction(db: Database, work: Callable[[], None]) -> str | None:
     """Runs ``work`` between BEGIN and COMMIT; the database's error text on failure."""
+    failures: tuple[type[Exception], ...] = (*db.errors, OSError, UnicodeDecodeError)
     db.begin()
     try:
         work()
         db.commit()
-    except (*db.errors, OSError, UnicodeDecodeError) as exc:  # type: ignore[misc]
+    except failures as exc:
         with contextlib.suppress(*db.errors):  # the connection may be gone; keep the first error
             db.rollback()
         return str(exc).strip() or type(exc).__name__

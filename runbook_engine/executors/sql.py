@@ -173,6 +173,17 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    """Secrets stored in the database stay out of the journal too."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v, redact) for k, v in value.items()}
+    return value
+
+
 # --- connections ---------------------------------------------------------------------
 
 
@@ -220,6 +231,10 @@ def parse_dsn(dsn: str | None, database: str | None, workdir: Path) -> Target:
         shown = urlunsplit(parts._replace(netloc=netloc))
     secret = unquote(parts.password) if parts.password else None
     return Target(dialect, dsn, shown, secret)
+
+
+class CannotConnect(Exception):
+    """The database could not be reached; the step fails with the driver's words."""
 
 
 class _Session:
@@ -273,12 +288,13 @@ class _Sqlite(_Session):
 
     def __init__(self, path: str, timeout: float) -> None:
         if path != ":memory:" and not Path(path).parent.is_dir():
-            raise sqlite3.OperationalError(
-                f"unable to open database file: {Path(path).parent} does not exist"
+            raise CannotConnect(f"folder {Path(path).parent} of the SQLite database does not exist")
+        try:
+            self.conn = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
-        self.conn = sqlite3.connect(
-            path, timeout=timeout, isolation_level=None, check_same_thread=False
-        )
+        except sqlite3.Error as exc:
+            raise CannotConnect(str(exc)) from None
         self.deadline = time.monotonic() + timeout
         self.conn.set_progress_handler(lambda: int(time.monotonic() > self.deadline), 10_000)
 
@@ -324,8 +340,11 @@ class _Postgres(_Session):
                 "PostgreSQL support needs psycopg", hint="pip install 'runbook-engine[postgres]'"
             ) from exc
         self.errors = (psycopg.Error,)
-        self.conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(timeout)))
-        self.conn.execute(f"SET statement_timeout = {int(timeout * 1000)}")
+        try:
+            self.conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(timeout)))
+            self.conn.execute(f"SET statement_timeout = {int(timeout * 1000)}")
+        except psycopg.Error as exc:
+            raise CannotConnect(str(exc).strip()) from None
 
     def cursor_rows(
         self, sql: str, params: Mapping[str, Any] | list[Any] | None, limit: int
@@ -376,12 +395,15 @@ class _Mysql(_Session):
             self.connect_args["unix_socket"] = query["unix_socket"]
         if "ssl_ca" in query:
             self.connect_args["ssl"] = {"ca": query["ssl_ca"]}
-        self.conn = pymysql.connect(**self.connect_args)
-        with self.conn.cursor() as cursor:
-            if "mariadb" in self.conn.get_server_info().lower():
-                cursor.execute(f"SET SESSION max_statement_time = {float(timeout)}")
-            else:
-                cursor.execute(f"SET SESSION max_execution_time = {int(timeout * 1000)}")
+        try:
+            self.conn = pymysql.connect(**self.connect_args)
+            with self.conn.cursor() as cursor:
+                if "mariadb" in self.conn.get_server_info().lower():
+                    cursor.execute(f"SET SESSION max_statement_time = {float(timeout)}")
+                else:
+                    cursor.execute(f"SET SESSION max_execution_time = {int(timeout * 1000)}")
+        except pymysql.MySQLError as exc:
+            raise CannotConnect(str(exc).strip()) from None
 
     def cursor_rows(
         self, sql: str, params: Mapping[str, Any] | list[Any] | None, limit: int
@@ -600,7 +622,11 @@ class SqlExecutor(ExecutorBase):
                 columns, rows, count, truncated = session.cursor_rows(spec["query"], params, limit)
                 return {
                     "rows": [
-                        dict(zip(columns, (_plain(v) for v in row), strict=True)) for row in rows
+                        {
+                            c: _redacted(_plain(v), call.redact)
+                            for c, v in zip(columns, row, strict=True)
+                        }
+                        for row in rows
                     ],
                     "columns": columns,
                     "rowcount": count,
@@ -659,18 +685,13 @@ async def _in_thread(
     def blocking() -> tuple[dict[str, Any], str | None]:
         try:
             session = _open(target, timeout)
-        except (sqlite3.Error, OSError) as exc:
+        except CannotConnect as exc:
             return {}, f"cannot connect: {exc}"
-        except ExecutorError:
-            raise
-        except Exception as exc:  # psycopg/PyMySQL connect errors; their classes load lazily
-            if type(exc).__module__.split(".")[0] in ("psycopg", "pymysql"):
-                return {}, f"cannot connect: {str(exc).strip()}"
-            raise
         opened.append(session)
+        failures: tuple[type[Exception], ...] = (*session.errors, OSError)
         try:
             return work(session)
-        except session.errors as exc:
+        except failures as exc:
             message = str(exc).strip() or type(exc).__name__
             if isinstance(exc, sqlite3.OperationalError) and message == "interrupted":
                 message = f"statement timed out after {timeout:g}s"

@@ -374,3 +374,67 @@ def test_demo_fleet_migrations_go_up_to_v2_4_0_and_back(tmp_path: Path) -> None:
         tmp_path,
     )
     assert [r["name"] for r in tables.fields["rows"]] == ["events", "runbook_schema_migrations"]
+
+
+@pytest.mark.service("mariadb")
+def test_cancelled_run_kills_the_query_on_mariadb(tmp_path: Path) -> None:
+    pymysql = pytest.importorskip("pymysql")
+    try:
+        watcher = pymysql.connect(
+            host="127.0.0.1", port=3306, user="root", password="", autocommit=True
+        )
+    except pymysql.MySQLError as exc:
+        pytest.skip(f"MariaDB not reachable: {exc}")
+    marker = _unique()
+
+    def active() -> int:
+        with watcher.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.processlist"
+                " WHERE info LIKE %s AND id <> CONNECTION_ID() AND command = 'Query'",
+                (f"%{marker}%SLEEP%",),
+            )
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def scenario() -> tuple[int, int]:
+        task = asyncio.create_task(
+            SqlExecutor().run(
+                StepCall(
+                    "s",
+                    {"dsn": MARIADB, "query": f"SELECT '{marker}', SLEEP(60)"},
+                    workdir=tmp_path,
+                )
+            )
+        )
+        seen = 0
+        while not seen:
+            await asyncio.sleep(0.05)
+            seen = await asyncio.to_thread(active)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return seen, await asyncio.to_thread(active)
+
+    try:
+        before, after = asyncio.run(asyncio.wait_for(scenario(), 30))
+    finally:
+        watcher.close()
+    assert (before, after) == (1, 0)
+
+
+def test_secret_values_in_rows_are_redacted(tmp_path: Path) -> None:
+    result = run(
+        {"database": "s.db", "query": "SELECT 'user=ops password=hunter2' AS line"},
+        tmp_path,
+        redact=lambda text: text.replace("hunter2", "***"),
+    )
+    assert result.fields["rows"] == [{"line": "user=ops password=***"}]
+
+
+def test_unreachable_database_fails_the_step(tmp_path: Path) -> None:
+    result = run(
+        {"database": str(tmp_path / "no" / "such" / "dir" / "x.db"), "query": "SELECT 1"}, tmp_path
+    )
+    assert not result.ok
+    assert (result.error or "").startswith("cannot connect: folder")
