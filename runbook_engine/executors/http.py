@@ -169,6 +169,8 @@ class HttpExecutor(ExecutorBase):
         targets: list[Host | None] = list(call.hosts) or [None]
         specs = [self._spec(call, host) for host in targets]
         limit = asyncio.Semaphore(int(specs[0].get("concurrency", DEFAULT_CONCURRENCY)))
+        if not specs[0].get("verify", True):
+            call.log("TLS verification is off for this step: certificates are not checked", None)
 
         async def one(spec: Mapping[str, Any]) -> dict[str, Any]:
             async with limit:
@@ -245,8 +247,6 @@ class HttpExecutor(ExecutorBase):
         import httpx
 
         client = await self._client(call, spec)
-        if not spec.get("verify", True):
-            call.log(f"TLS verification is off for {call.redact(str(spec['url']))}", None)
         timeout = (
             to_seconds(spec["timeout"], "http timeout")
             if "timeout" in spec
