@@ -12,14 +12,14 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]' -e plugins/runbook-plugin-systemd
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e plugins/runbook-plugin-prometheus
 	touch $(STAMP)
 
-# openssh-server for the real sshd test fleet; installed only when missing.
+# openssh-server for the real sshd test fleet and sudo for `become`; installed only when missing.
 system-deps:
-	@if [ ! -x /usr/sbin/sshd ]; then \
-		echo "installing openssh-server (needed by the ssh tests)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null; \
+	@if [ ! -x /usr/sbin/sshd ] || ! command -v sudo >/dev/null; then \
+		echo "installing openssh-server and sudo (needed by the ssh tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client sudo >/dev/null; \
 	fi
 
 demo: $(STAMP)
@@ -53,7 +53,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy runbook_engine
 
 test: system-deps $(STAMP) lint typecheck
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider -q tests plugins/runbook-plugin-systemd/tests; \
+	$(BIN)/python -m pytest -n 2 -p no:cacheprovider -q tests plugins/runbook-plugin-prometheus/tests; \
 	status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran: failing" >&2; exit 1; fi; exit $$status
 
 clean:

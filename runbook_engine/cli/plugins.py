@@ -36,7 +36,7 @@ def plugins(fmt: str, show_schema: bool) -> None:
 
     table = Table("executor", "package", "version", "result fields", "named checks")
     for row in rows:
-        table.add_row(row["key"], row["package"], row["version"], ", ".join(row["fields"] + row["host_fields"]), ", ".join(row["checks"]))
+        table.add_row(row["key"], row["package"], row["version"], ", ".join(sorted(set(row["fields"]) | set(row["host_fields"]))), ", ".join(row["checks"]))
     Console().print(table)
     if show_schema:
         click.echo(json.dumps({r["key"]: r["schema"] for r in rows}, indent=2))

@@ -85,10 +85,10 @@ class StepCall:
     timeout: float | None = None
     workdir: Path = Path(".")
     options: Mapping[str, Any] = field(default_factory=dict)
-    render: Callable[[Any, Host | None], Any] = lambda value, host=None: value
-    render_command: Callable[[str, Host | None], str] = lambda text, host=None: text
-    log: Callable[[str, str | None], None] = lambda line, host=None: None
-    redact: Callable[[str], str] = lambda text: text
+    render: Callable[[Any, Host | None], Any] = field(default=lambda value, host=None: value)
+    render_command: Callable[[str, Host | None], str] = field(default=lambda text, host=None: text)
+    log: Callable[[str, str | None], None] = field(default=lambda line, host=None: None)
+    redact: Callable[[str], str] = field(default=lambda text: text)
 
 
 @runtime_checkable

@@ -125,6 +125,8 @@ class NotifyExecutor(ExecutorBase):
 
     key: ClassVar[str] = "notify"
     schema: ClassVar[dict[str, Any]] = SCHEMA
+    #: Schema of one entry of the runbook's top-level ``notify:`` channel map.
+    channel_schema: ClassVar[dict[str, Any]] = CHANNEL_SCHEMA
     fields: ClassVar[dict[str, str]] = {
         "delivered": "bool",
         "channel": "str",

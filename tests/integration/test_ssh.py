@@ -240,6 +240,7 @@ def test_local_timeout_kills_the_process_group(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+@pytest.mark.service("sudo")
 @pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is not installed")
 def test_become_runs_through_sudo(sshd_fleet: SshFleet) -> None:
     result = run(
