@@ -17,12 +17,14 @@ from runbook_engine.model import Runbook, Step
 from runbook_engine.redaction import MASK, Redactor
 from runbook_engine.templating import Renderer
 
-#: Journal events that mark step boundaries: written with fsync.
+#: Journal events that mark step boundaries: written with fsync. ``step_pid`` is not
+#: among them: it only matters while the runner's commands could still be alive, and
+#: a SIGKILLed runner's writes survive in the page cache (a power loss leaves no
+#: orphans to look for).
 _DURABLE = frozenset(
     {
         "run_started",
         "step_started",
-        "step_pid",
         "step_finished",
         "decision",
         "paused",
