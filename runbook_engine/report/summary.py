@@ -16,7 +16,7 @@ from runbook_engine.durations import parse_duration
 from runbook_engine.journal.replay import RunState, replay
 from runbook_engine.report.targets import Verdict, check_target
 
-#: Steps whose outcome makes up `smoke_pass_rate`.
+#: Steps whose outcome makes up `smoke_pass_rate` (a percentage, 0–100).
 SMOKE_PATTERN = "*smoke*"
 
 #: Keys of `budgets` that hold the budget of the whole run (the window's max_duration).
@@ -123,7 +123,9 @@ def build_report(
         "total_duration": total,
         "downtime": downtime.seconds,
         "smoke_pass_rate": (
-            sum(1 for _, s in smoke if s.status == "succeeded") / len(smoke) if smoke else None
+            100.0 * sum(1 for _, s in smoke if s.status == "succeeded") / len(smoke)
+            if smoke
+            else None
         ),
         "rollback": state.rollback is not None,
     }
@@ -323,6 +325,7 @@ def _deviations(
     budget_of: Mapping[str, float],
 ) -> tuple[Deviation, ...]:
     found: list[Deviation] = []
+    auto: list[Mapping[str, Any]] = []
     for event in events:
         name = event.get("event")
         if name == "run_started" and event.get("outside_window"):
@@ -331,6 +334,8 @@ def _deviations(
                     "outside-window", event.get("ts"), "run started outside its change window"
                 )
             )
+        elif name == "operator" and event.get("auto"):
+            auto.append(event)
         elif name == "operator":
             who = event.get("by") or "?"
             what = event.get("action")
@@ -344,6 +349,16 @@ def _deviations(
                     f"runner stopped mid-write; {event.get('discarded_bytes')} torn bytes discarded on resume",
                 )
             )
+    if auto:
+        who = ", ".join(sorted({str(e.get("by") or "?") for e in auto}))
+        steps = ", ".join(str(e.get("step")) for e in auto if e.get("step"))
+        found.append(
+            Deviation(
+                "auto-confirmed",
+                auto[0].get("ts"),
+                f"{len(auto)} manual item(s) confirmed automatically (--yes) as {who}: {steps}",
+            )
+        )
     for phase in phases:
         if phase.overrun:
             found.append(

@@ -1,5 +1,7 @@
 """Success targets such as ``total_duration: "< 60m"`` checked against measured values.
 
+Rates are percentages: ``smoke_pass_rate: "== 100"`` and ``"== 100%"`` mean the same.
+
 A tiny comparison language of its own (operator, then a duration, number, percentage
 or boolean), because a target compares one known metric with one literal and the
 report must still render when a target is written badly: that is ``unknown``, with
@@ -66,5 +68,5 @@ def _literal(text: str, *, boolean: bool) -> float | bool:
     if boolean:
         raise ValueError(f"{text!r} is not true or false")
     if lowered.endswith("%"):
-        return float(lowered[:-1]) / 100.0
+        return float(lowered[:-1])
     return parse_duration(lowered)

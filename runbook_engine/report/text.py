@@ -39,7 +39,7 @@ def metric_text(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if name == "smoke_pass_rate":
-        return f"{value:.0%}"
+        return f"{value:.0f}%"
     return format_duration(float(value))
 
 

@@ -30,7 +30,7 @@ def test_success_metrics_pass_for_a_good_run() -> None:
         "smoke_pass_rate": "pass",
         "rollback": "pass",
     }
-    assert report.metrics["smoke_pass_rate"] == 1.0
+    assert report.metrics["smoke_pass_rate"] == 100.0
 
 
 def test_success_metrics_fail_for_a_rolled_back_run() -> None:
@@ -47,7 +47,7 @@ def test_success_metrics_fail_for_a_rolled_back_run() -> None:
     )
     assert verdicts["downtime"].outcome == "pass" and verdicts["downtime"].value == 20 * 60
     assert (
-        verdicts["smoke_pass_rate"].outcome == "fail" and verdicts["smoke_pass_rate"].value == 0.5
+        verdicts["smoke_pass_rate"].outcome == "fail" and verdicts["smoke_pass_rate"].value == 50.0
     )
     assert verdicts["rollback"].outcome == "fail" and verdicts["rollback"].value is True
 
@@ -63,8 +63,9 @@ def test_targets_given_explicitly_override_those_recorded() -> None:
         ("< 60m", 3599.0, "pass"),
         ("< 60m", 3600.0, "fail"),
         ("<= 1h", 3600.0, "pass"),
-        (">= 95%", 0.95, "pass"),
-        ("> 0.99", 0.95, "fail"),
+        (">= 95%", 95.0, "pass"),
+        ("== 100", 100.0, "pass"),
+        ("> 99.5", 99.0, "fail"),
         ("== false", False, "pass"),
         ("== no", True, "fail"),
         ("!= 0", 0.0, "fail"),
@@ -331,3 +332,38 @@ def test_runbook_copy_that_changed_is_not_trusted(tmp_path: Path) -> None:
     (tmp_path / "runbook.yaml").write_text("phases: [")
     assert inputs_from_run_dir(tmp_path, None) is None
     assert inputs_from_run_dir(tmp_path / "missing", None) is None
+
+
+def test_auto_confirmations_are_one_deviation() -> None:
+    events = numbered(
+        [
+            {"event": "run_started", "ts": ts(0), "runbook": "r"},
+            *(
+                {
+                    "event": "operator",
+                    "ts": ts(0),
+                    "action": "confirm",
+                    "step": f"prerequisite-{n}",
+                    "by": "ci",
+                    "auto": True,
+                }
+                for n in (1, 2, 3)
+            ),
+            {
+                "event": "operator",
+                "ts": ts(1),
+                "action": "approve",
+                "step": "go",
+                "by": "erin",
+                "auto": False,
+            },
+        ]
+    )
+    kinds = [(d.kind, d.text) for d in build_report(events).deviations]
+    assert kinds == [
+        ("operator", "erin: approve step go"),
+        (
+            "auto-confirmed",
+            "3 manual item(s) confirmed automatically (--yes) as ci: prerequisite-1, prerequisite-2, prerequisite-3",
+        ),
+    ]
