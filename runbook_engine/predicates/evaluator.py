@@ -383,7 +383,7 @@ class _Evaluator:
 
     def _ordered(self, node: Compare, left: Any, right: Any) -> int:
         if _is_number(left) and _is_number(right):
-            return (left > right) - (left < right)
+            return int(left > right) - int(left < right)
         if isinstance(left, str) and isinstance(right, str):
             a, b = _text(left), _text(right)
             return (a > b) - (a < b)
@@ -588,7 +588,7 @@ def _matches(node: Compare, text: Any, pattern: Any) -> bool:
 def _affix(word: str) -> Callable[[Compare, Any, Any], bool]:
     def test(node: Compare, text: Any, affix: Any) -> bool:
         if isinstance(text, str) and isinstance(affix, str):
-            return getattr(_text(text), word)(affix)
+            return bool(getattr(_text(text), word)(affix))
         raise _error(
             node, f'"{word}" needs text on both sides, got {_kind(text)} and {_kind(affix)}'
         )
@@ -633,7 +633,7 @@ def _age(ev: _Evaluator, node: Call) -> float:
 
 def _number(ev: _Evaluator, node: Call) -> int | float:
     value = ev.eval(node.args[0])
-    if _is_number(value) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
         text = value.strip()

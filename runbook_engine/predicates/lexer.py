@@ -135,13 +135,8 @@ def tokenize(source: str, checks: Iterable[str] = ()) -> list[Token]:
             tokens.append(Token(EOF, None, end, 0))
             return tokens
         prev = tokens[-1] if tokens else None
-        value_expected = (
-            prev is None
-            or (prev.kind == KW and prev.value in _VALUE_FOLLOWS_KW)
-            or (prev.kind == OP and prev.value in _VALUE_FOLLOWS_OP)
-        )
         char = source[pos]
-        if phrases is not None and value_expected:
+        if phrases is not None and _value_expected(prev):
             found = phrases.match(source, pos)
             if found and (pos == 0 or not (source[pos - 1].isalnum() or source[pos - 1] == "_")):
                 phrase = " ".join(found.group().split())
@@ -179,7 +174,7 @@ def tokenize(source: str, checks: Iterable[str] = ()) -> list[Token]:
             token, pos = _string(source, pos)
             tokens.append(token)
             continue
-        if char == "/" and value_expected:
+        if char == "/" and _value_expected(prev):
             token, pos = _regex(source, pos)
             tokens.append(token)
             continue
@@ -199,6 +194,15 @@ def tokenize(source: str, checks: Iterable[str] = ()) -> list[Token]:
             )
         tokens.append(Token(OP, text, pos, len(text)))
         pos += len(text)
+
+
+def _value_expected(prev: Token | None) -> bool:
+    """Whether a value may start here (so ``/`` opens a regex, a phrase may start)."""
+    return (
+        prev is None
+        or (prev.kind == KW and prev.value in _VALUE_FOLLOWS_KW)
+        or (prev.kind == OP and prev.value in _VALUE_FOLLOWS_OP)
+    )
 
 
 def _character_hint(char: str) -> str | None:

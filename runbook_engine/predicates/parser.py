@@ -111,8 +111,11 @@ class _Parser:
 
     # -- helpers -------------------------------------------------------------------
 
-    def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
+    def peek(self) -> Token:
+        return self.tokens[self.index]
+
+    def peek_next(self) -> Token:
+        return self.tokens[min(self.index + 1, len(self.tokens) - 1)]
 
     def advance(self) -> Token:
         token = self.tokens[self.index]
@@ -125,7 +128,7 @@ class _Parser:
         token = self.tokens[self.index]
         return token.kind == kind and (value is None or token.value == value)
 
-    def make(self, cls: type[Node], start: int, *args: Any) -> Any:
+    def make(self, cls: type[Node], start: int, *args: Any) -> Node:
         return cls(*args, offset=start, length=self.last_end - start, source=self.source)
 
     def fail(self, message: str, token: Token | None = None, hint: str | None = None) -> NoReturn:
@@ -159,7 +162,7 @@ class _Parser:
         node = self.expression()
         if not self.at(EOF):
             self.unexpected_after_complete()
-        if depth(node) > MAX_DEPTH:
+        if len(self.tokens) > MAX_DEPTH and depth(node) > MAX_DEPTH:
             raise PredicateError(
                 f"predicate is too complex (expression tree deeper than {MAX_DEPTH})",
                 offset=0,
@@ -266,7 +269,7 @@ class _Parser:
             if token.value in _WORD_OPS:
                 return str(token.value)
             if token.value == "not":
-                following = self.peek(1)
+                following = self.peek_next()
                 if following.kind == KW and following.value in _WORD_OPS:
                     return f"not {following.value}"
         return None
@@ -310,7 +313,7 @@ class _Parser:
         token = self.peek()
         if not (token.kind == OP and token.value == "-"):
             return self.primary()
-        following = self.peek(1)
+        following = self.peek_next()
         self.advance()
         if following.kind in (NUM, DUR, SIZE):
             self.advance()
@@ -349,7 +352,7 @@ class _Parser:
         if kind == OP and token.value == "[":
             return self.list_literal(token)
         if kind == NAME:
-            if self.peek(1).kind == OP and self.peek(1).value == "(":
+            if self.peek_next().kind == OP and self.peek_next().value == "(":
                 return self.call(token)
             return self.path(token)
         self.missing_value(token)
