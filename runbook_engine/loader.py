@@ -142,7 +142,16 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag in _PLAIN_TAGS:
-            return _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
+            try:
+                return _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
+            except (ValueError, KeyError, TypeError, yaml.constructor.ConstructorError):
+                kind = node.tag.rsplit(":", 1)[-1]
+                raise LoadError(
+                    f"{node.value!r} is not a valid {kind} (tagged !!{kind})",
+                    span=_span(self.doc.path, node),
+                    hint="drop the explicit tag or fix the value",
+                    rule="RB001",
+                ) from None
         if node.tag == _TAG + "timestamp":
             return node.value  # keep dates as written: the format has no date type
         raise LoadError(

@@ -105,19 +105,24 @@ def analyze_document(doc: Document, result: Analysis | None = None) -> Analysis:
     return result
 
 
+def _list(value: Any) -> list[Any]:
+    """``value`` if it is a list; this runs before the schema, on any shape of data."""
+    return value if isinstance(value, list) else []
+
+
 def _steps_raw(doc: Document) -> Iterable[tuple[str, Mapping[str, Any]]]:
     data = doc.data if isinstance(doc.data, dict) else {}
-    for i, phase in enumerate(data.get("phases") or []):
+    for i, phase in enumerate(_list(data.get("phases"))):
         if isinstance(phase, dict):
-            for j, step in enumerate(phase.get("steps") or []):
+            for j, step in enumerate(_list(phase.get("steps"))):
                 if isinstance(step, dict):
                     yield f"/phases/{i}/steps/{j}", step
     rollback = data.get("rollback")
     if isinstance(rollback, dict):
-        for j, step in enumerate(rollback.get("steps") or []):
+        for j, step in enumerate(_list(rollback.get("steps"))):
             if isinstance(step, dict):
                 yield f"/rollback/steps/{j}", step
-    for i, item in enumerate(data.get("prerequisites") or []):
+    for i, item in enumerate(_list(data.get("prerequisites"))):
         if isinstance(item, dict):
             yield f"/prerequisites/{i}", item
 
