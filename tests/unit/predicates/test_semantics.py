@@ -288,3 +288,27 @@ def test_static_check_lists_every_problem_in_source_order() -> None:
 )
 def test_words(text: str, words: str) -> None:
     assert to_words(parse(text, CHECKS), CHECKS) == words
+
+
+# -- hostile input ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("(" * 1000 + "rc" + ")" * 1000, "nests too deeply"),
+        ("not " * 500 + "rc", "nests too deeply"),
+        ("-" * 500 + "rc", "nests too deeply"),
+        ("all " * 100 + "rc", "nests too deeply"),
+        ("1" + " + 1" * 400 + " > 0", "too complex"),
+        ("rc == 0 or " * 2000 + "rc == 1", "too long"),
+    ],
+)
+def test_deep_or_huge_input_is_refused_with_a_predicate_error(text: str, message: str) -> None:
+    with pytest.raises(PredicateError, match=message):
+        parse(text)
+
+
+def test_long_flat_conditions_stay_accepted() -> None:
+    text = " or ".join(f"rc == {n}" for n in range(200))
+    assert holds(parse(text), EvalContext(fields={"rc": 199}))
