@@ -64,7 +64,7 @@ def predicate_words(text: str, checks: Mapping[str, Any] | None = None) -> str:
     from runbook_engine import predicates
 
     try:
-        return str(predicates.to_words(predicates.parse(text, checks=checks or {})))
+        return str(predicates.to_words(predicates.parse(text, checks=checks or {}), checks=checks or {}))
     except PredicateError:
         return f"`{text}`"
 
@@ -149,12 +149,15 @@ class Checklist:
             if spec.secret:
                 value = "(secret" + (f", from ${spec.env}" if spec.env else "") + ")"
             elif name in self.context["vars"]:
-                value = f"`{self.context['vars'][name]}`"
+                shown = self.context["vars"][name]
+                if spec.type == "duration" and isinstance(shown, int | float):
+                    shown = format_duration(shown)
+                value = f"`{shown}`"
             elif spec.required:
                 value = "**required**"
             else:
                 value = "(none)"
-            self.out(f"| `{name}` | {spec.type} | {value} | {spec.description} |")
+            self.out(f"| `{name}` | {spec.type} | {value} | {_cell(spec.description)} |")
         self.out()
 
     def prerequisites(self) -> None:
@@ -178,9 +181,10 @@ class Checklist:
             call = StepCall(step_id=step.id, spec=spec, render=lambda value, host=None: value, render_command=lambda text, host=None: text)
             try:
                 lines = cls().describe(call)
-                return "\n".join(str(line) for line in lines)
             except Exception:  # an executor's describe must never break explain
-                pass
+                lines = []
+            if lines:
+                return "\n".join(str(line) for line in lines)
         if isinstance(spec, str):
             return spec
         return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True).strip()
@@ -265,8 +269,8 @@ class Checklist:
                 action += f" after {format_duration(decision.after)} of monitoring"
             elif decision.action == "rollback":
                 action = "Immediate rollback"
-            words = predicate_words(decision.when).replace("|", "\\|")
-            self.out(f"| {decision.condition} | {decision.severity.upper()} | {action} | {words} |")
+            words = predicate_words(decision.when)
+            self.out(f"| {_cell(decision.condition)} | {decision.severity.upper()} | {action} | {_cell(words)} |")
         self.out()
 
     def success(self) -> None:
@@ -277,6 +281,11 @@ class Checklist:
         for metric, target in self.runbook.success.items():
             self.out(f"- {metric.replace('_', ' ').capitalize()}: `{target}`")
         self.out()
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def render_checklist(runbook: Runbook, values: Mapping[str, Any]) -> str:
