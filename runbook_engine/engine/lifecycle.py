@@ -155,10 +155,10 @@ class StepRunner:
     def _captures(
         self, step: Step, result: Result
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """Per host and aggregated. The aggregate of a value every host agrees on is
+        that value (``previous_version: v2.3.0``); otherwise it is evaluated on the
+        step's top-level fields."""
         evaluator, view = self.ctx.evaluator, self.ctx.view
-        captures = {
-            name: evaluator.value(expr, view.context(result)) for name, expr in step.capture.items()
-        }
         host_captures: dict[str, dict[str, Any]] = {}
         for host, fields in result.hosts.items():
             one = Result(ok=result.ok, fields=fields)
@@ -166,6 +166,13 @@ class StepRunner:
                 name: evaluator.value(expr, view.context(one))
                 for name, expr in step.capture.items()
             }
+        captures: dict[str, Any] = {}
+        for name, expr in step.capture.items():
+            values = [by_host[name] for by_host in host_captures.values()]
+            if values and all(v == values[0] for v in values):
+                captures[name] = values[0]
+            else:
+                captures[name] = evaluator.value(expr, view.context(result))
         return captures, host_captures
 
     def finish(self, step: Step, outcome: StepOutcome, *, attempt: int, duration: float) -> None:

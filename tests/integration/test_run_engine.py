@@ -585,3 +585,49 @@ def test_json_log_format_is_one_object_per_line(runner: Runner) -> None:
     assert {"kind": "step_output", "line": "hello"}.items() <= next(
         r for r in records if r["kind"] == "step_output"
     ).items()
+
+
+def test_per_host_runs_captures_and_rendering(runner: Runner) -> None:
+    for name, version in (("app-01", "v2.3.0"), ("app-02", "v2.3.0")):
+        (runner.root / name).mkdir()
+        (runner.root / name / "VERSION").write_text(version + "\n")
+    inventory = runner.root / "hosts.ini"
+    inventory.write_text(
+        "[app]\n"
+        + "".join(
+            f"{n} ansible_connection=local app_dir={runner.root / n}\n"
+            for n in ("app-01", "app-02")
+        )
+    )
+    summary = runner.run(
+        """
+        runbook: 1
+        name: per-host
+        phases:
+          - id: p
+            steps:
+              - id: record-versions
+                shell: cat {{ host.vars.app_dir }}/VERSION
+                hosts: app
+                expect: all rc == 0
+                capture: {previous_version: stdout}
+              - id: deploy
+                shell: echo v2.4.0 > {{ host.vars.app_dir }}/VERSION
+                hosts: app
+              - id: restore
+                shell: echo {{ steps['record-versions'].previous_version }} > {{ host.vars.app_dir }}/VERSION
+                hosts: app
+              - id: verify
+                shell: cat {{ host.vars.app_dir }}/VERSION
+                hosts: app
+                expect: all stdout == steps.record-versions.previous_version
+        """,
+        inventory=str(inventory),
+    )
+    assert summary.status == "succeeded"
+    finished = {
+        e["step"]: e for e in runner.events(summary.run_id) if e["event"] == "step_finished"
+    }
+    assert finished["record-versions"]["captures"] == {"previous_version": "v2.3.0"}
+    assert set(finished["verify"]["result"]["hosts"]) == {"app-01", "app-02"}
+    assert (runner.root / "app-02" / "VERSION").read_text() == "v2.3.0\n"
