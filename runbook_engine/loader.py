@@ -231,7 +231,8 @@ def load_text(text: str, path: str = "<string>") -> Document:
         hint = None
         if exc.context and exc.context_mark is not None and exc.problem:
             hint = f"{exc.context} that starts at line {exc.context_mark.line + 1}"
-        raise LoadError(f"invalid YAML: {message}", span=_mark_span(path, mark), hint=hint, rule="RB001") from None
+        rule = "RB004" if "nesting depth" in message else "RB001"  # libyaml's own depth limit
+        raise LoadError(f"invalid YAML: {message}", span=_mark_span(path, mark), hint=hint, rule=rule) from None
     except yaml.YAMLError as exc:
         raise LoadError(f"invalid YAML: {exc}", span=Span(path, 1, 1), rule="RB001") from None
     except RecursionError:
