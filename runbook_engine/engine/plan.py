@@ -207,11 +207,38 @@ def _stubbed(ctx: RunContext, step: Step, result: Result) -> StepOutcome:
 
 
 def _branch(ctx: RunContext, known: RunView, when: str) -> str:
+    both = "decided at run time — if true the step runs, if false it is skipped"
     try:
+        if _unknown_steps(ctx.evaluator.parse(when), known):
+            return both
         holds = ctx.evaluator.holds(when, known.context())
     except RunbookError:
-        return "decided at run time — if true the step runs, if false it is skipped"
+        return both
     return "true → runs" if holds else "false → skipped"
+
+
+def _unknown_steps(expr: Any, known: RunView) -> bool:
+    """Whether the predicate asks about a step whose result the plan does not know."""
+    from fnmatch import fnmatchcase
+
+    from runbook_engine.predicates import Path as PathNode
+    from runbook_engine.predicates import StepQuery, walk
+
+    ids = set(known.outcomes)
+    for node in walk(expr):
+        if isinstance(node, PathNode) and node.root == "steps" and node.segments:
+            if str(node.segments[0]) not in ids:
+                return True
+        elif isinstance(node, StepQuery):
+            all_ids = known.qualified
+            matched = [
+                sid
+                for sid, q in all_ids.items()
+                if fnmatchcase(q, node.glob) or fnmatchcase(sid, node.glob)
+            ]
+            if not matched or any(sid not in ids for sid in matched):
+                return True
+    return False
 
 
 def _describe(dispatch: Dispatch, ctx: RunContext, step: Step) -> list[str]:
