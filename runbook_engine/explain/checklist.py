@@ -232,7 +232,8 @@ class Checklist:
             self.out(f"❌ **On failure**: go to `{step.goto}`")
         if step.undo is not None:
             self.out(f"↩️ **Undo during rollback**: `{self.command(step.undo).splitlines()[0]}`")
-        self.out()
+        if self.lines[-1]:  # a step with no outcome lines already ends with a blank line
+            self.out()
 
     def _checks(self, step: Step) -> Mapping[str, Any]:
         cls = self.classes.get(step.executor)
