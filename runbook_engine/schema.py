@@ -97,10 +97,39 @@ def _pointer(path: Any) -> str:
     return "".join("/" + escape(str(part)) for part in path)
 
 
+def _required_alternatives(error: Any) -> list[str]:
+    """For a oneOf/anyOf whose branches each only require keys (``webhook`` or ``smtp``
+    + ``from`` + ``to`` or ``log``) and all failed that way: the key sets, in words."""
+    branches = error.schema.get(error.validator, []) if isinstance(error.schema, dict) else []
+    if not branches or any(set(branch) != {"required"} for branch in branches):
+        return []
+    if any(e.validator != "required" for e in error.context):
+        return []
+    return [" + ".join(repr(key) for key in branch["required"]) for branch in branches]
+
+
 def _finding(doc: Document, error: Any) -> ValidationError:
     from jsonschema.exceptions import best_match
 
+    if error.validator == "oneOf" and not error.context and isinstance(error.instance, dict):
+        branches = error.schema.get("oneOf", [])
+        if branches and all(set(branch) == {"required"} for branch in branches):
+            given = [b["required"] for b in branches if set(b["required"]) <= set(error.instance)]
+            return ValidationError(
+                f"give only one of {' or '.join(' + '.join(repr(k) for k in keys) for keys in given)}",
+                span=doc.span(_pointer(error.absolute_path)),
+                hint=error.schema.get("description"),
+                rule="RB101",
+            )
     if error.context and error.validator in ("anyOf", "oneOf"):
+        alternatives = _required_alternatives(error)
+        if alternatives:
+            return ValidationError(
+                f"needs {' or '.join(alternatives)}",
+                span=doc.span(_pointer(error.absolute_path)),
+                hint=error.schema.get("description"),
+                rule="RB101",
+            )
         # A branch whose type does not even match says nothing; among the others, an
         # unknown or missing key (or a deeper problem) is what the author needs to see.
         relevant = [e for e in error.context if e.validator != "type"]

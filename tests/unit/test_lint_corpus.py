@@ -8,6 +8,7 @@ what a user sees in a terminal, with no traceback, is checked too.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +19,9 @@ import pytest
 from runbook_engine.cli.main import main
 from runbook_engine.loader import MAX_BYTES
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "tests" / "corpus"
+GOLDEN = ROOT / "tests" / "golden" / "lint-corpus.txt"
 RUNBOOK = Path(sys.executable).with_name("runbook")
 EXPECT = re.compile(r"# expect: (RB\d{3}) (\d+):(\d+) exit=([12])$")
 
@@ -53,12 +56,12 @@ def expectation(path: Path) -> tuple[str, int, int, int]:
     return match.group(1), int(match.group(2)), int(match.group(3)), int(match.group(4))
 
 
-def assert_reported(output: str, path: Path) -> None:
+def assert_reported(output: str, path: Path, shown_as: Path | None = None) -> None:
     """The expected finding is printed as `file:line:col: message [RULE]`, then the
     source line, then a caret under the column."""
     rule, line, col, _ = expectation(path)
     out = output.splitlines()
-    header = f"{path}:{line}:{col}: "
+    header = f"{shown_as or path}:{line}:{col}: "
     found = [
         i for i, text in enumerate(out) if text.startswith(header) and text.endswith(f"[{rule}]")
     ]
@@ -79,12 +82,25 @@ def test_corpus_file(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_whole_corpus_through_the_console_script() -> None:
-    files = corpus_files()
-    result = lint(*map(str, files))
+    """One real process over every file; its text output is also a golden file, so a
+    change of any message or hint is reviewed (regenerate with UPDATE_GOLDEN=1)."""
+    files = [path.relative_to(ROOT) for path in corpus_files()]
+    result = subprocess.run(
+        [str(RUNBOOK), "lint", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert "Traceback" not in result.stdout + result.stderr
     assert result.returncode == 2  # some files are unusable input
     for path in files:
-        assert_reported(result.stdout, path)
+        assert_reported(result.stdout, ROOT / path, shown_as=path)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(result.stdout, encoding="utf-8")
+    assert result.stdout == GOLDEN.read_text(encoding="utf-8"), (
+        "lint output changed; review, then UPDATE_GOLDEN=1"
+    )
 
 
 def test_oversize_file_is_refused_without_reading_it_all(tmp_path: Path) -> None:
