@@ -19,8 +19,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from runbook_engine.errors import TemplateError
 
-#: Names every template may use besides the declared vars.
-BUILTIN_NAMES = frozenset({"vars", "steps", "host", "run", "now", "env"})
+#: Names every template may use besides the declared vars: exactly those the engine
+#: puts in the context (engine/context.py), so lint accepts nothing a run would refuse.
+BUILTIN_NAMES = frozenset({"vars", "steps", "host", "run"})
 
 
 class Raw(str):

@@ -236,3 +236,12 @@ def test_a_channel_missing_its_keys_says_which_alternatives_exist() -> None:
     (finding,) = lint_text(base + "    webhook: https://h.example\n    log: true\n").findings
     assert finding.message == "give only one of 'webhook' or 'log'"
     assert (finding.span.line, finding.span.col) == (8, 5)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", ["now", "env"])
+def test_names_the_engine_does_not_provide_are_undefined(name: str) -> None:
+    """Regression: lint accepted `now` and `env`, which a run then failed to render."""
+    (finding,) = lint_text(
+        f"runbook: 1\nname: x\nphases:\n  - id: p\n    steps:\n      - id: a\n        shell: echo {{{{ {name} }}}}\n"
+    ).findings
+    assert (finding.rule, finding.message) == ("RB202", f"undefined template variable {name!r}")
