@@ -152,5 +152,5 @@ def _finding(doc: Document, error: Any) -> ValidationError:
         return ValidationError(f"missing required key: {error.message.split(' ')[0]}", span=doc.span(ptr), rule="RB101")
     where = _pointer(error.absolute_path) or "/"
     message = error.message if len(error.message) < 200 else error.message[:200] + "…"
-    hint = error.schema.get("description") if isinstance(error.schema, dict) else None
-    return ValidationError(f"{message} (at {where})", span=doc.span(ptr), hint=hint, rule="RB101")
+    described = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return ValidationError(f"{message} (at {where})", span=doc.span(ptr), hint=described, rule="RB101")

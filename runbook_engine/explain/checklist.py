@@ -59,6 +59,11 @@ def _render(value: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
+def _as_written(value: Any, host: Any = None) -> Any:
+    """Explain has rendered the spec already (with placeholders); executors describe it as is."""
+    return value
+
+
 def predicate_words(text: str, checks: Mapping[str, Any] | None = None) -> str:
     """A predicate in plain words, or as written if it does not parse."""
     from runbook_engine import predicates
@@ -178,7 +183,7 @@ class Checklist:
         cls = self.classes.get(step.executor)
         spec = _render(step.spec, {**self.context, "host": Placeholder(name="host")})
         if cls is not None:
-            call = StepCall(step_id=step.id, spec=spec, render=lambda value, host=None: value, render_command=lambda text, host=None: text)
+            call = StepCall(step_id=step.id, spec=spec, render=_as_written, render_command=_as_written)
             try:
                 lines = cls().describe(call)
             except Exception:  # an executor's describe must never break explain
