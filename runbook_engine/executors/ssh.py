@@ -261,7 +261,7 @@ class SshExecutor(ExecutorBase):
             host.user,
             _key_file(spec, host),
             spec.known_hosts,
-            spec.known_hosts_file,
+            _known_hosts_file(spec, host),
         )
 
     def _forget(self, host: Host, spec: SshSpec) -> None:
@@ -294,7 +294,7 @@ class SshExecutor(ExecutorBase):
         key_file = _key_file(spec, host)
         if key_file:
             options["client_keys"] = [os.path.expanduser(key_file)]
-        known = Path(os.path.expanduser(spec.known_hosts_file or "~/.ssh/known_hosts"))
+        known = Path(os.path.expanduser(_known_hosts_file(spec, host) or "~/.ssh/known_hosts"))
         if spec.known_hosts == "ignore":
             options["known_hosts"] = None
         elif spec.known_hosts == "verify":
@@ -340,6 +340,29 @@ def _key_file(spec: SshSpec, host: Host) -> str | None:
         or host.vars.get("ansible_ssh_private_key_file")
         or host.vars.get("ansible_private_key_file")
     )
+
+
+def _known_hosts_file(spec: SshSpec, host: Host) -> str | None:
+    """The step's known_hosts file, else the ``UserKnownHostsFile`` an Ansible inventory
+    gives in ``ansible_ssh_common_args``/``ansible_ssh_extra_args`` — so an inventory
+    that works for ansible-playbook verifies host keys the same way here."""
+    if spec.known_hosts_file:
+        return spec.known_hosts_file
+    for name in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
+        raw = host.vars.get(name)
+        if not isinstance(raw, str):
+            continue
+        try:
+            words = shlex.split(raw)
+        except ValueError:
+            continue
+        for i, word in enumerate(words):
+            option = word[2:] if word.startswith("-o") and len(word) > 2 else None
+            if word == "-o" and i + 1 < len(words):
+                option = words[i + 1]
+            if option and option.lower().startswith("userknownhostsfile="):
+                return option.split("=", 1)[1].split()[0]
+    return None
 
 
 def _why(exc: BaseException, spec: SshSpec) -> str:

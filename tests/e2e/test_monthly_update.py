@@ -29,7 +29,7 @@ def state(root: Path) -> dict:
     return json.loads(fleet(root, "state", "--json"))
 
 
-def run_update(root: Path, version: str) -> subprocess.CompletedProcess[str]:
+def run_update(root: Path, version: str, inventory: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             str(RUNBOOK_CLI), "run", str(RUNBOOK), "--yes",
@@ -37,7 +37,7 @@ def run_update(root: Path, version: str) -> subprocess.CompletedProcess[str]:
             "--var", f"version={version}",
             "--var", "monitor_for=2s",
             "--var", "monitor_every=1s",
-            "--inventory", str(root / "inventory" / "hosts"),
+            "--inventory", str(inventory or root / "inventory" / "hosts"),
             "--runs-dir", str(root / "runs"),
             "--report-dir", str(root / "report"),
         ],
