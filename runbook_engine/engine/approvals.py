@@ -32,8 +32,18 @@ class RunOperator:
     deadlines: dict[str, float] = field(default_factory=dict)
     suspend: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
     record: Callable[[str, str, OperatorAnswer], None] = lambda action, step, answer: None
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    #: Where prompts are read and written; None means the process's own terminal
+    #: streams (``sys.__stdin__``/``sys.__stderr__``: a live view may wrap sys.stderr).
+    stdin: TextIO | None = None
+    stderr: TextIO | None = None
+
+    @property
+    def _in(self) -> TextIO:
+        return self.stdin or sys.__stdin__ or sys.stdin
+
+    @property
+    def _err(self) -> TextIO:
+        return self.stderr or sys.__stderr__ or sys.stderr
 
     async def answer(self, request: OperatorRequest) -> OperatorAnswer | None:
         action = "approve" if request.gate.approval else "confirm"
@@ -84,20 +94,20 @@ class RunOperator:
         return OperatorAnswer(by=by, at=utc_now(), confirmed=confirmed, inputs=inputs)
 
     def _say(self, text: str) -> None:
-        self.stderr.write(text + "\n")
-        self.stderr.flush()
+        self._err.write(text + "\n")
+        self._err.flush()
 
     async def _ask(self, prompt: str, deadline: float | None) -> str | None:
         """One line from the terminal, or None when the deadline passes first."""
-        self.stderr.write(prompt)
-        self.stderr.flush()
+        self._err.write(prompt)
+        self._err.flush()
         loop = asyncio.get_running_loop()
         line: asyncio.Future[str] = loop.create_future()
-        fd = self.stdin.fileno()
+        fd = self._in.fileno()
 
         def readable() -> None:
             if not line.done():
-                line.set_result(self.stdin.readline())
+                line.set_result(self._in.readline())
 
         loop.add_reader(fd, readable)
         try:

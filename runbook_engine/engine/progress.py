@@ -142,9 +142,10 @@ class LiveProgress:
         self.console = Console(stderr=False, no_color=bool(os.environ.get("NO_COLOR")))
         self._running: dict[str, dict[str, Any]] = {}
         self._phase: dict[str, Any] | None = None
-        self._live = Live(
+        self._make_live = lambda: Live(
             self._render(), console=self.console, refresh_per_second=8, transient=True
         )
+        self._live = self._make_live()
         self._live.start()
 
     def _render(self) -> Any:
@@ -200,6 +201,7 @@ class LiveProgress:
         try:
             yield
         finally:
+            self._live = self._make_live()  # a stopped Live does not redraw new content
             self._live.start()
 
     def close(self) -> None:
