@@ -268,7 +268,7 @@ class _Builder:
             )
             for g in self.group_hosts
         }
-        hosts = []
+        hosts: list[Host] = []
         for name in self.host_order:
             member_of = sorted(
                 group_of_host[name],
@@ -497,7 +497,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
     return mapping
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _load_yaml(text: str, source: str) -> tuple[Any, dict[int, dict[Any, int]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -17,7 +18,7 @@ def plugins(fmt: str, show_schema: bool) -> None:
     rows = []
     for key, cls in sorted(executor_classes().items()):
         package, version = distribution_of(key)
-        row = {
+        row: dict[str, Any] = {
             "key": key,
             "package": package,
             "version": version,

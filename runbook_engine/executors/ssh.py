@@ -478,7 +478,8 @@ async def _run_local(call: StepCall, host: Host, command: str) -> dict[str, Any]
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
-    rc = None if timed_out else (proc.returncode if proc.returncode >= 0 else 128 - proc.returncode)
+    code = proc.returncode
+    rc = None if timed_out or code is None else (code if code >= 0 else 128 - code)
     return {
         "rc": rc,
         "stdout": out.text(),
