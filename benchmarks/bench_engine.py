@@ -35,7 +35,7 @@ def write_runbook(path: Path, steps: int) -> Path:
     lines += [
         "decisions:",
         "  - condition: any step fails",
-        "    when: failed(*)",
+        "    when: any_host_failed(phase-*)",
         "    action: abort",
     ]
     path.write_text("\n".join(lines) + "\n")
