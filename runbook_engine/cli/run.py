@@ -7,7 +7,9 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,7 +27,7 @@ def operator_name(given: str | None) -> str:
         return f"uid-{os.getuid()}"
 
 
-def shared_run_options(command):  # type: ignore[no-untyped-def]
+def shared_run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options ``run`` and ``resume`` share."""
     for option in reversed(
         [

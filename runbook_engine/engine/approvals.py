@@ -59,10 +59,10 @@ class RunOperator:
         if not self.interactive:
             return None
         with self.suspend():
-            answer = await self._prompt(request)
-        if answer is not None and not answer.timed_out:
-            self.record(action if answer.confirmed else "abort", request.step_id, answer)
-        return answer
+            prompted = await self._prompt(request)
+        if prompted is not None and not prompted.timed_out:
+            self.record(action if prompted.confirmed else "abort", request.step_id, prompted)
+        return prompted
 
     async def _prompt(self, request: OperatorRequest) -> OperatorAnswer | None:
         gate = request.gate

@@ -37,16 +37,6 @@ _DURABLE = frozenset(
 )
 
 
-class JournalLike:
-    """What the engine needs of `runbook_engine.journal.Journal` (tests may pass a
-    fake that keeps events in memory)."""
-
-    run_id: str
-    dir: Path
-
-    def append(self, event: str, *, sync: bool = False, **data: Any) -> dict[str, Any]: ...
-
-
 @dataclass
 class RunContext:
     runbook: Runbook

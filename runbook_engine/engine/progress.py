@@ -137,16 +137,17 @@ class LiveProgress:
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.live import Live
 
         self.console = Console(stderr=False, no_color=bool(os.environ.get("NO_COLOR")))
         self._running: dict[str, dict[str, Any]] = {}
         self._phase: dict[str, Any] | None = None
-        self._make_live = lambda: Live(
-            self._render(), console=self.console, refresh_per_second=8, transient=True
-        )
-        self._live = self._make_live()
+        self._live = self._new_live()
         self._live.start()
+
+    def _new_live(self) -> Any:
+        from rich.live import Live
+
+        return Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
 
     def _render(self) -> Any:
         from rich.spinner import Spinner
@@ -201,7 +202,7 @@ class LiveProgress:
         try:
             yield
         finally:
-            self._live = self._make_live()  # a stopped Live does not redraw new content
+            self._live = self._new_live()  # a stopped Live does not redraw new content
             self._live.start()
 
     def close(self) -> None:

@@ -195,12 +195,12 @@ class Run:
             finished, _ = await asyncio.wait(
                 [*self._tasks, waker], return_when=asyncio.FIRST_COMPLETED
             )
-            for task in finished:
-                step = self._tasks.pop(task, None)  # type: ignore[call-overload]
+            for done_task in finished:
+                step = self._tasks.pop(done_task, None)  # type: ignore[call-overload]
                 if step is None:
                     continue
                 try:
-                    outcome = task.result()
+                    outcome = done_task.result()
                 except asyncio.CancelledError:
                     outcome = StepOutcome(status=CANCELLED, error="cancelled")
                 ready.extend(self._after_step(step, outcome))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from runbook_engine.durations import parse_duration
@@ -42,7 +42,7 @@ def _numbers(sample: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-def trend(samples: list[Mapping[str, Any]]) -> dict[str, float]:
+def trend(samples: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Least-squares slope per second of every numeric field over the samples."""
     series: dict[str, list[tuple[float, float]]] = {}
     for sample in samples:
@@ -64,7 +64,7 @@ def trend(samples: list[Mapping[str, Any]]) -> dict[str, float]:
     return slopes
 
 
-def summarize(samples: list[Mapping[str, Any]]) -> dict[str, Any]:
+def summarize(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The result fields: samples, first, last, max, min (per numeric field), trend."""
     maxima: dict[str, float] = {}
     minima: dict[str, float] = {}
