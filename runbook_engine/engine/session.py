@@ -480,7 +480,8 @@ def resume_run(
             runbook, resolved, journal, progress, options, initiator, inventory, inv_path
         )
         restored = restore(runbook, events, state)
-        _decide_interrupted(ctx, runbook, events, state, resume, restored)
+        ask = _ask_terminal if options.interactive else None
+        _decide_interrupted(ctx, runbook, events, state, resume, restored, options.initiator, ask)
         operator = _operator(ctx, options, progress)
         operator.initiator = initiator
         _record_confirmations(ctx, runbook, state, resume, options.initiator, initiator)
@@ -510,16 +511,37 @@ def _decide_interrupted(
     state: Any,
     resume: ResumeOptions,
     restored: Restored,
+    by: str,
+    ask: Callable[[str], str] | None,
 ) -> None:
     """An interrupted step runs again only if idempotent or ``--rerun``; ``--skip``
-    records it skipped; anything else is the operator's call, so refuse."""
+    records it skipped; otherwise the operator is asked at a terminal, and without
+    one resume refuses."""
     check_orphans(events, state.interrupted)
+    for step_id in resume.rerun:
+        if step_id not in state.interrupted:
+            raise RunError(
+                f"--rerun {step_id}: that step was not interrupted",
+                hint=f"interrupted: {', '.join(state.interrupted) or 'none'}",
+            )
     for step_id in state.interrupted:
         step = _find_step(runbook, step_id)
         if step is None:
             raise RunError(f"interrupted step {step_id!r} is not in the runbook any more")
-        if step_id in resume.skip:
-            ctx.emit("operator", action="skip", step=step_id, by=ctx.initiator, source="resume")
+        choice = "skip" if step_id in resume.skip else "rerun" if step_id in resume.rerun else None
+        if choice is None and not step.idempotent:
+            question = f"step {step_id!r} was interrupted while running and is not idempotent; it may have done part of its work"
+            if ask is None:
+                raise RunError(
+                    question,
+                    hint=f"check what it did, then resume with --rerun {step_id} or --skip {step_id}",
+                )
+            answer = ask(f"{question}. [r]erun, [s]kip or [a]bort? ").strip().lower()[:1]
+            choice = {"r": "rerun", "s": "skip"}.get(answer)
+            if choice is None:
+                raise RunError(f"resume abandoned at interrupted step {step_id!r}")
+        if choice == "skip":
+            ctx.emit("operator", action="skip", step=step_id, by=by, source="resume")
             outcome = StepOutcome(
                 status=SKIPPED, error="skipped by the operator after an interruption"
             )
@@ -536,19 +558,14 @@ def _decide_interrupted(
             )
             restored.outcomes[step_id] = outcome
             restored.completion_order.append(step_id)
-        elif step_id in resume.rerun:
-            ctx.emit("operator", action="rerun", step=step_id, by=ctx.initiator, source="resume")
-        elif not step.idempotent:
-            raise RunError(
-                f"step {step_id!r} was interrupted while running and is not idempotent; it may have done part of its work",
-                hint=f"check what it did, then resume with --rerun {step_id} or --skip {step_id}",
-            )
-    for step_id in resume.rerun:
-        if step_id not in state.interrupted:
-            raise RunError(
-                f"--rerun {step_id}: that step was not interrupted",
-                hint=f"interrupted: {', '.join(state.interrupted) or 'none'}",
-            )
+        elif choice == "rerun":
+            ctx.emit("operator", action="rerun", step=step_id, by=by, source="resume")
+
+
+def _ask_terminal(question: str) -> str:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline()
 
 
 def _record_confirmations(

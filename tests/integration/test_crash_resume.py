@@ -161,3 +161,55 @@ def test_sigkill_then_resume_never_repeats_silently(
     events = journal_events(runs)
     assert events[-1]["event"] == "run_finished" and events[-1]["status"] == "succeeded"
     assert any(e["event"] == "resumed" for e in events)
+
+
+ROLLBACK_RUNBOOK = """
+runbook: 1
+name: crash-rollback
+phases:
+  - id: deploy
+    steps:
+      - id: backup
+        shell: echo backup >> counts.txt
+        undo: {shell: echo undo-backup >> counts.txt}
+      - id: migrate
+        shell: echo migrate >> counts.txt
+        critical: true
+        expect: rc == 1
+rollback:
+  steps:
+    - id: revert
+      shell: echo revert-begin >> marks.txt; sleep 1.5; echo revert >> counts.txt
+      idempotent: true
+    - id: notify-done
+      shell: echo notify-done >> counts.txt
+"""
+
+
+def test_sigkill_during_rollback_then_resume_finishes_the_rollback(tmp_path: Path) -> None:
+    (tmp_path / "runbook.yaml").write_text(ROLLBACK_RUNBOOK)
+    runs = tmp_path / "runs"
+    runner = subprocess.Popen(
+        [RUNBOOK_BIN, "run", "runbook.yaml", "--runs-dir", str(runs)],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (
+        (tmp_path / "marks.txt").exists() and "revert-begin" in (tmp_path / "marks.txt").read_text()
+    ):
+        assert runner.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait()
+    assert counts(tmp_path) == Counter({"backup": 1, "migrate": 1, "undo-backup": 1})
+    done = cli(tmp_path, "resume", "last")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert counts(tmp_path) == Counter(
+        {"backup": 1, "migrate": 1, "undo-backup": 1, "revert": 1, "notify-done": 1}
+    )
+    events = journal_events(runs)
+    assert [e["event"] for e in events].count("rollback_started") == 1
+    assert events[-1]["event"] == "run_finished" and events[-1]["status"] == "rolled_back"
