@@ -53,6 +53,24 @@ def bare(steps: int) -> float:
     return time.perf_counter() - started
 
 
+def executor_alone(steps: int) -> float:
+    """The shell executor without the engine: process group, parent-death signal
+    (setpriv), guardian registration and go line, output capture."""
+    from runbook_engine.executors.base import StepCall
+    from runbook_engine.executors.shell import ShellExecutor
+
+    async def main() -> None:
+        executor = ShellExecutor()
+        call = StepCall("bench", "true")
+        for _ in range(steps):
+            await executor.run(call)
+        await executor.close()
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    return time.perf_counter() - started
+
+
 def engine(steps: int, root: Path) -> tuple[float, float, str]:
     """(seconds for the whole run, seconds for loading and checking, status)."""
     from runbook_engine.cli.options import load_checked
@@ -98,6 +116,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         bare_seconds = bare(args.steps)
+        executor_seconds = executor_alone(args.steps)
         engine_seconds, load_seconds, status = engine(args.steps, Path(tmp))
     overhead_ms = (engine_seconds - bare_seconds) / args.steps * 1000
     memory = json.loads(
@@ -114,6 +133,12 @@ def main() -> None:
             f"{args.steps}",
             f"{bare_seconds:.2f} s",
             f"{bare_seconds / args.steps * 1000:.2f} ms/step",
+        ),
+        (
+            "shell executor alone (no engine)",
+            f"{args.steps}",
+            f"{executor_seconds:.2f} s",
+            f"{executor_seconds / args.steps * 1000:.2f} ms/step",
         ),
         (
             f"engine run ({status})",
