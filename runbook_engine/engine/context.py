@@ -87,7 +87,10 @@ class RunContext:
     def hosts_for(self, step: Step) -> tuple[Host, ...]:
         if not step.hosts:
             return ()
-        return tuple(self.inventory.select(step.hosts))
+        pattern = step.hosts
+        if "{{" in pattern:
+            pattern = str(self.renderer.render(pattern, self.template_extra(None)))
+        return tuple(self.inventory.select(pattern))
 
     def template_extra(self, host: Host | None) -> dict[str, Any]:
         """Names a template sees besides the vars: steps, captures, host."""
