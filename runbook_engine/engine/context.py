@@ -58,7 +58,6 @@ class RunContext:
     def __post_init__(self) -> None:
         self.redactor = Redactor(self.secrets)
         self.renderer = Renderer(dict(self.values), {"run": {"id": self.journal.run_id}})
-        self.capture_names: dict[str, Any] = {}
         self.host_captures: dict[str, dict[str, Mapping[str, Any]]] = {}  # step → host → captures
 
     @property
@@ -93,21 +92,12 @@ class RunContext:
         return tuple(self.inventory.select(pattern))
 
     def template_extra(self, host: Host | None) -> dict[str, Any]:
-        """Names a template sees besides the vars: steps, captures, host."""
+        """Names a template sees besides the vars: ``steps`` (status fields and captures,
+        this host's own capture values when rendering for a host) and ``host``."""
         steps = self.view.steps_root()
         if host is not None and self.host_captures:
             steps = dict(steps)
             for step_id, by_host in self.host_captures.items():
                 if host.name in by_host and step_id in steps:
                     steps[step_id] = {**steps[step_id], **by_host[host.name]}
-        extra: dict[str, Any] = {**self.capture_names, "steps": steps, "host": host}
-        if host is not None:
-            for name, by_host in self._captures_by_host_name(host.name).items():
-                extra[name] = by_host
-        return extra
-
-    def _captures_by_host_name(self, host_name: str) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for by_host in self.host_captures.values():
-            merged.update(by_host.get(host_name, {}))
-        return merged
+        return {"steps": steps, "host": host}

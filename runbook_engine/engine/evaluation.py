@@ -56,6 +56,11 @@ class RunView:
         self._steps_root: dict[str, Any] = {}
         self._status: dict[str, str] = {}
         self._host_failures: dict[str, frozenset[str]] = {}
+        for step_id, qualified_id in qualified.items():
+            # every step is visible from the start, so `steps.X.succeeded` is false (not
+            # null) and `failed(phase.*)` matches before X has run
+            self._steps_root[step_id] = dict(_PENDING)
+            self._status[qualified_id] = "pending"
 
     def record(self, step_id: str, outcome: StepOutcome) -> None:
         """Keep what predicates see up to date, incrementally (a run may have 10,000
@@ -84,6 +89,17 @@ class RunView:
             checks=self.checks,
             now=time.time(),
         )
+
+
+_PENDING: dict[str, Any] = {
+    "status": "pending",
+    "succeeded": False,
+    "failed": False,
+    "skipped": False,
+    "cancelled": False,
+    "rolled_back": False,
+    "attempts": 0,
+}
 
 
 def step_fields(outcome: StepOutcome) -> dict[str, Any]:

@@ -181,7 +181,6 @@ class StepRunner:
         ctx.view.record(step.id, outcome)
         if outcome.host_captures:
             ctx.host_captures[step.id] = dict(outcome.host_captures)
-        ctx.capture_names.update(outcome.captures)
         result = result_to_journal(outcome.result)
         captures: Any = dict(outcome.captures)
         if step.secret_output:

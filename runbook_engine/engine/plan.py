@@ -169,7 +169,6 @@ def _step_lines(
         outcome = _stubbed(ctx, step, stubs[step.id])
         known.record(step.id, outcome)
         ctx.view.record(step.id, outcome)
-        ctx.capture_names.update(outcome.captures)
         lines.append(
             f"   - stubbed result: {outcome.status}"
             + (f" ({outcome.error})" if outcome.error else "")
@@ -179,7 +178,6 @@ def _step_lines(
             status="planned", captures={name: f"<{step.id}.{name}>" for name in step.capture}
         )
         ctx.view.record(step.id, placeholder)
-        ctx.capture_names.update(placeholder.captures)
     return lines
 
 

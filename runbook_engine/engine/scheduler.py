@@ -87,7 +87,6 @@ class Run:
         self._phase_started: dict[str, float] = {}
         for step_id, outcome in self.outcomes.items():
             ctx.view.record(step_id, outcome)
-            ctx.capture_names.update(outcome.captures)
             if outcome.host_captures:
                 ctx.host_captures[step_id] = dict(outcome.host_captures)
 

@@ -342,6 +342,9 @@ def _predicate_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> li
         for problem in problems:
             problem.span = doc.inner_span(ptr, problem.offset, problem.length)
             findings.append(problem)
+        for problem in _glob_findings(expr, text, runbook):
+            problem.span = doc.inner_span(ptr, problem.offset, problem.length)
+            findings.append(problem)
         for ref in _steps_in_predicate(text):
             if ref not in all_ids and "*" not in ref:
                 offset = text.find(ref)
@@ -350,6 +353,39 @@ def _predicate_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> li
                                    span=doc.inner_span(ptr, offset, len(ref)), hint=_suggest(ref, all_ids), rule="RB105")
                 )
     return findings
+
+
+def _glob_findings(expr: Any, text: str, runbook: Runbook) -> list[PredicateError]:
+    """``failed(verify.smoke-*)`` must name at least one step (``any_host_failed`` a
+    phase): at run time a glob that matches nothing is an error, so say it now."""
+    from fnmatch import fnmatchcase
+
+    from runbook_engine import predicates
+
+    steps = [(s.qualified_id, s.id) for s in runbook.all_steps()]
+    phases = [p.id for p in runbook.phases]
+    problems: list[PredicateError] = []
+    for node in predicates.walk(expr):
+        if not isinstance(node, predicates.StepQuery):
+            continue
+        if node.function == "any_host_failed":
+            matched = any(fnmatchcase(phase, node.glob) for phase in phases)
+            what, known = "phase", phases
+        else:
+            matched = any(fnmatchcase(q, node.glob) or fnmatchcase(b, node.glob) for q, b in steps)
+            what, known = "step", [q for q, _ in steps]
+        if not matched:
+            problems.append(
+                PredicateError(
+                    f'no {what} matches "{node.glob}"',
+                    offset=node.offset,
+                    length=node.length,
+                    source=text,
+                    hint=_suggest(node.glob, known) or f"{what}s are named like {known[0] if known else '?'}",
+                    rule="RB105",
+                )
+            )
+    return problems
 
 
 _STEPS_REF = re.compile(r"\bsteps\.([a-z0-9][a-z0-9_-]*)")
