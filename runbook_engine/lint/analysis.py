@@ -229,45 +229,39 @@ def _template_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> lis
     prereq_steps = [p.step for p in runbook.prerequisites if p.step is not None]
     for step in _with_undo([*runbook.all_steps(), *prereq_steps]):
         for ptr, text in strings_in(step.spec, f"{step.pointer}/{escape(step.executor)}"):
-            if not has_template(text):
-                continue
-            try:
-                names, chains = check_template(text)
-            except TemplateError as exc:
-                exc.span = doc.span(ptr)
-                findings.append(exc)
-                continue
-            for name in sorted(names - known):
-                offset = max(text.find(name), 0)
-                findings.append(
-                    TemplateError(
-                        f"undefined template variable {name!r}",
-                        span=doc.inner_span(ptr, offset, len(name)),
-                        hint=_suggest(name, known) or "declare it under vars:",
-                        rule="RB202",
-                    )
-                )
-            findings.extend(_step_refs(doc, runbook, graph, step, ptr, text, chains))
+            chains = _check_names(doc, ptr, text, known, findings)
+            if chains:
+                findings.extend(_step_refs(doc, runbook, graph, step, ptr, text, chains))
     for name, channel in runbook.notify.items():
         for ptr, text in strings_in(channel, f"/notify/{escape(name)}"):
-            if has_template(text):
-                try:
-                    names, _ = check_template(text)
-                except TemplateError as exc:
-                    exc.span = doc.span(ptr)
-                    findings.append(exc)
-                    continue
-                for missing in sorted(names - known):
-                    offset = max(text.find(missing), 0)
-                    findings.append(
-                        TemplateError(
-                            f"undefined template variable {missing!r}",
-                            span=doc.inner_span(ptr, offset, len(missing)),
-                            hint=_suggest(missing, known) or "declare it under vars:",
-                            rule="RB202",
-                        )
-                    )
+            _check_names(doc, ptr, text, known, findings)
     return findings
+
+
+def _check_names(
+    doc: Document, ptr: str, text: str, known: set[str], findings: list[RunbookError]
+) -> list[tuple[str, ...]]:
+    """Report template syntax errors and undefined names in one string; return its
+    ``steps.…`` chains for the reference checks."""
+    if not has_template(text):
+        return []
+    try:
+        names, chains = check_template(text)
+    except TemplateError as exc:
+        exc.span = doc.span(ptr)
+        findings.append(exc)
+        return []
+    for name in sorted(names - known):
+        offset = max(text.find(name), 0)
+        findings.append(
+            TemplateError(
+                f"undefined template variable {name!r}",
+                span=doc.inner_span(ptr, offset, len(name)),
+                hint=_suggest(name, known) or "declare it under vars:",
+                rule="RB202",
+            )
+        )
+    return chains
 
 
 def _step_refs(
