@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_ROOT ?= .demo
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-test
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo demo-rollback demo-stop test lint typecheck system-deps clean
 
@@ -11,9 +12,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# the demo needs the project with its backends; the tests also need the test tools
+$(DEMO_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	touch $(DEMO_STAMP)
+
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]' -e plugins/runbook-plugin-prometheus
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 # openssh-server for the real sshd test fleet and sudo for `become`; installed only when missing.
 system-deps:
@@ -22,7 +28,7 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client sudo >/dev/null; \
 	fi
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/runbook lint runbooks/
 	$(BIN)/python examples/demo/fleet.py init --root $(DEMO_ROOT)
 	$(BIN)/runbook run runbooks/monthly-update.yaml --yes \
@@ -32,7 +38,7 @@ demo: $(STAMP)
 	status=$$?; $(BIN)/python examples/demo/fleet.py status --root $(DEMO_ROOT); \
 	$(BIN)/python examples/demo/fleet.py stop --root $(DEMO_ROOT); exit $$status
 
-demo-rollback: $(STAMP)
+demo-rollback: $(DEMO_STAMP)
 	$(BIN)/python examples/demo/fleet.py init --root $(DEMO_ROOT)
 	$(BIN)/runbook run runbooks/monthly-update.yaml --yes \
 		--vars-file $(DEMO_ROOT)/vars.yaml --var version=v2.4.1-broken \

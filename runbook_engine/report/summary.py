@@ -16,7 +16,8 @@ from runbook_engine.durations import parse_duration
 from runbook_engine.journal.replay import RunState, replay
 from runbook_engine.report.targets import Verdict, check_target
 
-#: Steps whose outcome makes up `smoke_pass_rate` (a percentage, 0–100).
+#: Steps whose outcome makes up `smoke_pass_rate` (a percentage, 0–100); the rollback's
+#: own re-check of the old version does not count.
 SMOKE_PATTERN = "*smoke*"
 
 #: Keys of `budgets` that hold the budget of the whole run (the window's max_duration).
@@ -118,7 +119,9 @@ def build_report(
     phases = _phases(events, state, budget_of)
     downtime = _downtime(state, end, budget_of.get("downtime"))
     total = _seconds(state.started_at, end)
-    smoke = [s for s in state.steps.items() if fnmatch(s[0], SMOKE_PATTERN)]
+    smoke = [
+        s for s in state.steps.items() if fnmatch(s[0], SMOKE_PATTERN) and s[1].phase != "rollback"
+    ]
     metrics: dict[str, float | bool | None] = {
         "total_duration": total,
         "downtime": downtime.seconds,
@@ -299,6 +302,18 @@ def _downtime(state: RunState, run_end: str | None, budget: float | None) -> Dow
     ends = next((p for p in state.phases.values() if p.downtime == "ends"), None)
     if begins is None or begins.started_at is None:
         return Downtime(None, None, None, closed=False, budget=budget)
+    rollback = state.rollback
+    if rollback is not None and rollback.started_at and rollback.started_at >= begins.started_at:
+        # a rollback after the outage began stops the services again: the outage lasts
+        # until the rollback has brought the previous version back up
+        end = rollback.finished_at or run_end
+        return Downtime(
+            begins.started_at,
+            end,
+            _seconds(begins.started_at, end),
+            closed=rollback.finished_at is not None,
+            budget=budget,
+        )
     if ends is not None and ends.finished_at is not None:
         return Downtime(
             begins.started_at,

@@ -45,7 +45,8 @@ def test_success_metrics_fail_for_a_rolled_back_run() -> None:
     assert (
         verdicts["total_duration"].outcome == "fail" and verdicts["total_duration"].value == 75 * 60
     )
-    assert verdicts["downtime"].outcome == "pass" and verdicts["downtime"].value == 20 * 60
+    # the rollback stopped the services again at 22 and had them back at 75
+    assert verdicts["downtime"].outcome == "fail" and verdicts["downtime"].value == 75 * 60
     assert (
         verdicts["smoke_pass_rate"].outcome == "fail" and verdicts["smoke_pass_rate"].value == 50.0
     )
@@ -114,6 +115,26 @@ def test_deviations_of_a_troubled_run() -> None:
     }
 
 
+def test_downtime_after_a_rollback_lasts_until_the_rollback_finished() -> None:
+    """Regression: the outage was reported as ending when the new version started,
+    although the rollback then stopped the services again."""
+    report = build_report(rolled_back_update())
+    assert report.downtime.began_at == ts(0) and report.downtime.ended_at == ts(75)
+    assert report.downtime.closed
+
+
+def test_rollback_smoke_check_does_not_count_in_the_smoke_pass_rate() -> None:
+    """Regression: the rollback's own health check was counted as a smoke test."""
+    events = [
+        e
+        for e in rolled_back_update()
+        if not (e.get("step") == "smoke-health")  # leave one failed smoke test
+    ]
+    events += step("rollback-smoke", "rollback", 76, 77)
+    report = build_report(numbered(events))
+    assert report.metrics["smoke_pass_rate"] == 0.0
+
+
 def test_downtime_left_open_is_measured_to_the_end_of_the_run() -> None:
     events = numbered(
         [
@@ -156,7 +177,7 @@ def test_markdown_report_reads_like_a_change_ticket() -> None:
 def test_json_report_round_trips() -> None:
     data = json.loads(render_report(rolled_back_update(), "json", run_id="R1"))
     assert data["run_id"] == "R1" and data["status"] == "rolled_back" and data["exit_code"] == 3
-    assert data["downtime"]["seconds"] == 1200.0
+    assert data["downtime"]["seconds"] == 4500.0  # until the rollback restored service
     assert data["metrics"]["rollback"] is True
     assert data["decisions"][0]["condition"] == "Smoke test fails"
 
@@ -187,7 +208,7 @@ def test_junit_parses_with_failures_where_steps_and_targets_failed() -> None:
         )
         for c in success.iter("testcase")
     }
-    assert outcomes == {"total_duration": "failure", "downtime": "ok", "error_rate": "skipped"}
+    assert outcomes == {"total_duration": "failure", "downtime": "failure", "error_rate": "skipped"}
 
 
 def test_html_report_is_escaped() -> None:
