@@ -125,22 +125,22 @@ class Checklist:
         self.out("## Overview")
         self.out()
         if rb.description:
-            self.out(f"**Purpose**: {rb.description.strip()}")
+            self.out(f"- **Purpose**: {rb.description.strip()}")
         if rb.frequency:
-            self.out(f"**Frequency**: {rb.frequency}")
+            self.out(f"- **Frequency**: {rb.frequency}")
         if rb.owners:
-            self.out(f"**Performed by**: {', '.join(rb.owners)}")
+            self.out(f"- **Performed by**: {', '.join(rb.owners)}")
         window = rb.window
         if window.max_duration:
-            self.out(f"**Maximum duration**: {format_duration(window.max_duration)}")
+            self.out(f"- **Maximum duration**: {format_duration(window.max_duration)}")
         if window.downtime_budget:
-            self.out(f"**Downtime budget**: {format_duration(window.downtime_budget)}")
+            self.out(f"- **Downtime budget**: {format_duration(window.downtime_budget)}")
         if window.schedule:
-            self.out(f"**Window**: {window.schedule}")
+            self.out(f"- **Window**: {window.schedule}")
         if window.not_before or window.not_after:
-            self.out(f"**Allowed between**: {window.not_before or '…'} and {window.not_after or '…'} ({window.timezone})")
+            self.out(f"- **Allowed between**: {window.not_before or '…'} and {window.not_after or '…'} ({window.timezone})")
         if rb.inventory:
-            self.out(f"**Inventory**: `{_render(rb.inventory, self.context)}`")
+            self.out(f"- **Inventory**: `{_render(rb.inventory, self.context)}`")
         self.out()
 
     def variables(self) -> None:

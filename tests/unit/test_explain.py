@@ -189,3 +189,25 @@ def test_a_runbook_with_findings_is_refused_with_the_first_one(
 def test_no_runs_of_blank_lines(monthly: Runbook) -> None:
     """Regression: a step without outcome lines left two blank lines behind it."""
     assert "\n\n\n" not in render_checklist(monthly, {})
+
+
+def test_html_checklist_is_a_page_with_the_decision_table_and_no_raw_html(tmp_path: Path) -> None:
+    from html.parser import HTMLParser
+
+    from runbook_engine.explain.html import markdown_to_html
+
+    page = markdown_to_html("# Update\n\n| a | b |\n|---|---|\n| <script>x</script> | 2 |\n", "Update <v2>")
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            self.seen.append(tag)
+
+    parser = Tags()
+    parser.feed(page)
+    assert {"html", "title", "h1", "table", "td"} <= set(parser.seen)
+    assert "script" not in parser.seen and "&lt;script&gt;" in page
+    assert "<title>Update &lt;v2&gt;</title>" in page
