@@ -4,6 +4,7 @@ redacts it once and sends the same data to the journal and to the progress view.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from runbook_engine.templating import Renderer
 #: Journal events that mark step boundaries: written with fsync. ``step_pid`` is not
 #: among them: it only matters while the runner's commands could still be alive, and
 #: a SIGKILLed runner's writes survive in the page cache (a power loss leaves no
-#: orphans to look for).
+#: orphans to look for). Nor is ``step_started``: it is made durable by `durable`,
+#: which the step awaits before its work may begin — the shell executor overlaps that
+#: fsync with starting the process and only then sends the command its go line.
 _DURABLE = frozenset(
     {
         "run_started",
-        "step_started",
         "step_finished",
         "decision",
         "paused",
@@ -78,6 +80,13 @@ class RunContext:
             self.journal.append(event, sync=event in _DURABLE, **clean)
         self.progress.event(event, **clean)
         return clean
+
+    async def durable(self) -> None:
+        """Wait until every journal line written so far is on disk (one fsync in a
+        worker thread, so the event loop keeps going; nothing to wait for if the last
+        boundary already synced)."""
+        if self.journal.pending():
+            await asyncio.to_thread(self.journal.sync)
 
     def show(self, kind: str, **data: Any) -> None:
         """Show something without journaling it."""

@@ -87,11 +87,25 @@ class Dispatch:
             redact=ctx.redactor,
         )
 
-    async def execute(self, step: Step, call: StepCall) -> Result:
-        """Run the step's executor; a failure to even start is a failed result."""
+    async def execute(self, step: Step, call: StepCall, *, start_durable: bool = False) -> Result:
+        """Run the step's executor; a failure to even start is a failed result.
+
+        ``start_durable``: the step's ``step_started`` must be on disk before its work
+        begins. An executor that declares ``awaits_before_start`` does that itself
+        (awaiting the ``before_start`` option at the last moment, so the fsync overlaps
+        its own start-up); for any other the engine waits here."""
         started = time.monotonic()
         try:
             executor = self.executor(step.executor)
+        except RunbookError as exc:
+            return _failed(str(exc), started)
+        except Exception as exc:  # a plugin that cannot even load fails the step
+            return _failed(
+                f"executor {step.executor!r} crashed: {type(exc).__name__}: {exc}", started
+            )
+        if start_durable and not getattr(executor, "awaits_before_start", False):
+            await self.ctx.durable()
+        try:
             work: Awaitable[Result] = executor.run(call)
             if step.timeout is not None:
                 return await asyncio.wait_for(work, step.timeout + TIMEOUT_GRACE)

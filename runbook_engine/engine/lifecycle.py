@@ -72,9 +72,11 @@ class StepRunner:
             ctx.emit(
                 "step_started", step=step.id, phase=step.phase, attempt=attempt, title=step.label
             )
-            call = self.dispatch.call(step, hosts, self.extra_options(step))
+            call = self.dispatch.call(
+                step, hosts, {**self.extra_options(step), "before_start": ctx.durable}
+            )
             try:
-                result = await self.dispatch.execute(step, call)
+                result = await self.dispatch.execute(step, call, start_durable=True)
             except asyncio.CancelledError:
                 outcome = StepOutcome(
                     status=CANCELLED, attempts=attempt, error="cancelled by the operator"

@@ -1,12 +1,14 @@
 """The ``shell`` executor: a local command in its own process group.
 
 A step's command must never outlive the runner that started it, even a runner killed
-with SIGKILL, because resume would otherwise start a retry beside an orphan. Two
-guards do that on Linux: the shell gets ``PR_SET_PDEATHSIG`` (SIGKILL when the runner
-dies), and a small guardian process, started once per run, holds the read end of a
-pipe from the runner; when the runner dies the pipe closes and the guardian kills
-every process group still registered (the grandchildren a shell spawned do not get
-the parent-death signal). See docs/executors/shell.md.
+with SIGKILL, because resume would otherwise start a retry beside an orphan. On Linux
+a small guardian process, started once per run, holds the read end of a pipe from the
+runner; when the runner dies the pipe closes and the guardian kills every process
+group still registered, grandchildren included. A command does not start its work
+before the guardian knows its group (it waits for a go line on stdin), so nothing runs
+unguarded. Only when the guardian cannot be started does the shell get
+``PR_SET_PDEATHSIG`` instead (``setpriv``, or a ``prctl`` preexec), which costs an
+extra exec or a fork per command. See docs/executors/shell.md.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -109,24 +111,30 @@ class _Guardian:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def _ensure(self) -> subprocess.Popen[bytes] | None:
+    def start(self) -> bool:
+        """Start the guardian if it is not running; whether one is running."""
+        if self._proc is not None and self._proc.poll() is not None:
+            self._proc = None  # it died: start another for the commands to come
         if self._proc is None and sys.platform.startswith("linux"):
-            self._proc = subprocess.Popen(
-                [sys.executable, "-S", "-c", _GUARDIAN],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-                close_fds=True,
-            )
-        return self._proc
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-S", "-c", _GUARDIAN],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                    close_fds=True,
+                    bufsize=0,
+                )
+            except OSError:
+                return False
+        return self._proc is not None and self._proc.poll() is None
 
     def _send(self, text: str) -> None:
-        proc = self._ensure()
+        proc = self._proc
         if proc is not None and proc.stdin is not None:
             with contextlib.suppress(BrokenPipeError, OSError):
                 proc.stdin.write(text.encode())
-                proc.stdin.flush()
 
     def watch(self, pgid: int) -> None:
         self._send(f"{pgid}\n")
@@ -146,13 +154,15 @@ class _Guardian:
 
 @dataclass(frozen=True, slots=True)
 class _DeathSignal:
-    """How a child asks Linux for SIGKILL when the runner dies: exec through
-    ``setpriv --pdeathsig KILL`` (keeps the fast vfork path, ~0.7 ms) or, without
-    setpriv, a ctypes ``prctl`` preexec (forces fork, ~2 ms per command).
+    """How a command is kept from outliving the runner.
 
     ``guarded`` commands start with a line that waits for the runner's go (a first
     line on stdin, sent once the guardian knows the process group) and checks that
-    the parent is still the runner: nothing of the command runs unguarded."""
+    the parent is still the runner: nothing of the command runs unguarded. With a
+    guardian that is all (no extra cost but the go line). Without one, the shell asks
+    Linux for SIGKILL when the runner dies: exec through ``setpriv --pdeathsig KILL``
+    (keeps the fast vfork path, ~1 ms more per command) or, without setpriv, a ctypes
+    ``prctl`` preexec (forces fork, ~2 ms more per command)."""
 
     prefix: tuple[str, ...] = ()
     preexec: Callable[[], None] | None = None
@@ -164,9 +174,11 @@ class _DeathSignal:
         return f'[ "$PPID" = {os.getpid()} ] && read -r _ || exit 137\n{text}'
 
 
-def _death_signal() -> _DeathSignal:
+def _death_signal(guardian: bool) -> _DeathSignal:
     if not sys.platform.startswith("linux"):
         return _DeathSignal()
+    if guardian:
+        return _DeathSignal(guarded=True)
     setpriv = shutil.which("setpriv")
     if setpriv is not None:
         return _DeathSignal(prefix=(setpriv, "--pdeathsig", "KILL"), guarded=True)
@@ -212,6 +224,8 @@ class ShellExecutor(ExecutorBase):
     local-connection host of ``hosts:``)."""
 
     key: ClassVar[str] = "shell"
+    #: It awaits the ``before_start`` option itself, just before the command's go.
+    awaits_before_start: ClassVar[bool] = True
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "A shell command run locally with /bin/sh -c.",
         "oneOf": [
@@ -263,7 +277,16 @@ class ShellExecutor(ExecutorBase):
 
     def __init__(self) -> None:
         self._guardian = _Guardian()
-        self._death = _death_signal()
+        self._deaths: dict[bool, _DeathSignal] = {}
+
+    def _death(self) -> _DeathSignal:
+        """The guard for the next command: the guardian when it runs, else a
+        parent-death signal."""
+        guardian = self._guardian.start()
+        death = self._deaths.get(guardian)
+        if death is None:
+            death = self._deaths[guardian] = _death_signal(guardian)
+        return death
 
     def _spec_for(self, call: StepCall, host: Host | None) -> ShellSpec:
         raw = call.spec
@@ -327,21 +350,25 @@ class ShellExecutor(ExecutorBase):
         cwd = spec.cwd or str(call.workdir)
         host_name = host.name if host is not None else None
         started = time.monotonic()
+        death = self._death()
+        before_start = _before_start(call)
+        if not death.guarded:  # no go line to hold the command back: wait now
+            await before_start()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self._death.prefix,
+                *death.prefix,
                 "/bin/sh",
                 "-c",
-                self._death.command(spec.command),
+                death.command(spec.command),
                 stdin=subprocess.PIPE
-                if spec.stdin is not None or self._death.guarded
+                if spec.stdin is not None or death.guarded
                 else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=cwd,
                 env=env,
                 start_new_session=True,
-                preexec_fn=self._death.preexec,
+                preexec_fn=death.preexec,
             )
         except OSError as exc:
             return {
@@ -365,11 +392,17 @@ class ShellExecutor(ExecutorBase):
         ]
         timed_out = False
         try:
+            feed: asyncio.Future[None] | None = None
             if proc.stdin is not None:
-                go = b"\n" if self._death.guarded else b""
-                readers.append(
-                    asyncio.ensure_future(_feed(proc.stdin, go + (spec.stdin or "").encode()))
+                go = b"\n" if death.guarded else b""
+                feed = asyncio.ensure_future(
+                    _feed(
+                        proc.stdin,
+                        go + (spec.stdin or "").encode(),
+                        before_start if death.guarded else None,
+                    )
                 )
+                readers.append(feed)
             try:
                 await asyncio.wait_for(asyncio.shield(proc.wait()), call.timeout)
             except TimeoutError:
@@ -380,6 +413,13 @@ class ShellExecutor(ExecutorBase):
                 reader.cancel()
             if still_open:
                 err.add(b"\n[stopped reading: a background process kept the output open]")
+            failure = (
+                feed.exception()
+                if feed is not None and feed.done() and not feed.cancelled()
+                else None
+            )
+            if failure is not None:
+                raise failure  # the go was never sent: the command did not run
         except asyncio.CancelledError:
             await asyncio.shield(_stop_group(proc, spec.kill_grace))
             for reader in readers:
@@ -450,12 +490,33 @@ async def _pump(
         log(prefix + pending.decode("utf-8", errors="replace"), host)
 
 
-async def _feed(stdin: asyncio.StreamWriter, data: bytes) -> None:
-    """Writes the go line and the step's stdin, then closes it (EOF for the command)."""
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-        stdin.write(data)
-        await stdin.drain()
-    stdin.close()
+async def _feed(
+    stdin: asyncio.StreamWriter,
+    data: bytes,
+    before_go: Callable[[], Awaitable[None]] | None,
+) -> None:
+    """Waits for ``before_go`` (the step's start made durable), writes the go line and
+    the step's stdin, then closes it (EOF for the command). If ``before_go`` fails,
+    stdin is closed without a go and the guarded command exits 137 untouched."""
+    try:
+        if before_go is not None:
+            await before_go()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            stdin.write(data)
+            await stdin.drain()
+    finally:
+        stdin.close()
+
+
+async def _nothing() -> None:
+    return None
+
+
+def _before_start(call: StepCall) -> Callable[[], Awaitable[None]]:
+    """What the engine wants awaited before the command may act (its ``step_started``
+    made durable); nothing when called without an engine."""
+    wait = call.options.get("before_start")
+    return wait if callable(wait) else _nothing
 
 
 async def _stop_group(proc: asyncio.subprocess.Process, grace: float) -> None:

@@ -8,6 +8,7 @@ was started from), and the run is listed in the SQLite index.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_engine.errors import RunError
-from runbook_engine.journal.chain import GENESIS, line_of, record_hash
+from runbook_engine.journal.chain import GENESIS, canonical
 from runbook_engine.journal.index import RunIndex, RunRow
 
 JOURNAL_NAME = "journal.jsonl"
@@ -58,6 +59,7 @@ class Journal:
         self._seq: int | None = None
         self._prev = GENESIS
         self._needs_newline = False
+        self._synced = 0  # seq of the last line known durable
 
     # -- creating and finding runs ------------------------------------------------
 
@@ -147,16 +149,17 @@ class Journal:
             **data,
             "prev": self._prev,
         }
-        record["hash"] = digest = record_hash(self._prev, record)
-        line = line_of(record)
+        body = canonical(record)  # built once: hashed, then written with the hash last
+        record["hash"] = digest = hashlib.sha256((self._prev + body).encode("utf-8")).hexdigest()
+        line = f'{body[:-1]},"hash":"{digest}"}}\n'.encode()
         if self._needs_newline:
             line = b"\n" + line
             self._needs_newline = False
         _write_all(self._fd, line)
-        if sync:
-            os.fsync(self._fd)
         self._seq += 1
         self._prev = digest
+        if sync:
+            self.sync()
         if event == "run_finished":
             self._index.update(
                 self.run_id,
@@ -170,6 +173,20 @@ class Journal:
                 self.run_id, status=_INDEX_STATUS[event], pid=os.getpid(), head=(self._seq, digest)
             )
         return record
+
+    def pending(self) -> bool:
+        """Whether lines were written since the last fsync."""
+        return self._fd is not None and self._seq is not None and self._synced < self._seq
+
+    def sync(self) -> None:
+        """Make every line written so far durable (one fsync, none if nothing is new).
+        Safe to call from a worker thread while the runner keeps appending: it covers
+        at least the lines written before it was called."""
+        fd, upto = self._fd, self._seq
+        if fd is None or upto is None or self._synced >= upto:
+            return
+        os.fsync(fd)
+        self._synced = max(self._synced, upto)
 
     def close(self, status: str, exit_code: int) -> None:
         """Record the run's outcome and journal head in the index, and release the
@@ -190,6 +207,7 @@ class Journal:
         records, good_length, torn_bytes, has_newline = _read(self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._seq = int(records[-1]["seq"]) if records else 0
+        self._synced = self._seq
         self._prev = str(records[-1]["hash"]) if records else GENESIS
         self._needs_newline = not has_newline and torn_bytes == 0 and good_length > 0
         if torn_bytes:
