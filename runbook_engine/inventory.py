@@ -256,8 +256,8 @@ class _Builder:
             return seen
 
         group_of_host: dict[str, set[str]] = {h: {"all"} for h in self.host_order}
-        for group, hosts in self.group_hosts.items():
-            for h in hosts:
+        for group, members in self.group_hosts.items():
+            for h in members:
                 group_of_host[h] |= ancestors(group)
         groups = {
             g: Group(
