@@ -18,16 +18,21 @@ from runbook_engine.model import Runbook, Step
 from runbook_engine.redaction import MASK, Redactor
 from runbook_engine.templating import Renderer
 
-#: Journal events that mark step boundaries: written with fsync. ``step_pid`` is not
-#: among them: it only matters while the runner's commands could still be alive, and
-#: a SIGKILLed runner's writes survive in the page cache (a power loss leaves no
-#: orphans to look for). Nor is ``step_started``: it is made durable by `durable`,
-#: which the step awaits before its work may begin — the shell executor overlaps that
-#: fsync with starting the process and only then sends the command its go line.
+#: Journal events written with fsync on the spot: the run's own boundaries and the
+#: operator's and the decision matrix's acts. Step boundaries are made durable by
+#: `RunContext.durable` instead, one fsync per step: ``step_started`` (and the
+#: ``step_finished`` before it) must be on disk before the step's work begins — the
+#: shell executor overlaps that fsync with starting the process and sends the command
+#: its go line only then — and a ``step_finished`` no step start follows within
+#: `FLUSH_DELAY` is synced in the background. ``step_pid`` needs no fsync of its own:
+#: it only matters while the runner's commands could still be alive, and a SIGKILLed
+#: runner's writes survive in the page cache (a power loss leaves no orphans).
+#: Seconds a ``step_finished`` may wait for the next step's fsync to cover it.
+FLUSH_DELAY = 0.05
+
 _DURABLE = frozenset(
     {
         "run_started",
-        "step_finished",
         "decision",
         "paused",
         "operator",
@@ -58,6 +63,8 @@ class RunContext:
     stubs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._sync_lock = asyncio.Lock()
+        self._flushes: set[asyncio.Task[None]] = set()
         self.redactor = Redactor(self.secrets)
         self.renderer = Renderer(dict(self.values), {"run": {"id": self.journal.run_id}})
         self.host_captures: dict[str, dict[str, Mapping[str, Any]]] = {}  # step → host → captures
@@ -78,6 +85,8 @@ class RunContext:
         clean = self.redactor.redact_obj(data) if self.redactor else data
         if journal:
             self.journal.append(event, sync=event in _DURABLE, **clean)
+            if event == "step_finished":
+                self._flush_later(self.journal.seq)
         self.progress.event(event, **clean)
         return clean
 
@@ -85,8 +94,28 @@ class RunContext:
         """Wait until every journal line written so far is on disk (one fsync in a
         worker thread, so the event loop keeps going; nothing to wait for if the last
         boundary already synced)."""
-        if self.journal.pending():
-            await asyncio.to_thread(self.journal.sync)
+        if not self.journal.pending():
+            return
+        async with self._sync_lock:
+            if self.journal.pending():
+                await asyncio.to_thread(self.journal.sync)
+
+    def _flush_later(self, seq: int) -> None:
+        """Sync journal line ``seq`` (a finished step) soon, unless a step start has
+        synced it by then."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # outside the event loop (resume bookkeeping): now
+            self.journal.sync()
+            return
+
+        def flush() -> None:
+            if self.journal.pending(seq):
+                task = loop.create_task(self.durable())
+                self._flushes.add(task)
+                task.add_done_callback(self._flushes.discard)
+
+        loop.call_later(FLUSH_DELAY, flush)
 
     def show(self, kind: str, **data: Any) -> None:
         """Show something without journaling it."""

@@ -216,17 +216,20 @@ def _finish(journal: Any, status: str, runbook: Runbook, options: RunOptions) ->
 
 
 def _write_reports(journal: Any, runbook: Runbook, report_dir: Path | None) -> None:
-    """Markdown and JSON reports in the run directory (and ``--report-dir``)."""
-    from runbook_engine.report import render_report
+    """Markdown and JSON reports in the run directory (and ``--report-dir``), both
+    rendered from one summary of the journal."""
+    from runbook_engine.report import build_report
+    from runbook_engine.report.jsonfmt import render_json
+    from runbook_engine.report.markdown import render_markdown
 
-    events = journal.events()
     budgets = {
         "total_duration": runbook.window.max_duration,
         "downtime": runbook.window.downtime_budget,
     }
+    report = build_report(journal.events(), success=runbook.success, budgets=budgets)
     targets = [journal.dir] + ([report_dir] if report_dir is not None else [])
-    for fmt, suffix in (("markdown", "md"), ("json", "json")):
-        text = render_report(events, fmt, success=runbook.success, budgets=budgets)
+    for render, suffix in ((render_markdown, "md"), (render_json, "json")):
+        text = render(report)
         for target in targets:
             target.mkdir(parents=True, exist_ok=True)
             name = "report" if target == journal.dir else journal.run_id

@@ -174,9 +174,17 @@ class Journal:
             )
         return record
 
-    def pending(self) -> bool:
-        """Whether lines were written since the last fsync."""
-        return self._fd is not None and self._seq is not None and self._synced < self._seq
+    @property
+    def seq(self) -> int:
+        """The sequence number of the last line written (0 before any)."""
+        return self._seq or 0
+
+    def pending(self, seq: int | None = None) -> bool:
+        """Whether line ``seq`` (default: the last one written) is not yet known to be
+        on disk."""
+        if self._fd is None or self._seq is None:
+            return False
+        return self._synced < (self._seq if seq is None else seq)
 
     def sync(self) -> None:
         """Make every line written so far durable (one fsync, none if nothing is new).
