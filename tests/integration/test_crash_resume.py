@@ -43,9 +43,13 @@ phases:
         idempotent: true
       - id: f
         shell: sleep 0.05; echo f >> counts.txt
+      - id: g
+        shell: sleep 0.5; echo g >> counts.txt
 """
 
-STEPS = ["a", "b", "c", "d", "e", "f"]
+# `g` keeps the runner busy after f's boundary: without it a loaded machine let the run
+# finish before the kill at step_finished-6 arrived (the kill point was missed).
+STEPS = ["a", "b", "c", "d", "e", "f", "g"]
 IDEMPOTENT = {"b", "e"}
 
 #: (event to wait for, how many of them, extra condition) — step boundaries and mid-step.
