@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from runbook_engine.executors.base import NamedCheck
 from runbook_engine.predicates import EvalContext, evaluate, parse
+from runbook_engine.predicates.evaluator import StepIndex
 
 _HOSTS = {
     f"app-0{i}": {
@@ -93,6 +94,35 @@ def main() -> None:
         f"{'median of parse+evaluate over these predicates':<62} {'':>9} {'':>9} {statistics.median(totals):>9.1f}"
     )
     print(f"{'worst':<62} {'':>9} {'':>9} {max(totals):>9.1f}")
+    large_run(runs)
+
+
+def large_run(runs: int, steps: int = 10_000) -> None:
+    """``failed(glob)`` in a 10,000-step run, evaluated after a step changed: the way
+    the engine does it (a `StepIndex` kept up to date) and with a bare mapping (a walk
+    over every step per evaluation, which makes decisions quadratic in run size)."""
+    status = {f"phase-{i // 100}.s{i}": "pending" for i in range(steps)}
+    index = StepIndex(status)
+    expr = parse("failed(phase-*)", CHECKS)
+    indexed = EvalContext(step_status=status, step_index=index)
+    walked = EvalContext(step_status=status)
+    flip = iter(range(10**9))
+
+    def step_then_evaluate(ctx: EvalContext) -> None:
+        step = f"phase-{0}.s{next(flip) % 100}"
+        old = status[step]
+        status[step] = new = "succeeded" if old != "succeeded" else "pending"
+        index.changed(step, old, new)
+        evaluate(expr, ctx)
+
+    print()
+    print(
+        f"{'failed(phase-*) over ' + str(steps) + ' steps, per evaluation':<62} {'':>9} {'eval µs':>9}"
+    )
+    for label, ctx in (("with the engine's StepIndex", indexed), ("walking every step", walked)):
+        print(
+            f"{'  ' + label:<62} {'':>9} {median_us(lambda c=ctx: step_then_evaluate(c), max(5, runs // 20), 10):>9.1f}"
+        )
 
 
 if __name__ == "__main__":

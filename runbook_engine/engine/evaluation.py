@@ -16,6 +16,7 @@ from runbook_engine.engine.outcome import StepOutcome
 from runbook_engine.errors import PredicateError
 from runbook_engine.executors.base import NamedCheck, Result
 from runbook_engine.model import Step
+from runbook_engine.predicates.evaluator import StepIndex
 
 
 class Evaluator:
@@ -56,6 +57,7 @@ class RunView:
         self._steps_root: dict[str, Any] = {}
         self._status: dict[str, str] = {}
         self._host_failures: dict[str, frozenset[str]] = {}
+        self._index = StepIndex(self._status)
         for step_id, qualified_id in qualified.items():
             # every step is visible from the start, so `steps.X.succeeded` is false (not
             # null) and `failed(phase.*)` matches before X has run
@@ -68,6 +70,7 @@ class RunView:
         self.outcomes[step_id] = outcome
         self._steps_root[step_id] = step_fields(outcome)
         qualified = self.qualified.get(step_id, step_id)
+        self._index.changed(qualified, self._status.get(qualified), outcome.status)
         self._status[qualified] = outcome.status
         failed = frozenset(outcome.failed_hosts())
         if failed:
@@ -88,6 +91,7 @@ class RunView:
             host_failures=self._host_failures,
             checks=self.checks,
             now=time.time(),
+            step_index=self._index,
         )
 
 

@@ -49,6 +49,43 @@ from runbook_engine.predicates.nodes import (
 from runbook_engine.predicates.parser import parse
 
 
+def _step_matches(step: str, glob: str) -> bool:
+    """A step glob matches the qualified id (``phase.step``) or the bare step id."""
+    return fnmatchcase(step, glob) or fnmatchcase(step.partition(".")[2], glob)
+
+
+class StepIndex:
+    """Statuses of the steps each glob matches, kept up to date as steps change, so
+    ``failed(glob)`` / ``succeeded(glob)`` cost no walk over every step: decisions
+    are evaluated after every step, and a walk each time makes a large run quadratic.
+
+    Whoever owns the ``step_status`` mapping reports every change through `changed`
+    (the engine's run view does); an `EvalContext` without an index walks the mapping.
+    """
+
+    def __init__(self, step_status: Mapping[str, str]) -> None:
+        self._status = step_status
+        self._counts: dict[str, dict[str, int]] = {}  # glob → status → matching steps
+
+    def counts(self, glob: str) -> Mapping[str, int]:
+        counts = self._counts.get(glob)
+        if counts is None:
+            counts = {}
+            for step, status in self._status.items():
+                if _step_matches(step, glob):
+                    counts[status] = counts.get(status, 0) + 1
+            self._counts[glob] = counts
+        return counts
+
+    def changed(self, step: str, old: str | None, new: str) -> None:
+        """Step ``step`` went from ``old`` (None: it is new) to ``new``."""
+        for glob, counts in self._counts.items():
+            if _step_matches(step, glob):
+                if old is not None:
+                    counts[old] -= 1
+                counts[new] = counts.get(new, 0) + 1
+
+
 @dataclass(frozen=True)
 class EvalContext:
     """What a predicate can see. Names resolve in ``fields``, then ``roots``;
@@ -62,6 +99,7 @@ class EvalContext:
     host_failures: Mapping[str, frozenset[str]] = field(default_factory=dict)
     checks: Mapping[str, NamedCheck] = field(default_factory=dict)
     now: float = field(default_factory=time.time)
+    step_index: StepIndex | None = None  # kept in step with ``step_status`` by its owner
 
 
 class _MissingOnHost(Exception):
@@ -465,17 +503,19 @@ class _Evaluator:
                 for phase, failed in self.ctx.host_failures.items()
                 if fnmatchcase(phase, glob)
             )
-        statuses = [
-            status
-            for step, status in self.ctx.step_status.items()
-            if fnmatchcase(step, glob) or fnmatchcase(step.partition(".")[2], glob)
-        ]
-        if not statuses:
+        index = self.ctx.step_index
+        counts = (
+            index.counts(glob)
+            if index is not None
+            else StepIndex(self.ctx.step_status).counts(glob)
+        )
+        matched = sum(counts.values())
+        if not matched:
             known = ", ".join(sorted(self.ctx.step_status)[:8]) or "none"
             raise _error(node, f'no step matches "{glob}"', f"steps: {known}")
         if node.function == "failed":
-            return "failed" in statuses
-        return all(status == node.function for status in statuses)
+            return counts.get("failed", 0) > 0
+        return counts.get(node.function, 0) == matched
 
     def call(self, node: Call) -> Any:
         try:
