@@ -1,8 +1,9 @@
 """Engine overhead: a runbook of trivial shell steps against bare subprocesses.
 
-    .venv/bin/python benchmarks/bench_engine.py [--steps 1000] [--memory-steps 10000]
+    .venv/bin/python benchmarks/bench_engine.py [--steps 1000] [--memory-steps 10000] [--rounds 3]
 
-Prints a table: the time of N bare ``asyncio.create_subprocess_exec('/bin/true')``
+Prints a Markdown table (medians of interleaved rounds, so a busy machine hits every
+column alike): the time of N bare ``asyncio.create_subprocess_exec('/bin/true')``
 calls, the time of an N-step runbook of ``shell: "true"`` steps in the same process
 (journal with fsync at every step boundary, decisions, report), the per-step
 overhead the engine adds (target < 2 ms), and the peak memory (max RSS) of a
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,16 +111,27 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--memory-steps", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3, help="medians over this many rounds")
     parser.add_argument("--child-memory", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_memory:
         child_memory(args.child_memory)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        bare_seconds = bare(args.steps)
-        executor_seconds = executor_alone(args.steps)
-        engine_seconds, load_seconds, status = engine(args.steps, Path(tmp))
-    overhead_ms = (engine_seconds - bare_seconds) / args.steps * 1000
+    bares, executors, engines, loads, statuses = [], [], [], [], set()
+    for _ in range(args.rounds):  # interleaved, so a busy moment hits every column
+        with tempfile.TemporaryDirectory() as tmp:
+            bares.append(bare(args.steps))
+            executors.append(executor_alone(args.steps))
+            seconds, load, status = engine(args.steps, Path(tmp))
+            engines.append(seconds)
+            loads.append(load)
+            statuses.add(status)
+    bare_seconds, executor_seconds = statistics.median(bares), statistics.median(executors)
+    engine_seconds, load_seconds = statistics.median(engines), statistics.median(loads)
+    status = "/".join(sorted(statuses))
+    overhead_ms = statistics.median(
+        (e - b) / args.steps * 1000 for e, b in zip(engines, bares, strict=True)
+    )
     memory = json.loads(
         subprocess.run(
             [sys.executable, __file__, "--child-memory", str(args.memory_steps)],
@@ -165,15 +178,13 @@ def main() -> None:
             f"{memory['peak_mb']:.0f} MB (target < {MEMORY_TARGET_MB:g}) {'OK' if memory['peak_mb'] < MEMORY_TARGET_MB else 'OVER'}",
         ),
     ]
-    widths = [
-        max(len(row[i]) for row in rows + [("measure", "steps", "time", "result")])
-        for i in range(4)
-    ]
-    header = ("measure", "steps", "time", "result")
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("-+-".join("-" * w for w in widths))
+    print(
+        f"median of {args.rounds} interleaved rounds; overhead = median of per-round differences\n"
+    )
+    print("| measure | steps | time | result |")
+    print("|---|---|---|---|")
     for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

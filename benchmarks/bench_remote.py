@@ -3,10 +3,10 @@
 Starts a fleet of real sshd daemons on 127.0.0.1 (runbook_engine.testing), then runs
 the same work — N commands, each on every host of the shape — as whole processes:
 
-  runbook   a fresh Python process that imports runbook_engine, loads the inventory
-            and drives SshExecutor.run once per command, the way the engine drives a
-            step (``runbook run`` does not exist yet, so this stands in for it,
-            interpreter start-up and imports included)
+  runbook   ``runbook run`` (the real CLI, a fresh process: interpreter start-up,
+            imports, load + lint, journal, report) on a generated runbook of N
+            ``ssh:`` steps with ``hosts:`` over an inventory of the fleet, one step
+            at a time (``--concurrency 1``, the same order of work as the others)
   ansible   ansible-playbook, one task per command, pipelining on, ControlPersist,
             forks = hosts, no fact gathering
   asyncssh  a fresh Python process with a bare asyncssh script (connect to each host,
@@ -36,25 +36,6 @@ from runbook_engine.testing import SshFleet, sshd_available, start_sshd_fleet  #
 
 COMMAND = "echo ok"
 SHAPES = [(20, 1), (5, 10), (20, 10)]
-
-RUNBOOK_DRIVER = """
-import asyncio, sys
-from runbook_engine.inventory import load_inventory
-from runbook_engine.executors.ssh import SshExecutor
-from runbook_engine.testing import make_call
-inventory, count, pattern, key, known, command = sys.argv[1], int(sys.argv[2]), *sys.argv[3:7]
-hosts = load_inventory(inventory).select(pattern)
-spec = {"command": command, "key_file": key, "known_hosts": known, "forks": 50}
-async def main():
-    executor = SshExecutor()
-    try:
-        for i in range(count):
-            result = await executor.run(make_call(spec, hosts, step_id=f"s{i}"))
-            assert result.ok, result.error
-    finally:
-        await executor.close()
-asyncio.run(main())
-"""
 
 ASYNCSSH_DRIVER = """
 import asyncio, sys, asyncssh
@@ -93,6 +74,12 @@ def main() -> None:
     reason = sshd_available()
     if reason:
         raise SystemExit(f"cannot benchmark: {reason}")
+    # Bytecode as an installed package has it: with PYTHONDONTWRITEBYTECODE set (as in
+    # CI containers) an editable checkout would otherwise recompile every module of
+    # runbook_engine in every `runbook run` (~0.4 s here), which is not the product.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(ROOT / "runbook_engine")], check=True
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         fleet = start_sshd_fleet(work / "fleet", [f"app-{i:02d}" for i in range(1, 11)])
@@ -104,6 +91,15 @@ def main() -> None:
 
 def report(fleet: SshFleet, work: Path, runs: int, skip_ansible: bool) -> None:
     inventory = fleet.write_inventory(work / "hosts", {"one": ["app-01"]})
+    # The native INI parser keeps the quotes around ansible_ssh_common_args (Ansible
+    # strips them), which hides UserKnownHostsFile from the ssh executor; in a
+    # [group:vars] section the unquoted value means the same to ansible-playbook.
+    text = inventory.read_text()
+    inventory.write_text(
+        text.replace("ansible_ssh_common_args='", "ansible_ssh_common_args=").replace(
+            "IdentitiesOnly=yes'", "IdentitiesOnly=yes"
+        )
+    )
     python = sys.executable
     ansible_playbook = str(Path(python).parent / "ansible-playbook")
     control = work / "cp"
@@ -125,21 +121,37 @@ def report(fleet: SshFleet, work: Path, runs: int, skip_ansible: bool) -> None:
         )
         return path
 
+    def runbook(count: int, hosts: int) -> Path:
+        path = work / f"rb-{count}-{hosts}.yaml"
+        lines = ["runbook: 1", f"name: bench-ssh-{count}-{hosts}", "phases:", "  - id: work"]
+        lines.append("    steps:")
+        for i in range(count):
+            lines += [
+                f"      - id: c{i + 1}",
+                f"        hosts: {'one' if hosts == 1 else 'fleet'}",
+                f"        ssh: {COMMAND}",
+            ]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    runbook_bin = str(Path(python).parent / "runbook")
+    serial = iter(range(10**9))
+
     def measure(tool: str, count: int, hosts: int) -> float:
-        names = [m.name for m in fleet.members[:hosts]]
         ports = [str(m.port) for m in fleet.members[:hosts]]
         key, known = str(fleet.client_key), str(fleet.known_hosts)
         if tool == "runbook":
+            runs_dir = work / "runs" / f"{count}-{hosts}-{next(serial)}"
             argv = [
-                python,
-                "-c",
-                RUNBOOK_DRIVER,
+                runbook_bin,
+                "run",
+                str(runbook(count, hosts)),
+                "-i",
                 str(inventory),
-                str(count),
-                ",".join(names),
-                key,
-                known,
-                COMMAND,
+                "--runs-dir",
+                str(runs_dir),
+                "--concurrency",
+                "1",
             ]
             return timed(argv)
         if tool == "asyncssh":
