@@ -33,9 +33,16 @@ from runbook_engine.variables import ResolvedVars
 class _PlanJournal:
     run_id: str = "plan"
     dir: Path = Path(".")
+    seq: int = 0
 
     def append(self, event: str, *, sync: bool = False, **data: Any) -> dict[str, Any]:
         return {}
+
+    def pending(self, seq: int | None = None) -> bool:
+        return False
+
+    def sync(self) -> None:
+        return None
 
 
 def load_stub(text: str) -> tuple[str, Result]:
