@@ -91,15 +91,6 @@ def main() -> None:
 
 def report(fleet: SshFleet, work: Path, runs: int, skip_ansible: bool) -> None:
     inventory = fleet.write_inventory(work / "hosts", {"one": ["app-01"]})
-    # The native INI parser keeps the quotes around ansible_ssh_common_args (Ansible
-    # strips them), which hides UserKnownHostsFile from the ssh executor; in a
-    # [group:vars] section the unquoted value means the same to ansible-playbook.
-    text = inventory.read_text()
-    inventory.write_text(
-        text.replace("ansible_ssh_common_args='", "ansible_ssh_common_args=").replace(
-            "IdentitiesOnly=yes'", "IdentitiesOnly=yes"
-        )
-    )
     python = sys.executable
     ansible_playbook = str(Path(python).parent / "ansible-playbook")
     control = work / "cp"

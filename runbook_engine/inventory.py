@@ -440,7 +440,7 @@ def _parse_ini(text: str, source: str, builder: _Builder) -> None:
                 raise InventoryError(
                     f"expected key=value in [{group}:vars], got {line!r}", span=span
                 )
-            builder.group_vars[group][key.strip()] = value.strip()
+            builder.group_vars[group][key.strip()] = _ini_literal(value.strip())
         elif kind == "children":
             builder.add_child(group, line.split()[0])
         else:
@@ -475,7 +475,8 @@ def _parse_ini_host(line: str, group: str, span: Span, builder: _Builder) -> Non
 
 
 def _ini_literal(value: str) -> Any:
-    """Inline host values are Python literals in Ansible INI (``2222`` is a number)."""
+    """Values in Ansible INI are Python literals, inline and under ``:vars`` alike
+    (``2222`` is a number, ``'-o A=b'`` is the string without its quotes)."""
     try:
         return ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):

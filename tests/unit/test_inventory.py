@@ -268,3 +268,26 @@ def test_dynamic_inventory_script_goes_through_ansible_inventory(tmp_path: Path)
     assert inv.host("h1").port == 2201
     assert inv.host("h1").vars["app_dir"] == "/x"
     assert names(inv.select("app")) == ["h1"]
+
+
+def test_group_vars_section_values_are_literals_like_inline_ones(tmp_path: Path) -> None:
+    """Regression: quotes stayed around a [group:vars] value, so the ssh executor could
+    not find `UserKnownHostsFile` in ansible_ssh_common_args (Ansible strips them)."""
+    path = tmp_path / "hosts"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            [fleet]
+            app-01 ansible_port=2201
+
+            [fleet:vars]
+            ansible_ssh_common_args='-o UserKnownHostsFile=/tmp/kh -o StrictHostKeyChecking=yes'
+            forks=5
+            plain=text value
+            """
+        )
+    )
+    host = load_inventory(path).select("app-01")[0]
+    assert host.vars["ansible_ssh_common_args"] == "-o UserKnownHostsFile=/tmp/kh -o StrictHostKeyChecking=yes"
+    assert host.vars["forks"] == 5
+    assert host.vars["plain"] == "text value"
