@@ -147,7 +147,7 @@ class LiveProgress:
     def _new_live(self) -> Any:
         from rich.live import Live
 
-        return Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+        return Live(_Redrawn(self._render), console=self.console, refresh_per_second=8, transient=True)
 
     def _render(self) -> Any:
         from rich.spinner import Spinner
@@ -194,7 +194,7 @@ class LiveProgress:
                 self.console.print(
                     Text.assemble((_clock(), "dim"), " ", line), highlight=False, soft_wrap=True
                 )
-        self._live.update(self._render())
+        self._live.refresh()
 
     @contextlib.contextmanager
     def suspend(self) -> Iterator[None]:
@@ -207,6 +207,17 @@ class LiveProgress:
 
     def close(self) -> None:
         self._live.stop()
+
+
+class _Redrawn:
+    """A renderable built afresh at every refresh, so elapsed times keep moving and a
+    finished step leaves the live area with the very line that reports it."""
+
+    def __init__(self, build: Any) -> None:
+        self.build = build
+
+    def __rich__(self) -> Any:
+        return self.build()
 
 
 def make_progress(log_format: str, stream: TextIO | None = None) -> Progress:

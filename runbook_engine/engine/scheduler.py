@@ -28,6 +28,7 @@ from runbook_engine.engine.outcome import (
 from runbook_engine.engine.rollback import rollback_plan
 from runbook_engine.executors.base import Result
 from runbook_engine.executors.manual import parse_gate
+from runbook_engine.executors.monitor import format_sample
 from runbook_engine.graph import StepGraph
 from runbook_engine.model import Phase, Step
 
@@ -402,7 +403,7 @@ class Run:
     ) -> bool:
         """Evaluate the matrix on one monitor sample; True tells the monitor to stop."""
         self.ctx.view.extra_roots.update(probe=dict(sample), baseline=dict(baseline))
-        self.ctx.show("message", text=f"{step.id}: sample {len(samples)}: {_short(sample)}")
+        self.ctx.show("message", text=f"{step.id}: sample {len(samples)}: {format_sample(sample)}")
         taken = self._decide(
             step,
             Result(ok=True, fields=dict(sample)),
@@ -443,6 +444,9 @@ class Run:
         plan = rollback_plan(ctx.runbook, self.outcomes, self.completion_order, start_at)
         if self.restored.rollback_reason is None:
             ctx.emit("rollback_started", reason=reason)
+        # rollback steps may say why: {{ run.rollback_reason }} (e.g. in the escalation)
+        run_info = ctx.renderer.base.get("run", {})
+        ctx.renderer.base["run"] = {**run_info, "rollback_reason": self.restored.rollback_reason or reason}
         self.stop = None
         status = ROLLED_BACK
         for step, undoes in plan:
@@ -488,9 +492,3 @@ def _summary(fields: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(value, bool | int | float) or value is None:
             out[name] = value
     return out
-
-
-def _short(sample: Mapping[str, Any]) -> str:
-    return ", ".join(
-        f"{k}={v}" for k, v in _summary(sample).items() if k not in ("stdout", "stderr", "text")
-    )

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from runbook_engine.durations import parse_duration
+from runbook_engine.durations import format_duration, parse_duration
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Result, StepCall
 
@@ -164,10 +164,7 @@ class MonitorExecutor(ExecutorBase):
             samples.append(sample)
             del samples[:-MAX_SAMPLES]
             base = baseline if baseline is not None else samples[0]
-            call.log(
-                f"sample {count}: " + ", ".join(f"{k}={v}" for k, v in sample.items() if k != "at"),
-                None,
-            )
+            call.log(f"sample {count}: {format_sample(sample)}", None)
             if callable(on_sample) and on_sample(sample, base, list(samples)):
                 stopped = True
                 break
@@ -205,3 +202,22 @@ def _numbers_and_text(fields: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(value, Mapping) and name == "json":
             out[name] = {k: v for k, v in value.items() if isinstance(v, bool | int | float | str)}
     return out
+
+
+_NOT_SHOWN = frozenset({"at", "stdout", "stderr", "text", "truncated", "url", "headers", "json"})
+
+
+def format_sample(sample: Mapping[str, Any]) -> str:
+    """One sample as an operator reads it: ``status=200 latency=12ms failed=0``."""
+    parts = []
+    for name, value in sample.items():
+        if name in _NOT_SHOWN or isinstance(value, dict | list):
+            continue
+        if name in ("latency", "duration") and isinstance(value, int | float) and not isinstance(value, bool):
+            shown = format_duration(float(value))
+        elif isinstance(value, float):
+            shown = f"{value:.3g}"
+        else:
+            shown = str(value)
+        parts.append(f"{name}={shown}")
+    return " ".join(parts)
