@@ -89,6 +89,7 @@ def test_broken_release_is_rolled_back_everywhere(demo: Path) -> None:
     done = run_update(demo, "v2.4.1-broken")
     assert done.returncode == 3, done.stdout[-4000:] + done.stderr[-2000:]
     assert "Smoke test fails" in done.stdout + done.stderr
+    assert "Reason: decision: Smoke test fails" in done.stdout  # the escalation says why
     after = state(demo)
     for name, host in app_hosts(after).items():
         assert host["version"] == "v2.3.0", name
