@@ -410,7 +410,7 @@ def run_vars(fleet: Fleet) -> dict[str, str]:
         "fleet_root": str(fleet.root),
         "inventory": str(fleet.inventory),
         "deploy_dir": str(fleet.deploy_dir),
-        "playbook": str(HERE / "orchestrate.yml"),
+        "playbook": str(HERE / "ansible" / "orchestrate.yml"),
         "db_path": str(fleet.db_path),
         "db_dsn": f"sqlite:///{fleet.db_path}",
         "migrations_dir": str(fleet.db_host.app_dir / "migrations"),

@@ -440,7 +440,7 @@ def test_orchestrate_playbook_stops_and_reports_the_app_tier(fleet: Path, tmp_pa
                 binary,
                 "-i",
                 str(fleet / "inventory" / "hosts"),
-                str(DEMO / "orchestrate.yml"),
+                str(DEMO / "ansible" / "orchestrate.yml"),
                 *extra,
             ],
             capture_output=True,
