@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 import json
+import os
+import sys
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from runbook_engine import __version__
 from runbook_engine.errors import PluginError, ValidationError
 from runbook_engine.executors.registry import distribution_of, executor_classes
 from runbook_engine.loader import Document, escape
@@ -86,11 +91,75 @@ def _validator() -> Any:
     return Draft202012Validator(composed_schema())
 
 
-def validate(doc: Document) -> list[ValidationError]:
-    """Schema findings for a loaded document, each positioned at the offending node."""
+def validate(doc: Document, *, remember_clean: bool = False) -> list[ValidationError]:
+    """Schema findings for a loaded document, each positioned at the offending node.
+
+    With ``remember_clean`` (``run``/``plan``/..., never ``lint``), a clean verdict is
+    recorded on disk and trusted next time for exactly the same data, composed schema,
+    executor packages and validator versions: importing jsonschema and building the
+    validator is most of the start-up cost of ``runbook run``."""
+    marker = _clean_marker(doc) if remember_clean else None
+    if marker is not None and marker.is_file():
+        return []
     findings = [_finding(doc, error) for error in _validator().iter_errors(doc.data)]
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
+    if marker is not None and not findings:
+        try:
+            marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # an unwritable cache only costs the next run the full check
     return findings
+
+
+#: Distributions whose code decides a schema verdict besides this package's own.
+VALIDATOR_PACKAGES = ("jsonschema", "jsonschema-specifications", "referencing", "rpds-py", "attrs")
+
+
+def cache_dir() -> Path | None:
+    """``$XDG_CACHE_HOME/runbook-engine`` (default ``~/.cache/runbook-engine``)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
+    return Path(base) / "runbook-engine"
+
+
+def _clean_marker(doc: Document) -> Path | None:
+    """The file whose existence says "this exact input was schema-clean"; its name is
+    a hash of everything the verdict depends on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = cache_dir()
+    if root is None:
+        return None
+    digest = hashlib.sha256()
+    parts: list[str] = ["schema-clean/1", __version__, sys.version, Path(__file__).read_text(encoding="utf-8")]
+    for name in VALIDATOR_PACKAGES:
+        try:
+            parts.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} absent")
+    for key in sorted(executor_classes()):
+        parts.append("executor {}={}=={}".format(key, *distribution_of(key)))
+    parts.append(_canonical(composed_schema()))
+    parts.append(_canonical(doc.data))
+    for part in parts:
+        encoded = part.encode("utf-8", errors="surrogatepass")
+        digest.update(len(encoded).to_bytes(8, "big") + encoded)
+    return root / "schema-clean" / digest.hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    """Text that differs whenever ``value`` differs in type or content (``1``, ``1.0``,
+    ``True`` and ``"1"`` all differ), including YAML's dates and non-string keys."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return type(value).__name__ + "[" + ",".join(_canonical(item) for item in value) + "]"
+    return f"{type(value).__module__}.{type(value).__qualname__}:{value!r}"
 
 
 def _pointer(path: Any) -> str:

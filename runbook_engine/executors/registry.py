@@ -20,17 +20,22 @@ def _entry_points() -> tuple[EntryPoint, ...]:
     return tuple(sorted(entry_points(group=GROUP), key=lambda ep: ep.name))
 
 
+def _package(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else ep.value.split(":")[0]
+
+
 def _load(ep: EntryPoint) -> type[Any]:
-    package = ep.dist.name if ep.dist is not None else ep.value.split(":")[0]
     try:
         cls = ep.load()
     except Exception as exc:  # a broken plugin must not take the CLI down with a traceback
+        package = _package(ep)
         raise PluginError(
             f"executor plugin {ep.name!r} from package {package!r} failed to load: {exc}",
             hint=f"reinstall or remove {package}",
         ) from exc
     for attr in ("key", "schema", "fields", "run"):
         if not hasattr(cls, attr):
+            package = _package(ep)
             raise PluginError(
                 f"executor plugin {ep.name!r} from package {package!r} has no {attr!r}",
                 hint="see docs/plugins.md for the executor protocol",
@@ -56,7 +61,19 @@ def executor_class(key: str) -> type[Any]:
 
 def distribution_of(key: str) -> tuple[str, str]:
     """(package name, version) that provides the executor ``key``."""
+    return _providers().get(key, ("unknown", "unknown"))
+
+
+@lru_cache(maxsize=1)
+def _providers() -> dict[str, tuple[str, str]]:
+    """Step key → (package, version), parsing each distribution's metadata once: most
+    executors share one distribution and every ``.name``/``.version`` re-reads it."""
+    by_dist: dict[int, tuple[str, str]] = {}
+    providers: dict[str, tuple[str, str]] = {}
     for ep in _entry_points():
-        if ep.name == key and ep.dist is not None:
-            return ep.dist.name, ep.dist.version
-    return "unknown", "unknown"
+        if ep.dist is None or ep.name in providers:
+            continue
+        if id(ep.dist) not in by_dist:
+            by_dist[id(ep.dist)] = (ep.dist.name, ep.dist.version)
+        providers[ep.name] = by_dist[id(ep.dist)]
+    return providers

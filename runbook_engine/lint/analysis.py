@@ -56,8 +56,9 @@ class Analysis:
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
-def analyze(path: str) -> Analysis:
-    """Run every check on the runbook at ``path``."""
+def analyze(path: str, *, remember_clean: bool = False) -> Analysis:
+    """Run every check on the runbook at ``path``; ``remember_clean`` lets the schema
+    stage trust its on-disk record of an identical clean input (never for ``lint``)."""
     result = Analysis(path=path)
     try:
         doc = load_file(path)
@@ -67,7 +68,7 @@ def analyze(path: str) -> Analysis:
         if exc.span is not None:
             result.raw_text = _readable_text(path)
         return result
-    return analyze_document(doc, result)
+    return analyze_document(doc, result, remember_clean=remember_clean)
 
 
 def _readable_text(path: str) -> str:
@@ -78,12 +79,12 @@ def _readable_text(path: str) -> str:
         return ""
 
 
-def analyze_document(doc: Document, result: Analysis | None = None) -> Analysis:
+def analyze_document(doc: Document, result: Analysis | None = None, *, remember_clean: bool = False) -> Analysis:
     result = result or Analysis(path=doc.path)
     result.document = doc
     findings = result.findings
     findings.extend(_executor_key_findings(doc))
-    findings.extend(validate(doc))
+    findings.extend(validate(doc, remember_clean=remember_clean))
     if findings:
         return result
     try:
