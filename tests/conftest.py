@@ -4,11 +4,15 @@
   a test may skip when the service is missing; under ``CI=true`` a skip of a service
   test is turned into a failure, because CI must exercise the real thing.
 * Hypothesis runs a bounded, derandomized profile under CI so a green run stays green.
+* The on-disk caches of the code under test live in a temporary folder.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -25,6 +29,11 @@ settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 IN_CI = os.environ.get("CI") == "true"
+
+# the lint-verdict cache of `runbook run` goes to a throw-away folder, never the
+# developer's ~/.cache (subprocesses inherit it)
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="runbook-tests-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
