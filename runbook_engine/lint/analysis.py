@@ -318,7 +318,6 @@ def _predicate_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> li
 
     classes = executor_classes()
     findings: list[RunbookError] = []
-    all_ids = {s.id for s in runbook.all_steps()}
     for step, key, ptr, text in _predicate_sources(runbook):
         cls = classes.get(step.executor) if step is not None else None
         checks = dict(getattr(cls, "checks", {}) or {}) if cls else {}
@@ -337,30 +336,34 @@ def _predicate_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> li
         for problem in problems:
             problem.span = doc.inner_span(ptr, problem.offset, problem.length)
             findings.append(problem)
-        for problem in _glob_findings(expr, text, runbook):
+        for problem in _step_ref_findings(expr, text, runbook):
             problem.span = doc.inner_span(ptr, problem.offset, problem.length)
             findings.append(problem)
-        for ref in _steps_in_predicate(text):
-            if ref not in all_ids and "*" not in ref:
-                offset = text.find(ref)
-                findings.append(
-                    PredicateError(f"unknown step {ref!r}", offset=offset, length=len(ref), source=text,
-                                   span=doc.inner_span(ptr, offset, len(ref)), hint=_suggest(ref, all_ids), rule="RB105")
-                )
     return findings
 
 
-def _glob_findings(expr: Any, text: str, runbook: Runbook) -> list[PredicateError]:
-    """``failed(verify.smoke-*)`` must name at least one step (``any_host_failed`` a
-    phase): at run time a glob that matches nothing is an error, so say it now."""
+def _step_ref_findings(expr: Any, text: str, runbook: Runbook) -> list[PredicateError]:
+    """Steps a predicate names must exist: ``steps.X.…`` / ``steps["X"].…`` name one, and
+    the glob of ``failed(verify.smoke-*)`` must match at least one (``any_host_failed``
+    a phase) — at run time a glob that matches nothing is an error, so say it now."""
     from fnmatch import fnmatchcase
 
     from runbook_engine import predicates
 
     steps = [(s.qualified_id, s.id) for s in runbook.all_steps()]
+    ids = {bare for _, bare in steps}
     phases = [p.id for p in runbook.phases]
     problems: list[PredicateError] = []
     for node in predicates.walk(expr):
+        if isinstance(node, predicates.Path) and node.root == "steps" and node.segments:
+            ref = node.segments[0]
+            if isinstance(ref, str) and ref not in ids:
+                at = text.find(ref, node.offset, node.offset + node.length)  # point at the id
+                problems.append(
+                    PredicateError(f"unknown step {ref!r}", offset=max(at, node.offset), length=len(ref),
+                                   source=text, hint=_suggest(ref, ids), rule="RB105")
+                )
+            continue
         if not isinstance(node, predicates.StepQuery):
             continue
         if node.function == "any_host_failed":
@@ -381,13 +384,6 @@ def _glob_findings(expr: Any, text: str, runbook: Runbook) -> list[PredicateErro
                 )
             )
     return problems
-
-
-_STEPS_REF = re.compile(r"\bsteps\.([a-z0-9][a-z0-9_-]*)")
-
-
-def _steps_in_predicate(text: str) -> list[str]:
-    return _STEPS_REF.findall(text)
 
 
 def _suggest(name: str, known: Iterable[str]) -> str | None:
