@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from runbook_engine.cli.options import load_checked
-from runbook_engine.cli.run import operator_name, shared_run_options
+from runbook_engine.cli.run import run_options, shared_run_options
 from runbook_engine.variables import parse_assignments
 
 
@@ -65,20 +65,12 @@ def resume(
     concurrency: int,
 ) -> None:
     """Continue RUN (a run id, a unique prefix, or `last`)."""
-    from runbook_engine.engine import ResumeOptions, RunOptions, make_progress, resume_run
+    from runbook_engine.engine import ResumeOptions, make_progress, resume_run
     from runbook_engine.journal import Journal
 
     journal = Journal.open(runs_dir, run_ref)
     runbook = load_checked(str(journal.meta["runbook_path"]))
-    options = RunOptions(
-        runs_dir=runs_dir,
-        initiator=operator_name(acting_as),
-        yes=yes,
-        interactive=sys.stdin.isatty() and log_format == "text",
-        inventory=inventory,
-        report_dir=report_dir,
-        concurrency=concurrency,
-    )
+    options = run_options(runs_dir, acting_as, yes, log_format, inventory, report_dir, concurrency)
     request = ResumeOptions(
         confirm=confirm,
         inputs=parse_assignments(inputs),

@@ -27,6 +27,32 @@ def operator_name(given: str | None) -> str:
         return f"uid-{os.getuid()}"
 
 
+def run_options(
+    runs_dir: Path,
+    acting_as: str | None,
+    yes: bool,
+    log_format: str,
+    inventory: str | None,
+    report_dir: Path | None,
+    concurrency: int,
+    *,
+    outside_window: bool = False,
+) -> Any:
+    """The ``RunOptions`` that ``run`` and ``resume`` build from the same options."""
+    from runbook_engine.engine import RunOptions
+
+    return RunOptions(
+        runs_dir=runs_dir,
+        initiator=operator_name(acting_as),
+        yes=yes,
+        interactive=sys.stdin.isatty() and log_format == "text",
+        inventory=inventory,
+        outside_window=outside_window,
+        report_dir=report_dir,
+        concurrency=concurrency,
+    )
+
+
 def shared_run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options ``run`` and ``resume`` share."""
     for option in reversed(
@@ -102,7 +128,7 @@ def run(
     concurrency: int,
 ) -> None:
     """Execute the runbook at PATH."""
-    from runbook_engine.engine import RunOptions, make_progress, start_run
+    from runbook_engine.engine import make_progress, start_run
 
     runbook = load_checked(path)
     resolved = resolve(runbook, var_items, vars_files, require=True)
@@ -111,16 +137,10 @@ def run(
 
         print_plan(runbook, resolved, inventory, stubs, outside_window)
         return
-    options = RunOptions(
-        runs_dir=runs_dir,
-        initiator=operator_name(acting_as),
-        yes=yes,
-        interactive=sys.stdin.isatty() and log_format == "text",
-        inventory=inventory,
+    options = run_options(
+        runs_dir, acting_as, yes, log_format, inventory, report_dir, concurrency,
         outside_window=outside_window,
-        report_dir=report_dir,
-        concurrency=concurrency,
-    )
+    )  # fmt: skip
     summary = start_run(runbook, resolved, options, make_progress(log_format))
     click.echo(
         f"run {summary.run_id}: {summary.status} — journal and report in {summary.dir}", err=True

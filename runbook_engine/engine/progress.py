@@ -92,43 +92,39 @@ def describe(kind: str, data: dict[str, Any]) -> str | None:
     return None
 
 
-class PlainProgress:
-    """Timestamped lines, one per event: readable in CI logs and greppable."""
+class _LineProgress:
+    """Views that write whole lines to a stream: nothing to suspend for a prompt."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
+
+    def write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    @contextlib.contextmanager
+    def suspend(self) -> Iterator[None]:
+        yield
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class PlainProgress(_LineProgress):
+    """Timestamped lines, one per event: readable in CI logs and greppable."""
 
     def event(self, kind: str, **data: Any) -> None:
         line = describe(kind, data)
         if line is not None:
-            self.stream.write(f"{_clock()} {line}\n")
-            self.stream.flush()
-
-    @contextlib.contextmanager
-    def suspend(self) -> Iterator[None]:
-        yield
-
-    def close(self) -> None:
-        self.stream.flush()
+            self.write(f"{_clock()} {line}")
 
 
-class JsonProgress:
+class JsonProgress(_LineProgress):
     """One JSON object per line with ``ts`` and ``kind``: for log shippers."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stdout
 
     def event(self, kind: str, **data: Any) -> None:
         record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "kind": kind, **data}
-        self.stream.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
-        self.stream.flush()
-
-    @contextlib.contextmanager
-    def suspend(self) -> Iterator[None]:
-        yield
-
-    def close(self) -> None:
-        self.stream.flush()
+        self.write(json.dumps(record, default=str, ensure_ascii=False))
 
 
 class LiveProgress:
