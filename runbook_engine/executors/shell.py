@@ -257,16 +257,7 @@ class ShellExecutor(ExecutorBase):
         "pid": "int",
         "timed_out": "bool",
     }
-    host_fields: ClassVar[Mapping[str, str]] = {
-        "rc": "int",
-        "exit_code": "int",
-        "stdout": "str",
-        "stderr": "str",
-        "duration": "duration",
-        "pid": "int",
-        "timed_out": "bool",
-        "unreachable": "bool",
-    }
+    host_fields: ClassVar[Mapping[str, str]] = {**fields, "unreachable": "bool"}
     checks: ClassVar[Mapping[str, NamedCheck]] = {
         "checksum matches": NamedCheck(
             phrase="checksum matches",
