@@ -7,11 +7,18 @@ from html import escape
 
 from runbook_engine.report.summary import RunReport
 from runbook_engine.report.text import (
+    DECISION_HEADER,
+    HOST_HEADER,
+    STEP_HEADER,
     budget_text,
+    decision_row,
+    deviation_line,
     downtime_text,
     duration_text,
+    host_row,
     metric_text,
-    plain,
+    retry_line,
+    step_row,
     timestamp,
 )
 
@@ -75,38 +82,15 @@ def render_html(report: RunReport) -> str:
         )
         parts.append(
             _table(
-                ["Step", "Status", "Attempts", "Started", "Duration", "Budget"],
-                [
-                    [
-                        s.id + (f" — {s.error}" if s.error and s.status != "succeeded" else ""),
-                        s.status,
-                        str(s.attempts),
-                        timestamp(s.started_at),
-                        duration_text(s.duration),
-                        budget_text(s.budget, s.overrun).lstrip(", ").replace("**", "") or "—",
-                    ]
-                    for s in phase.steps
-                ],
+                STEP_HEADER,
+                [_unbold_budget(step_row(s)) for s in phase.steps],
                 classes=[s.status for s in phase.steps],
             )
         )
     if report.hosts:
         parts.append("<h2>Per-host results</h2>")
         parts.append(
-            _table(
-                ["Step", "Host", "Result", "rc", "Duration", "Detail"],
-                [
-                    [
-                        h.step,
-                        h.host,
-                        {True: "ok", False: "failed", None: "—"}[h.ok],
-                        plain(h.rc),
-                        duration_text(h.duration),
-                        h.detail,
-                    ]
-                    for h in report.hosts
-                ],
-            )
+            _table(HOST_HEADER, [host_row(h) for h in report.hosts])
         )
     if report.rollback:
         parts.append("<h2>Rollback</h2>")
@@ -116,33 +100,14 @@ def render_html(report: RunReport) -> str:
         )
     parts.append("<h2>Decisions taken</h2>")
     parts.append(
-        _table(
-            ["At", "Condition", "Severity", "Action", "Step", "Evidence"],
-            [
-                [
-                    timestamp(d.get("ts")),
-                    *(
-                        plain(d.get(k))
-                        for k in ("condition", "severity", "action", "step", "evidence")
-                    ),
-                ]
-                for d in report.decisions
-            ],
-        )
+        _table(DECISION_HEADER, [decision_row(d) for d in report.decisions])
         if report.decisions
         else "<p>None.</p>"
     )
     parts.append("<h2>Retries</h2>")
-    parts.append(
-        _list(f"{s.id}: {s.attempts} attempts, final status {s.status}" for s in report.retries)
-    )
+    parts.append(_list(retry_line(s) for s in report.retries))
     parts.append("<h2>Deviations</h2>")
-    parts.append(
-        _list(
-            f"{timestamp(d.at)} {d.kind}: {d.text}" if d.at else f"{d.kind}: {d.text}"
-            for d in report.deviations
-        )
-    )
+    parts.append(_list(deviation_line(d) for d in report.deviations))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -161,3 +126,8 @@ def _table(
 def _list(items: Iterable[str]) -> str:
     entries = [f"<li>{escape(i)}</li>" for i in items]
     return f"<ul>{''.join(entries)}</ul>" if entries else "<p>None.</p>"
+
+
+def _unbold_budget(row: list[str]) -> list[str]:
+    """The budget cell marks an overrun in Markdown bold; HTML shows it plain."""
+    return [*row[:-1], row[-1].replace("**", "")]

@@ -6,11 +6,18 @@ from collections.abc import Iterable, Sequence
 
 from runbook_engine.report.summary import RunReport
 from runbook_engine.report.text import (
+    DECISION_HEADER,
+    HOST_HEADER,
+    STEP_HEADER,
     budget_text,
+    decision_row,
+    deviation_line,
     downtime_text,
     duration_text,
+    host_row,
     metric_text,
-    plain,
+    retry_line,
+    step_row,
     timestamp,
 )
 
@@ -59,36 +66,10 @@ def render_markdown(report: RunReport) -> str:
             + budget_text(phase.budget, phase.overrun),
             "",
         ]
-        out += _table(
-            ["Step", "Status", "Attempts", "Started", "Duration", "Budget"],
-            [
-                [
-                    s.id + (f" — {s.error}" if s.error and s.status != "succeeded" else ""),
-                    s.status,
-                    str(s.attempts),
-                    timestamp(s.started_at),
-                    duration_text(s.duration),
-                    budget_text(s.budget, s.overrun).lstrip(", ") or "—",
-                ]
-                for s in phase.steps
-            ],
-        )
+        out += _table(STEP_HEADER, [step_row(s) for s in phase.steps])
     if report.hosts:
         out += ["## Per-host results", ""]
-        out += _table(
-            ["Step", "Host", "Result", "rc", "Duration", "Detail"],
-            [
-                [
-                    h.step,
-                    h.host,
-                    {True: "ok", False: "failed", None: "—"}[h.ok],
-                    plain(h.rc),
-                    duration_text(h.duration),
-                    h.detail,
-                ]
-                for h in report.hosts
-            ],
-        )
+        out += _table(HOST_HEADER, [host_row(h) for h in report.hosts])
     if report.rollback:
         rb = report.rollback
         out += [
@@ -99,31 +80,13 @@ def render_markdown(report: RunReport) -> str:
         ]
     out += ["## Decisions taken", ""]
     if report.decisions:
-        out += _table(
-            ["At", "Condition", "Severity", "Action", "Step", "Evidence"],
-            [
-                [
-                    timestamp(d.get("ts")),
-                    plain(d.get("condition")),
-                    plain(d.get("severity")),
-                    plain(d.get("action")),
-                    plain(d.get("step")),
-                    plain(d.get("evidence")),
-                ]
-                for d in report.decisions
-            ],
-        )
+        out += _table(DECISION_HEADER, [decision_row(d) for d in report.decisions])
     else:
         out += ["None.", ""]
     out += ["## Retries", ""]
-    out += _bullets(
-        f"{s.id}: {s.attempts} attempts, final status {s.status}" for s in report.retries
-    )
+    out += _bullets(retry_line(s) for s in report.retries)
     out += ["## Deviations", ""]
-    out += _bullets(
-        f"{timestamp(d.at)} {d.kind}: {d.text}" if d.at else f"{d.kind}: {d.text}"
-        for d in report.deviations
-    )
+    out += _bullets(deviation_line(d) for d in report.deviations)
     return "\n".join(out).rstrip() + "\n"
 
 
