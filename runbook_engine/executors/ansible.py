@@ -9,14 +9,12 @@ docs/executors/ansible.md.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import shutil
-import signal
 import sys
-import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +22,18 @@ from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Result, StepCall
+from runbook_engine.executors.process import MAX_LOGGED_LINES, Command, ProcessSupervisor, Stream
 
 CALLBACK_DIR = Path(__file__).with_name("ansible_callback")
 CALLBACK_NAME = "runbook_jsonl"
 RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 INSTALL_HINT = "pip install 'runbook-engine[ansible]'"
 _EVENT_PREFIX = '{"runbook_event"'
+#: Longest callback event line read whole (a task result with a large stdout); longer
+#: ones are cut, so they no longer parse and count as plain output.
+MAX_EVENT_LINE = 8 << 20
+#: Lines of non-event output kept for the error message of a run without a recap.
+_TAIL = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +192,12 @@ class AnsibleExecutor(ExecutorBase):
             argv += ["--forks", str(forks)]
         return argv
 
+    def __init__(self) -> None:
+        self._processes = ProcessSupervisor()
+
+    async def close(self) -> None:
+        self._processes.close()
+
     def describe(self, call: StepCall) -> list[str]:
         import shlex
 
@@ -201,7 +211,6 @@ class AnsibleExecutor(ExecutorBase):
     async def run(self, call: StepCall) -> Result:
         argv = self.command(call)
         env = {
-            **os.environ,
             "ANSIBLE_STDOUT_CALLBACK": CALLBACK_NAME,
             "ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(
                 p for p in (str(CALLBACK_DIR), os.environ.get("ANSIBLE_CALLBACK_PLUGINS", "")) if p
@@ -212,31 +221,24 @@ class AnsibleExecutor(ExecutorBase):
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
             "PYTHONUNBUFFERED": "1",
         }
-        started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=str(call.workdir),
-            env=env,
-            start_new_session=True,
-        )
         run = _AnsibleRun(call, adhoc=Path(argv[0]).name == "ansible")
-        timed_out = False
-        try:
-            async with asyncio.timeout(call.timeout):
-                assert proc.stdout is not None and proc.stderr is not None
-                await asyncio.gather(run.read_events(proc.stdout), run.read_stderr(proc.stderr))
-                await proc.wait()
-        except TimeoutError:
-            timed_out = True
-        finally:
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
-        return run.result(proc.returncode, timed_out, time.monotonic() - started)
+        announce = call.options.get("on_pid")
+        before = call.options.get("before_start")
+        finished = await self._processes.run(
+            Command(
+                argv=argv,
+                cwd=str(call.workdir),
+                env=env,
+                timeout=call.timeout,
+                max_line=MAX_EVENT_LINE,
+            ),
+            on_pid=announce if callable(announce) else None,
+            before_start=before if callable(before) else None,
+            on_line=run.line,
+        )
+        if finished.start_error:
+            raise ExecutorError(finished.start_error, hint=INSTALL_HINT)
+        return run.result(finished.rc, finished.stderr, finished.timed_out, finished.duration)
 
 
 class _AnsibleRun:
@@ -248,38 +250,37 @@ class _AnsibleRun:
         self.recap: dict[str, dict[str, Any]] | None = None
         self.tasks: list[dict[str, Any]] = []
         self.last: dict[str, dict[str, Any]] = {}
-        self.stderr: list[str] = []
-        self.other: list[str] = []
+        self.other: deque[str] = deque(maxlen=_TAIL)
+        self.logged = 0
 
-    async def read_events(self, stream: asyncio.StreamReader) -> None:
-        while raw := await stream.readline():
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            event = None
-            if line.startswith(_EVENT_PREFIX):
-                with contextlib.suppress(json.JSONDecodeError):
-                    event = json.loads(line)
-            if event is None:
-                if line.strip():
-                    self.other.append(line)
-                    self.call.log(line, None)
-                continue
+    def line(self, stream: Stream, line: str) -> None:
+        """One output line from the supervisor: a callback event, or plain output."""
+        event = None
+        if stream == "stdout" and line.startswith(_EVENT_PREFIX):
+            with contextlib.suppress(json.JSONDecodeError):
+                event = json.loads(line)
+        if event is not None:
             self.handle(event)
+        elif line.strip():
+            if stream == "stdout":
+                self.other.append(line)
+            self.log(line)
 
-    async def read_stderr(self, stream: asyncio.StreamReader) -> None:
-        while raw := await stream.readline():
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            self.stderr.append(line)
-            if line.strip():
-                self.call.log(line, None)
+    def log(self, line: str, host: str | None = None) -> None:
+        self.logged += 1
+        if self.logged <= MAX_LOGGED_LINES:
+            self.call.log(line, host)
+        elif self.logged == MAX_LOGGED_LINES + 1:
+            self.call.log("[… further lines are kept in the result only]", None)
 
     def handle(self, event: Mapping[str, Any]) -> None:
         kind = event.get("runbook_event")
         if kind == "play_start":
-            self.call.log(f"PLAY [{event.get('play')}]", None)
+            self.log(f"PLAY [{event.get('play')}]", None)
         elif kind == "task_start":
-            self.call.log(f"TASK [{event.get('task')}]", None)
+            self.log(f"TASK [{event.get('task')}]", None)
         elif kind == "no_hosts_matched":
-            self.call.log("no hosts matched", None)
+            self.log("no hosts matched", None)
         elif kind == "task_result":
             host, status, result = (
                 str(event.get("host")),
@@ -292,14 +293,14 @@ class _AnsibleRun:
             self.last[host] = entry
             detail = result.get("msg") if status in ("failed", "unreachable") else None
             rc = f" rc={result['rc']}" if "rc" in result else ""
-            self.call.log(f"{status}: [{host}]{rc}" + (f" {detail}" if detail else ""), host)
+            self.log(f"{status}: [{host}]{rc}" + (f" {detail}" if detail else ""), host)
         elif kind == "stats":
             self.recap = {
                 h: {k: int(v.get(k, 0)) for k in RECAP_KEYS}
                 for h, v in dict(event.get("hosts") or {}).items()
             }
 
-    def result(self, rc: int | None, timed_out: bool, duration: float) -> Result:
+    def result(self, rc: int | None, stderr: str, timed_out: bool, duration: float) -> Result:
         hosts: dict[str, dict[str, Any]] = {}
         for name, counts in (self.recap or {}).items():
             last = self.last.get(name, {}) if self.adhoc else {}
@@ -310,7 +311,7 @@ class _AnsibleRun:
                 "stderr": str(last.get("stderr", "")),
             }
         totals = {k: sum(h[k] for h in hosts.values()) for k in RECAP_KEYS}
-        stderr = self.call.redact("\n".join(self.stderr).strip())
+        stderr = self.call.redact(stderr.strip())
         fields = {
             "rc": rc,
             **totals,
