@@ -118,6 +118,9 @@ class AnsibleExecutor(ExecutorBase):
     """Runs a playbook or an ad-hoc module and reports Ansible's own per-host recap."""
 
     key: ClassVar[str] = "ansible"
+    #: ``--forks``; Ansible's ``serial`` and ``max_fail_percentage`` are play keywords
+    #: that the command line cannot set, so lint rejects them on an ansible step.
+    rollout_keys: ClassVar[frozenset[str]] = frozenset({"forks"})
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "ansible-playbook (playbook) or ad-hoc ansible (module + args) through ansible-core.",
         "type": "object",

@@ -124,6 +124,7 @@ class ExecutorBase:
     host_fields: ClassVar[Mapping[str, str]] = {}
     checks: ClassVar[Mapping[str, NamedCheck]] = {}
     supplies_roots: ClassVar[frozenset[str]] = frozenset()
+    rollout_keys: ClassVar[frozenset[str]] = frozenset()
 
     async def run(self, call: StepCall) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, NamedCheck, Result, StepCall
-from runbook_engine.executors.fanout import Rollout, fan_out
+from runbook_engine.executors.fanout import ROLLOUT_KEYS, Rollout, fan_out
 from runbook_engine.executors.process import (
     DEFAULT_KILL_GRACE,
     DEFAULT_MAX_OUTPUT,
@@ -79,6 +79,7 @@ class ShellExecutor(ExecutorBase):
     local-connection host of ``hosts:``)."""
 
     key: ClassVar[str] = "shell"
+    rollout_keys: ClassVar[frozenset[str]] = ROLLOUT_KEYS
     #: It awaits the ``before_start`` option itself, just before the command's go.
     awaits_before_start: ClassVar[bool] = True
     schema: ClassVar[Mapping[str, Any]] = {

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, Result, StepCall
-from runbook_engine.executors.fanout import ROLLOUT_SCHEMA, Rollout, fan_out
+from runbook_engine.executors.fanout import ROLLOUT_KEYS, ROLLOUT_SCHEMA, Rollout, fan_out
 from runbook_engine.executors.process import (
     DEFAULT_MAX_OUTPUT,
     MAX_LINE,
@@ -127,6 +127,7 @@ class SshExecutor(ExecutorBase):
     ``connection: local`` hosts), with bounded fan-out and rolling batches."""
 
     key: ClassVar[str] = "ssh"
+    rollout_keys: ClassVar[frozenset[str]] = ROLLOUT_KEYS
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "A command run on each host of the step over SSH (asyncssh).",
         "oneOf": [
