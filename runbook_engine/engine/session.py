@@ -427,11 +427,9 @@ def _find_step(runbook: Runbook, step_id: str) -> Step | None:
         if step.undo is not None and step.undo.id == step_id:
             return step.undo
     for index, item in enumerate(runbook.prerequisites):
-        sid = item.step.id if item.step else f"prerequisite-{index + 1}"
-        if sid == step_id:
-            return item.step or Step(
-                id=sid, phase="prerequisites", executor="manual", spec=item.text
-            )
+        step = item.as_step(index)
+        if step.id == step_id:
+            return step
     return None
 
 

@@ -121,6 +121,8 @@ class AnsibleExecutor(ExecutorBase):
     #: ``--forks``; Ansible's ``serial`` and ``max_fail_percentage`` are play keywords
     #: that the command line cannot set, so lint rejects them on an ansible step.
     rollout_keys: ClassVar[frozenset[str]] = frozenset({"forks"})
+    #: The process supervisor awaits ``before_start`` just before ansible's go.
+    awaits_before_start: ClassVar[bool] = True
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "ansible-playbook (playbook) or ad-hoc ansible (module + args) through ansible-core.",
         "type": "object",
@@ -159,7 +161,7 @@ class AnsibleExecutor(ExecutorBase):
     def command(self, call: StepCall) -> list[str]:
         """The argv this step runs (templates rendered)."""
         spec = parse_spec(call.render(call.spec, None))
-        inventory = spec.inventory or call.options.get("inventory_path")
+        inventory = spec.inventory or call.services.inventory_path
         argv: list[str]
         if spec.playbook is not None:
             playbook = Path(spec.playbook)
@@ -225,8 +227,6 @@ class AnsibleExecutor(ExecutorBase):
             "PYTHONUNBUFFERED": "1",
         }
         run = _AnsibleRun(call, adhoc=Path(argv[0]).name == "ansible")
-        announce = call.options.get("on_pid")
-        before = call.options.get("before_start")
         finished = await self._processes.run(
             Command(
                 argv=argv,
@@ -235,8 +235,8 @@ class AnsibleExecutor(ExecutorBase):
                 timeout=call.timeout,
                 max_line=MAX_EVENT_LINE,
             ),
-            on_pid=announce if callable(announce) else None,
-            before_start=before if callable(before) else None,
+            on_pid=call.services.on_pid,
+            before_start=call.services.before_start,
             on_line=run.line,
         )
         if finished.start_error:
@@ -338,4 +338,11 @@ class _AnsibleRun:
                 if v["failed"] or v["unreachable"]
             ]
             error = f"ansible exited {rc}" + (": " + ", ".join(bad[:5]) if bad else "")
-        return Result(ok=ok, fields=fields, hosts=hosts, error=error, duration=duration)
+        return Result(
+            ok=ok,
+            fields=fields,
+            hosts=hosts,
+            error=error,
+            duration=duration,
+            state="timed_out" if timed_out else "done",
+        )

@@ -80,7 +80,7 @@ class ShellExecutor(ExecutorBase):
 
     key: ClassVar[str] = "shell"
     rollout_keys: ClassVar[frozenset[str]] = ROLLOUT_KEYS
-    #: It awaits the ``before_start`` option itself, just before the command's go.
+    #: The process supervisor awaits ``before_start`` just before the command's go.
     awaits_before_start: ClassVar[bool] = True
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "A shell command run locally with /bin/sh -c.",
@@ -185,8 +185,6 @@ class ShellExecutor(ExecutorBase):
         return _verdict(fields, results, outcome.stopped)
 
     async def _run_one(self, call: StepCall, spec: ShellSpec, host: Host | None) -> dict[str, Any]:
-        announce = call.options.get("on_pid")
-        before = call.options.get("before_start")
         finished = await self._processes.run(
             Command(
                 argv=("/bin/sh", "-c", spec.command),
@@ -197,8 +195,8 @@ class ShellExecutor(ExecutorBase):
                 max_output=spec.max_output,
                 kill_grace=spec.kill_grace,
             ),
-            on_pid=announce if callable(announce) else None,
-            before_start=before if callable(before) else None,
+            on_pid=call.services.on_pid,
+            before_start=call.services.before_start,
             on_line=LineLog(call.log, host.name if host is not None else None),
         )
         rc = 127 if finished.start_error else finished.rc
@@ -246,4 +244,11 @@ def _verdict(
             error += f" on {', '.join(failed)}"
         if stopped:
             error += f"; rollout stopped: {stopped}"
-    return Result(ok=ok, fields=fields, hosts=hosts, error=error, duration=fields["duration"])
+    return Result(
+        ok=ok,
+        fields=fields,
+        hosts=hosts,
+        error=error,
+        duration=fields["duration"],
+        state="timed_out" if fields["timed_out"] else "done",
+    )

@@ -128,6 +128,8 @@ class SshExecutor(ExecutorBase):
 
     key: ClassVar[str] = "ssh"
     rollout_keys: ClassVar[frozenset[str]] = ROLLOUT_KEYS
+    #: Local commands await it in the supervisor, remote ones just before they start.
+    awaits_before_start: ClassVar[bool] = True
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "A command run on each host of the step over SSH (asyncssh).",
         "oneOf": [
@@ -254,12 +256,10 @@ class SshExecutor(ExecutorBase):
     async def _run_local(self, call: StepCall, host: Host, command: str) -> dict[str, Any]:
         """``connection: local``: the same command in ``bash -c`` on this machine,
         through the process supervisor (own group, guarded, bounded, pid journaled)."""
-        announce = call.options.get("on_pid")
-        before = call.options.get("before_start")
         finished = await self._processes.run(
             Command(argv=("/bin/bash", "-c", command), cwd=str(call.workdir), timeout=call.timeout),
-            on_pid=announce if callable(announce) else None,
-            before_start=before if callable(before) else None,
+            on_pid=call.services.on_pid,
+            before_start=call.services.before_start,
             on_line=LineLog(call.log, host.name),
         )
         if finished.start_error:
@@ -294,6 +294,7 @@ class SshExecutor(ExecutorBase):
                     conn = await self._connection(call, spec, host, connect_timeout)
             except (TimeoutError, OSError, asyncssh.Error, ExecutorError) as exc:
                 return _unreachable(host, _why(exc, connect_timeout), started)
+            await call.services.before_start()
             try:
                 process = await conn.create_process(line, encoding=None)
             except (
