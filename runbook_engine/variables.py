@@ -28,13 +28,13 @@ class ResolvedVars:
     sha256: str
 
 
-def parse_assignments(items: Sequence[str]) -> dict[str, str]:
-    """``["k=v", …]`` from the command line into a mapping."""
+def parse_assignments(items: Sequence[str], flag: str = "--var") -> dict[str, str]:
+    """``["k=v", …]`` from the command line (``flag``) into a mapping."""
     result: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise VariableError(f"--var {item!r} is not NAME=VALUE")
+            raise VariableError(f"{flag} {item!r} is not NAME=VALUE")
         result[name.strip()] = value
     return result
 

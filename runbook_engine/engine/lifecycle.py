@@ -93,7 +93,7 @@ class StepRunner:
                 )
             ok, error = self.judge(step, result)
             done = ok if not step.until else self._until(step, result)
-            if done or attempt - first_attempt + 1 >= attempts:
+            if done or attempt >= attempts:  # the budget counts attempts across resumes
                 break
             ctx.show(
                 "message",

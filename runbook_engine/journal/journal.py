@@ -27,6 +27,9 @@ META_NAME = "meta.json"
 #: Keys of every record that event data may not override.
 RESERVED = frozenset({"seq", "ts", "event", "prev", "hash"})
 
+#: What to try when a runs dir holds no (such) run.
+RUNS_DIR_HINT = "runs started elsewhere: pass --runs-dir DIR or set RUNBOOK_RUNS_DIR"
+
 #: Events whose appearance changes the status the index shows.
 _INDEX_STATUS = {"paused": "paused", "resumed": "running"}
 
@@ -238,7 +241,7 @@ def resolve_run_id(runs_dir: Path, ref: str) -> str:
     runs = _run_ids(runs_dir)
     if ref == "last":
         if not runs:
-            raise RunError(f"no runs in {runs_dir}")
+            raise RunError(f"no runs in {runs_dir}", hint=RUNS_DIR_HINT)
         return max(runs, key=lambda r: (_created(runs_dir, r), r))
     if ref in runs:
         return ref
@@ -246,7 +249,9 @@ def resolve_run_id(runs_dir: Path, ref: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise RunError(f"no run {ref!r} in {runs_dir}", hint="`runbook runs` lists the runs")
+        raise RunError(
+            f"no run {ref!r} in {runs_dir}", hint=f"`runbook runs` lists the runs; {RUNS_DIR_HINT}"
+        )
     shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
     raise RunError(f"run id prefix {ref!r} is ambiguous: {shown}", hint="give more of the id")
 
