@@ -294,6 +294,7 @@ def start_run(
             vars_sha256=resolved.sha256,
             inventory=inv_path,
             initiator=options.initiator,
+            state_dir=options.state_dir,
         )
         lock.record_run(journal.run_id)
         with contextlib.suppress(OSError):
