@@ -186,6 +186,7 @@ class StepRunner:
         result = result_to_journal(outcome.result)
         captures: Any = dict(outcome.captures)
         if step.secret_output:
+            ctx.keep_secret_captures(step.id, captures, outcome.host_captures)
             result = _masked(result)
             captures = _masked(captures)
         if result is not None:

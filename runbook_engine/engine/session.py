@@ -31,6 +31,7 @@ from runbook_engine.engine.operator_actions import (
 from runbook_engine.engine.outcome import (
     EXIT_CODES,
     SKIPPED,
+    SUCCEEDED,
     StepOutcome,
     result_from_journal,
 )
@@ -454,6 +455,46 @@ def restore(runbook: Runbook, events: Sequence[Mapping[str, Any]], state: Any) -
     )
 
 
+def _restore_secret_captures(
+    ctx: RunContext, runbook: Runbook, journal: Any, restored: Restored
+) -> None:
+    """Put the real captures of finished ``secret_output`` steps back in place of
+    the journal's mask (and keep redacting them)."""
+    secret_steps = [
+        sid
+        for sid, outcome in restored.outcomes.items()
+        if outcome.status == SUCCEEDED
+        and (step := find_step(runbook, sid)) is not None
+        and step.secret_output
+        and step.capture
+    ]
+    if not secret_steps:
+        return
+    sealed = journal.unsealed()
+    for sid in secret_steps:
+        if sid not in sealed:
+            raise RunError(
+                f"secret captures of step {sid!r} cannot be restored: they are not in"
+                f" {journal.dir / 'secrets.sealed'}",
+                hint="later steps would get the mask instead of the value; start a new run",
+            )
+        kept = sealed[sid]
+        outcome = restored.outcomes[sid]
+        restored.outcomes[sid] = replace(
+            outcome,
+            captures=dict(kept.get("captures") or {}),
+            host_captures={str(h): dict(c) for h, c in (kept.get("host_captures") or {}).items()},
+        )
+        values = [v for v in (kept.get("captures") or {}).values() if isinstance(v, str)]
+        values += [
+            v
+            for by_host in (kept.get("host_captures") or {}).values()
+            for v in by_host.values()
+            if isinstance(v, str)
+        ]
+        ctx.add_secrets(values)
+
+
 def _refuse_unless_resumable(journal: Any, state: Any) -> None:
     from runbook_engine.journal.replay import FINAL_STATUSES
 
@@ -528,6 +569,7 @@ def resume_run(
             runbook, resolved, journal, progress, options, initiator, inventory, inv_path
         )
         restored = restore(runbook, events, state)
+        _restore_secret_captures(ctx, runbook, journal, restored)
         check_orphans(events, state.interrupted)
         request = _with_terminal_choices(
             runbook, state, resume, _ask_terminal if options.interactive else None

@@ -21,6 +21,7 @@ from runbook_engine.errors import RunError
 from runbook_engine.journal.anchor import head_mac, installation_key, line_mac
 from runbook_engine.journal.chain import GENESIS, canonical
 from runbook_engine.journal.index import RunIndex, RunRow
+from runbook_engine.journal.sealed import seal, unseal
 from runbook_engine.journal.state import state_dir as default_state_dir
 
 JOURNAL_NAME = "journal.jsonl"
@@ -157,6 +158,14 @@ class Journal:
         """The anchored head of what was written so far: (seq, hash, MAC)."""
         seq = self._seq or 0
         return seq, self._prev, head_mac(self.key, self.run_id, seq, self._prev)
+
+    def seal(self, step_id: str, value: Any) -> None:
+        """Keep a ``secret_output`` step's captures for a resume, encrypted, outside
+        the journal (see `sealed`)."""
+        seal(self.dir, self.key, self.run_id, step_id, value)
+
+    def unsealed(self) -> dict[str, Any]:
+        return unseal(self.dir, self.key, self.run_id)
 
     # -- writing ------------------------------------------------------------------
 
