@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from runbook_engine.errors import TemplateError
@@ -47,6 +48,9 @@ class ShellCommand:
     script: str
     values: tuple[str, ...] = ()
     shown: str = ""
+    #: The rendered text with value slots, for languages other than sh that refer to
+    #: the values their own way (``refer``).
+    slotted: str = ""
 
     @property
     def env(self) -> dict[str, str]:
@@ -56,7 +60,20 @@ class ShellCommand:
     @classmethod
     def plain(cls, text: str) -> ShellCommand:
         """A command without interpolated values."""
-        return cls(script=text, shown=text)
+        return cls(script=text, shown=text, slotted=text)
+
+    def refer(self, reference: Callable[[int, str], str]) -> str:
+        """The text with value number N (0-based), standing in quoting context C,
+        replaced by ``reference(N, C)``."""
+        text = self.slotted or self.script
+        out: list[str] = []
+        pos = 0
+        for start, end, index, context in slots(text):
+            out.append(text[pos:start])
+            out.append(reference(index, context))
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
 
 
 def slot(index: int) -> str:
@@ -76,7 +93,9 @@ def build(text: str, values: list[str]) -> ShellCommand:
         pos = end
     script.append(text[pos:])
     shown.append(text[pos:])
-    return ShellCommand(script="".join(script), values=tuple(values), shown="".join(shown))
+    return ShellCommand(
+        script="".join(script), values=tuple(values), shown="".join(shown), slotted=text
+    )
 
 
 def _reference(number: int, context: str) -> str:
