@@ -62,15 +62,15 @@ class ShellCommand:
         """A command without interpolated values."""
         return cls(script=text, shown=text, slotted=text)
 
-    def refer(self, reference: Callable[[int, str], str]) -> str:
-        """The text with value number N (0-based), standing in quoting context C,
-        replaced by ``reference(N, C)``."""
+    def refer(self, reference: Callable[[int, str, str], str]) -> str:
+        """The text with value number N (0-based), standing in quoting context C
+        after the text T, replaced by ``reference(N, C, T)``."""
         text = self.slotted or self.script
         out: list[str] = []
         pos = 0
         for start, end, index, context in slots(text):
             out.append(text[pos:start])
-            out.append(reference(index, context))
+            out.append(reference(index, context, text[:start]))
             pos = end
         out.append(text[pos:])
         return "".join(out)

@@ -114,7 +114,7 @@ def _args_referring(call: StepCall, args: Any, shell_like: bool, extra: dict[str
         return args
     command = call.render_command(args, None)
 
-    def reference(index: int, context: str) -> str:
+    def reference(index: int, context: str, before: str) -> str:
         name = f"rb_v{len(extra) + 1}"
         extra[name] = command.values[index]
         if not shell_like:

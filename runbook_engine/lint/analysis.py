@@ -18,7 +18,11 @@ from runbook_engine.errors import (
 )
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
-from runbook_engine.lint.template_rules import raw_findings, shell_context_findings
+from runbook_engine.lint.template_rules import (
+    raw_findings,
+    shell_context_findings,
+    sql_text_findings,
+)
 from runbook_engine.loader import MAX_BYTES, Document, escape, load_file
 from runbook_engine.model import Runbook, Step, build_runbook, executor_keys
 from runbook_engine.schema import validate
@@ -109,6 +113,7 @@ def analyze_document(doc: Document, result: Analysis | None = None, *, remember_
         findings.extend(_template_findings(doc, runbook, graph))
         findings.extend(_predicate_findings(doc, runbook, graph))
         findings.extend(shell_context_findings(doc, runbook))
+        findings.extend(sql_text_findings(doc, runbook))
         findings.extend(raw_findings(doc, runbook))
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return result

@@ -54,6 +54,30 @@ def shell_context_findings(doc: Document, runbook: Runbook) -> list[RunbookError
     return findings
 
 
+def _interpolates(text: str) -> bool:
+    return any(m.group(0).startswith("{{") and "raw" not in m.group(0) for m in _EXPRESSION.finditer(text))
+
+
+def sql_text_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
+    """RB205: a template value in SQL text would become SQL syntax; bind it instead."""
+    findings: list[RunbookError] = []
+    for step in _steps(runbook):
+        if step.executor != "sql" or not isinstance(step.spec, Mapping):
+            continue
+        for key in ("query", "script"):
+            text = step.spec.get(key)
+            if isinstance(text, str) and _interpolates(text):
+                findings.append(
+                    TemplateError(
+                        f"sql {key}: a template value would become SQL syntax",
+                        span=doc.span(f"{step.pointer}/sql/{key}"),
+                        hint="write :name in the SQL and bind it under params: {name: '{{ value }}'}",
+                        rule="RB205",
+                    )
+                )
+    return findings
+
+
 def raw_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
     """RB206 (warning): ``| raw`` lets a value become syntax; every use is shown."""
     findings: list[RunbookError] = []
