@@ -197,7 +197,7 @@ class AnsibleExecutor(ExecutorBase):
         "stderr": "str",
     }
 
-    def command(self, call: StepCall, vars_file: str = "EXTRA_VARS_FILE") -> list[str]:
+    def command(self, call: StepCall, vars_file: str = "extra-vars.yml") -> list[str]:
         """The argv this step runs (templates rendered); the extra vars are in
         ``vars_file`` (``extra_vars``), never on the command line."""
         spec, extra = self.prepare(call)
@@ -257,13 +257,13 @@ class AnsibleExecutor(ExecutorBase):
 
         try:
             spec, extra = self.prepare(call)
-            argv = self.command(call, "EXTRA_VARS_FILE")
+            argv = self.command(call, "extra-vars.yml")
         except (ExecutorError, TemplateError) as exc:
             return [f"(cannot run: {exc})"]
         argv[0] = Path(argv[0]).name
         shown = shlex.join(argv)
         if extra:
-            shown += f"  # EXTRA_VARS_FILE: {json.dumps(extra, default=str, ensure_ascii=False)}"
+            shown += f"  # extra-vars.yml: {json.dumps(extra, default=str, ensure_ascii=False)}"
         return [call.redact(shown)]
 
     async def run(self, call: StepCall) -> Result:

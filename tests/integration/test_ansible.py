@@ -202,8 +202,8 @@ def test_describe_shows_the_command(tmp_path: Path) -> None:
         )
     )
     assert lines == [
-        "ansible-playbook /srv/orchestrate.yml --tags a,b -i inventory/hosts -e @EXTRA_VARS_FILE"
-        '  # EXTRA_VARS_FILE: {"service_action": "stop"}'
+        "ansible-playbook /srv/orchestrate.yml --tags a,b -i inventory/hosts -e @extra-vars.yml"
+        '  # extra-vars.yml: {"service_action": "stop"}'
     ]
 
 
