@@ -19,7 +19,7 @@ from runbook_engine.errors import RunError
 @click.argument("case_paths", metavar="[CASES.yaml]...", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "junit"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report (or the --from-run case) here.")
-@click.option("-k", "name_filter", metavar="TEXT", help="Only cases whose name contains TEXT.")
+@click.option("-k", "--name", "name_filter", metavar="TEXT", help="Only cases whose name contains TEXT.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the path of passing cases too.")
 @click.option("--from-run", "from_run", metavar="RUN", help="Write a case that replays RUN (id, prefix or `last`).")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), help="Keep each case's journal under this folder.")
