@@ -106,12 +106,12 @@ def _path(case: Case, seen: Observation, expected: Sequence[str]) -> list[Failur
         return []
     for index, (g, w) in enumerate(zip(got, want, strict=False)):
         if (g if ":" in w else g.partition(":")[0]) != w:
-            where = f"at position {index + 1}: {g!r} where the case expects {w!r}"
+            where = f" at position {index + 1}: {g!r} where the case expects {w!r}"
             break
     else:
-        where = f"{len(got)} step(s) finished, the case expects {len(want)}"
+        where = f": {len(got)} step(s) finished, the case expects {len(want)}"
     shown = "\n    ".join(got) or "(none)"
-    return [Failure(f"path differs {where}; the run's path:\n    {shown}", case.expect_spans.get("path"))]
+    return [Failure(f"path differs{where}; the run's path:\n    {shown}", case.expect_spans.get("path"))]
 
 
 def _decisions(case: Case, seen: Observation, expected: Sequence[Any]) -> list[Failure]:
