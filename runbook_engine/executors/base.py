@@ -123,6 +123,7 @@ class ExecutorBase:
     fields: ClassVar[Mapping[str, str]] = {}
     host_fields: ClassVar[Mapping[str, str]] = {}
     checks: ClassVar[Mapping[str, NamedCheck]] = {}
+    supplies_roots: ClassVar[frozenset[str]] = frozenset()
 
     async def run(self, call: StepCall) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError
