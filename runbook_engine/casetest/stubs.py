@@ -21,6 +21,7 @@ from runbook_engine.errors import RunbookError
 from runbook_engine.executors.base import Result, StepCall
 from runbook_engine.executors.monitor import summarize
 from runbook_engine.executors.registry import executor_class
+from runbook_engine.vocabulary import host_failed
 
 
 class SimulatedClock:
@@ -214,10 +215,6 @@ class _ManualOrStub(StubExecutor):
         return result
 
 
-def _failed_host(fields: Mapping[str, Any]) -> bool:
-    return bool(fields.get("failed")) or bool(fields.get("unreachable")) or fields.get("rc") not in (0, None)
-
-
 def stubbed_result(stub: StubResult, targeted: list[str]) -> Result | None:
     """The `Result` a stub stands for, for the hosts the step targets (None when a
     targeted host has no stubbed fields). A fan-out's top-level fields default to
@@ -235,13 +232,13 @@ def stubbed_result(stub: StubResult, targeted: list[str]) -> Result | None:
         rcs = [f["rc"] for f in hosts.values() if isinstance(f.get("rc"), int)]
         if rcs:
             fields["rc"] = max(rcs, key=abs)
-        fields["failed"] = sum(1 for f in hosts.values() if _failed_host(f))
+        fields["failed"] = sum(1 for f in hosts.values() if host_failed(f))
         fields["unreachable"] = sum(1 for f in hosts.values() if f.get("unreachable"))
     fields.update(stub.fields)
     if "rc" in fields and "exit_code" not in fields:
         fields["exit_code"] = fields["rc"]
     ok = stub.ok
     if ok is None:
-        ok = not any(_failed_host(f) for f in hosts.values()) and fields.get("rc") in (0, None)
+        ok = not any(host_failed(f) for f in hosts.values()) and fields.get("rc") in (0, None)
     error = stub.error if stub.error is not None else (None if ok else "stubbed failure")
     return Result(ok=ok, fields=fields, hosts=hosts, error=error, duration=stub.duration)

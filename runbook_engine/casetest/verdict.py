@@ -52,7 +52,7 @@ def verdict(case: Case, seen: Observation) -> list[Failure]:
     if "status" in expect and seen.status != expect["status"]:
         fail("status", f"run ended {seen.status}, expected {expect['status']}")
     if "exit_code" in expect:
-        code = seen.exit_code if seen.exit_code is not None else EXIT_CODES.get(seen.status)
+        code = seen.exit_code if seen.exit_code is not None else {str(k): v for k, v in EXIT_CODES.items()}.get(seen.status)
         if code != expect["exit_code"]:
             fail("exit_code", f"exit code {code}, expected {expect['exit_code']}")
     for step_id in expect.get("ran") or ():
