@@ -79,7 +79,7 @@ class Run:
         self.offer_rollback = offer_rollback or (lambda reason: False)
         self.dispatch = Dispatch(ctx)
         self.steps = StepRunner(ctx, self.dispatch, self._options_for)
-        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator)
+        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator, clock=ctx.clock)
         self.outcomes: dict[str, StepOutcome] = dict(self.restored.outcomes)
         self.completion_order: list[str] = list(self.restored.completion_order)
         self.stop: Stop | None = None
