@@ -35,6 +35,8 @@ import pytest
 
 from runbook_engine import hostfleet
 from runbook_engine.executors.base import Host, StepCall
+from runbook_engine.shell_values import ShellCommand
+from runbook_engine.templating import render_shell
 
 SSHD = "/usr/sbin/sshd"
 
@@ -77,7 +79,7 @@ def make_call(
 ) -> StepCall:
     """A `StepCall` whose templates render like the engine's: sandboxed Jinja2 with
     StrictUndefined, the current host as ``host``, and ``values`` as variables.
-    Commands shell-quote nothing here; tests that need quoting use the engine."""
+    Commands keep their values out of the text, as in the engine (``ShellCommand``)."""
     env = _environment()
     base = dict(values or {})
 
@@ -95,8 +97,8 @@ def make_call(
             return [render(v, host) for v in value]
         return value
 
-    def render_command(text: str, host: Host | None = None) -> str:
-        return str(render(text, host))
+    def render_command(text: str, host: Host | None = None) -> ShellCommand:
+        return render_shell(text, {**base, "vars": base, "host": host})
 
     kwargs: dict[str, Any] = {}
     if log is not None:
