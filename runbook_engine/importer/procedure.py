@@ -456,8 +456,11 @@ def _item_step(source: StepSource, title: str, text: str, line: int) -> DraftSte
     """A numbered instruction without a command: a message to post, or a manual step."""
     match = _ANNOUNCE.match(text)
     if match:
-        return _notify(source, match.group(3), title, line, f"slack #{match.group(2)}")
-    return _manual(source, title, text, line)
+        step = _notify(source, match.group(3), title.split(":")[0].strip() or title, line, f"slack #{match.group(2)}")
+    else:
+        step = _manual(source, title, text, line)
+    step.id_hint = step.title
+    return step
 
 
 def _item_commands(item: ListItem) -> list[str]:
@@ -490,6 +493,7 @@ def _ordered_item(source: StepSource, item: ListItem, number: int | None) -> Non
         source.last_fence = fence_steps
         if fence_steps and text:
             fence_steps[0].description.append(text)
+    first = len(source.steps)
     for block in item.blocks:
         if isinstance(block, ListBlock) and block.ordered:
             for sub_number, sub in enumerate(block.items, 1):
@@ -497,6 +501,11 @@ def _ordered_item(source: StepSource, item: ListItem, number: int | None) -> Non
             source.title = label
         else:
             _block(source, block)
+    for step in source.steps[first:]:
+        if step.title == label and not step.id_hint:
+            step.id_hint = label  # titled by its own instruction, not by the section
+    for step in fence_steps:
+        step.id_hint = step.id_hint or step.title
     source.title = parent_title
 
 

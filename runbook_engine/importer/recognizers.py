@@ -117,9 +117,11 @@ class AnsiblePlaybookRecognizer:
             return None
         table = (*_ANSIBLE_COMMON, Option(("-t", "--tags"), "tags"), Option(("--skip-tags",), "skip_tags"))
         values, positionals, unknown = _options(command.argv[1:], table)
-        if len(positionals) != 1:
+        playbooks = [p for p in positionals if p.endswith((".yml", ".yaml"))] if len(positionals) > 1 else positionals
+        if len(playbooks) != 1:
             return None
-        spec: dict[str, Any] = {"playbook": context.resolve(positionals[0])}
+        spec: dict[str, Any] = {"playbook": context.resolve(playbooks[0])}
+        unknown += [p for p in positionals if p != playbooks[0]]  # values of options we do not know
         todos = list(_unknown_todo("ansible-playbook", unknown))
         _common_ansible(spec, values, context, todos)
         for key in ("tags", "skip_tags"):
@@ -418,10 +420,15 @@ class FileCopyRecognizer:
 
     name = "copy"
     priority = 30
-    _TABLE = (
-        Option(("-P", "-p", "-r", "-q", "-C", "-a", "-v", "-z", "-h", "--archive", "--verbose", "--compress", "--progress", "--recursive", "-avz", "-az", "-av", "-rp"), "flag", False),
+    _SCP = (
+        Option(("-P",), "port"),
         Option(("-i",), "key_file"),
-        Option(("-e",), "rsh"),
+        Option(("-o",), "option"),
+        Option(("-r", "-p", "-q", "-C", "-v", "-3", "-4", "-6", "-B", "-T"), "flag", False),
+    )
+    _RSYNC = (
+        Option(("-a", "-z", "-v", "-r", "-P", "-h", "-c", "-t", "-q", "--archive", "--verbose", "--compress", "--progress", "--recursive", "--partial", "--human-readable", "--checksum", "--times", "--quiet"), "flag", False),
+        Option(("-e", "--rsh"), "rsh"),
         Option(("--chmod",), "mode"),
         Option(("--chown",), "owner"),
     )
@@ -429,23 +436,31 @@ class FileCopyRecognizer:
     def recognize(self, command: Command, context: CommandContext) -> Translation | None:
         if command.program not in ("scp", "rsync") or command.compound or command.argv is None or context.remote_host:
             return None
-        values, positionals, unknown = _options(command.argv[1:], self._TABLE)
+        table = self._SCP if command.program == "scp" else self._RSYNC
+        values, positionals, unknown = _options(command.argv[1:], table)
         if len(positionals) != 2 or ":" not in positionals[1] or ":" in positionals[0]:
             return None  # downloads and host-to-host copies stay shell commands
         host, _, dest = positionals[1].partition(":")
-        host = host.rpartition("@")[2]
-        if "copy" not in context.executors or unknown or not host or "/" in host:
+        user, _, host = host.rpartition("@")
+        if "copy" not in context.executors or unknown or not host or "/" in host or "option" in values or "rsh" in values:
             return Translation(
                 "shell",
                 command.text,
-                todos=("a file copy: use a `copy` step (src, dest, mode, owner) once the copy executor is installed",),
+                todos=("a file copy: use a `copy` step (src, dest, mode, owner) once the copy executor is installed",)
+                if "copy" not in context.executors
+                else (f"`{command.program}` options the copy step has no field for: {' '.join(unknown) or '-o/-e'}",),
             )
         spec: dict[str, Any] = {"src": context.resolve(positionals[0]), "dest": dest or "."}
         if "mode" in values:
             spec["mode"] = values["mode"][-1]
         if "owner" in values:
             spec["owner"] = values["owner"][-1]
-        return Translation("copy", spec, hosts=host)
+        todos = []
+        if user:
+            todos.append(f"the procedure copies as {user!r}: set ansible_user for {host} in the inventory")
+        if "port" in values:
+            todos.append(f"port {values['port'][-1]}: set ansible_port for {host} in the inventory")
+        return Translation("copy", spec, hosts=host, todos=tuple(todos))
 
 
 class SleepRecognizer:

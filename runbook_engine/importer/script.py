@@ -86,12 +86,14 @@ def split_script(code: str, first_line: int = 1) -> list[ScriptItem]:
     return items
 
 
+_QUOTED = re.compile(r"'[^']*'|\"(?:\\.|[^\"\\])*\"|\\.", re.S)
+
+
 def _balanced(text: str) -> bool:
-    try:
-        shlex.split(text, comments=True)
-    except ValueError:
-        return False
-    return True
+    """Whether every quote in ``text`` is closed (what ``shlex`` would accept), in
+    one regular-expression pass: a fence is re-checked at every line it grows."""
+    rest = _QUOTED.sub("", text)
+    return "'" not in rest and '"' not in rest
 
 
 def parse_command(text: str, line: int) -> Command:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from runbook_engine.importer.draft import DraftDecision, DraftPhase, DraftStep
 from runbook_engine.importer.markdown import Table
@@ -105,14 +106,11 @@ def detect(condition: str, phases: Sequence[DraftPhase]) -> tuple[str | None, st
             if all(_mentions(phase.title + " " + phase.id, w) for w in words) or any(_mentions(phase.title, w) for w in words):
                 return f"any_host_failed({phase.id})", f"matched phase {phase.title!r}"
         return None, None
+    haystacks = [(phase, step, f"{phase.title} {step.title} {step.id}".lower()) for phase in phases for step in phase.steps]
     for size in range(len(words), 0, -1):
         for subset in _subsets(words, size):
-            matched = [
-                (phase, step)
-                for phase in phases
-                for step in phase.steps
-                if all(_mentions(f"{phase.title} {step.title} {step.id}", w) for w in subset)
-            ]
+            patterns = [_stem(w) for w in subset]
+            matched = [(phase, step) for phase, step, text in haystacks if all(p.search(text) for p in patterns)]
             if matched:
                 return _failed(matched), "matched " + ", ".join(repr(step.title) for _, step in matched[:6])
     return None, None
@@ -153,6 +151,11 @@ def _common_prefix(ids: list[str]) -> str:
 
 def _mentions(text: str, word: str) -> bool:
     """``word`` or a form of it in ``text``: "migration" in "Run Database Migrations"."""
+    return bool(_stem(word).search(text.lower()))
+
+
+@lru_cache(maxsize=1024)
+def _stem(word: str) -> re.Pattern[str]:
     stem = word[:-1] if word.endswith("s") and len(word) > 4 else word
     stem = stem[:6] if len(stem) > 6 else stem
-    return bool(re.search(rf"\b{re.escape(stem)}", text.lower()))
+    return re.compile(rf"\b{re.escape(stem)}")
