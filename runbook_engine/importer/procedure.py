@@ -555,6 +555,8 @@ def _gist(step: DraftStep) -> str:
         return f"ansible {spec.get('module', '')}"
     if step.executor == "http" and isinstance(spec, dict):
         return f"{spec.get('method', 'GET')} {spec.get('url', '')}"[:60]
+    if step.executor == "copy" and isinstance(spec, dict):
+        return f"copy {str(spec.get('src', '')).rstrip('/').rsplit('/', 1)[-1]}"
     if step.executor in ("shell", "ssh"):
         command = spec.get("command", "") if isinstance(spec, dict) else str(spec)
         return " ".join(command.split()[:2])[:40]
