@@ -559,7 +559,7 @@ def _gist(step: DraftStep) -> str:
         return f"copy {str(spec.get('src', '')).rstrip('/').rsplit('/', 1)[-1]}"
     if step.executor in ("shell", "ssh"):
         command = spec.get("command", "") if isinstance(spec, dict) else str(spec)
-        return " ".join(command.split()[:2])[:40]
+        return " ".join(command.replace('"', " ").replace("'", " ").split()[:2])[:40]
     return step.executor
 
 

@@ -3,6 +3,7 @@ plugins extend through the ``runbook_engine.importers`` entry-point group."""
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import EntryPoint
 from typing import Any
 
@@ -200,3 +201,13 @@ def test_a_broken_plugin_is_one_error(monkeypatch: pytest.MonkeyPatch) -> None:
             commands.recognizers()
     finally:
         commands.recognizers.cache_clear()
+
+
+def test_every_builtin_recognizer_is_documented() -> None:
+    from import_helpers import ROOT
+
+    doc = (ROOT / "docs" / "import.md").read_text(encoding="utf-8")
+    table = doc.split("### Commands (recognizers)", 1)[1].split("####", 1)[0]
+    for recognizer in commands.recognizers():
+        if type(recognizer).__module__ == "runbook_engine.importer.recognizers":
+            assert re.search(rf"^\| (`[a-z-]+`, )*`{re.escape(recognizer.name)}`", table, re.M), recognizer.name
