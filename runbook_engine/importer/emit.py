@@ -198,9 +198,12 @@ def _step(step: DraftStep) -> Commented:
         out["expect"] = Commented(text, sources)
     if step.on_failure:
         out["on_failure"] = step.on_failure
-    comments = [line for c in step.comments for line in comment_lines(c)]
-    comments.extend(line for t in step.todos for line in todo(t))
-    return Commented(out, tuple(comments))
+    return Commented(out, _review(step.comments, step.todos))
+
+
+def _review(comments: list[str], todos: list[str]) -> tuple[str, ...]:
+    """Comment lines for a reviewer: notes first, then the TODOs."""
+    return (*(line for c in comments for line in comment_lines(c)), *(line for t in todos for line in todo(t)))
 
 
 def _decision(decision: DraftDecision) -> Commented:
@@ -212,9 +215,7 @@ def _decision(decision: DraftDecision) -> Commented:
         out["after"] = decision.after
     if decision.description:
         out["description"] = decision.description
-    comments = [line for c in decision.comments for line in comment_lines(c)]
-    comments.extend(line for t in decision.todos for line in todo(t))
-    return Commented(out, tuple(comments))
+    return Commented(out, _review(decision.comments, decision.todos))
 
 
 def emit(draft: Draft) -> str:
