@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from runbook_engine.engine.outcome import (
     result_from_journal,
 )
 from runbook_engine.engine.progress import Progress
+from runbook_engine.engine.rerun import RerunPlan, apply_rerun, check_resumable, plan_rerun
 from runbook_engine.engine.scheduler import Restored, Run
 from runbook_engine.engine.window import outside_window
 from runbook_engine.errors import InventoryError, RunbookError, RunError
@@ -77,6 +78,12 @@ class ResumeOptions:
     skip: Sequence[str] = ()
     allow_changed: bool = False
     cli_vars: Mapping[str, str] = field(default_factory=dict)
+    #: Surgical resume (engine/rerun.py): run again from this step on …
+    from_step: str | None = None
+    #: … or run this fan-out step again on its failed hosts only.
+    retry_failed_hosts: str | None = None
+    #: Shown the plan under the run lock; False abandons the resume (nothing runs).
+    approve: Callable[[RerunPlan], bool] | None = None
 
 
 def all_checks() -> dict[str, NamedCheck]:
@@ -450,10 +457,13 @@ def resume_run(
 
     events = journal.events()
     state = replay(events)
-    if state.status in FINAL_STATUSES:
+    surgical = bool(resume.from_step or resume.retry_failed_hosts)
+    if surgical:
+        check_resumable(journal.run_id, state.status, state.rollback)
+    elif state.status in FINAL_STATUSES:
         raise RunError(
             f"run {journal.run_id} already finished ({state.status})",
-            hint="start a new run with `runbook run`",
+            hint="start a new run with `runbook run`, or resume --from STEP / --retry-failed-hosts STEP",
         )
     diff = changed_runbook(journal, runbook)
     if diff is not None and not resume.allow_changed:
@@ -483,9 +493,31 @@ def resume_run(
         ctx = _context(
             runbook, resolved, journal, progress, options, initiator, inventory, inv_path
         )
+        plan = None
+        if surgical:  # decided on what the journal says now that the lock is ours
+            events = journal.events()
+            state = replay(events)
+            check_resumable(journal.run_id, state.status, state.rollback)
         restored = restore(runbook, events, state)
+        if surgical:
+            plan = _surgical_plan(journal.run_id, state, graph, restored, resume)
+            if resume.approve is not None and not resume.approve(plan):
+                raise RunError("resume abandoned: nothing was run")
+            apply_rerun(plan, restored)
+            ctx.retry_hosts = dict(plan.retry)
+            again = tuple(s for s in state.interrupted if s in plan.targets)
+            resume = replace(resume, rerun=(*resume.rerun, *again))
         ask = _ask_terminal if options.interactive else None
         _decide_interrupted(ctx, runbook, events, state, resume, restored, options.initiator, ask)
+        if plan is not None:
+            ctx.emit(
+                "operator",
+                action="retry_failed_hosts" if resume.retry_failed_hosts else "rerun_from",
+                step=resume.retry_failed_hosts or resume.from_step,
+                by=options.initiator,
+                source="resume",
+                **plan.journal_data(),
+            )
         operator = _operator(ctx, options, progress)
         operator.initiator = initiator
         _record_confirmations(ctx, runbook, state, resume, options.initiator, initiator)
@@ -506,6 +538,33 @@ def resume_run(
         return _finish(journal, status, runbook, options)
     finally:
         lock.release()
+
+
+def _surgical_plan(
+    run_id: str, state: Any, graph: Any, restored: Restored, resume: ResumeOptions
+) -> RerunPlan:
+    if resume.from_step and resume.retry_failed_hosts:
+        raise RunError("give --from or --retry-failed-hosts, not both")
+    return plan_rerun(
+        run_id,
+        state.status,
+        graph,
+        restored.outcomes,
+        from_step=resume.from_step,
+        retry_hosts_of=resume.retry_failed_hosts,
+    )
+
+
+def preview_resume(journal: Any, runbook: Runbook, resume: ResumeOptions) -> RerunPlan:
+    """What a surgical resume would run again (``--dry-run``); reads the journal
+    only. The resume itself decides again under the run lock."""
+    from runbook_engine.journal import replay
+
+    events = journal.events()
+    state = replay(events)
+    check_resumable(journal.run_id, state.status, state.rollback)
+    restored = restore(runbook, events, state)
+    return _surgical_plan(journal.run_id, state, build_graph(runbook), restored, resume)
 
 
 def _decide_interrupted(
