@@ -46,6 +46,7 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
     if any(a.unusable for a in analyses):
         sys.exit(2)
     count = sum(len(a.findings) for a in analyses)
+    errors = sum(len(a.errors) for a in analyses)
     if fmt == "text":
         click.echo(f"{len(files)} file(s) checked, {count} finding(s)", err=True)
-    sys.exit(1 if count else 0)
+    sys.exit(1 if errors else 0)

@@ -28,8 +28,8 @@ from runbook_engine.variables import parse_assignments
     "--input",
     "inputs",
     multiple=True,
-    metavar="NAME=VALUE",
-    help="A typed input of the confirmed gate.",
+    metavar="[STEP.]NAME=VALUE",
+    help="A typed input of a confirmed gate (STEP. may be left out when one gate is confirmed).",
 )
 @click.option(
     "--rerun", multiple=True, metavar="STEP", help="Run an interrupted non-idempotent STEP again."
@@ -57,6 +57,11 @@ from runbook_engine.variables import parse_assignments
     "--retry-failed-hosts", metavar="STEP", help="Run fan-out STEP again on its failed hosts only; the others keep their results."
 )
 @click.option("--dry-run", is_flag=True, help="With --from/--retry-failed-hosts: show what would run again; run nothing.")
+@click.option(
+    "--outside-window",
+    is_flag=True,
+    help="Resume although the change window is closed (recorded).",
+)
 @shared_run_options
 def resume(
     run_ref: str,
@@ -70,6 +75,7 @@ def resume(
     from_step: str | None,
     retry_failed_hosts: str | None,
     dry_run: bool,
+    outside_window: bool,
     runs_dir: Path,
     yes: bool,
     acting_as: str | None,
@@ -77,16 +83,20 @@ def resume(
     report_dir: Path | None,
     concurrency: int,
 ) -> None:
-    """Continue RUN (a run id, a unique prefix, or `last`)."""
+    """Continue RUN (a run id, a unique prefix, or `last`). The run's lock is taken
+    before anything else is read; every operator action is checked before any is
+    recorded."""
     from runbook_engine.engine import ResumeOptions, make_progress, resume_run
     from runbook_engine.journal import Journal
 
     journal = Journal.open(runs_dir, run_ref)
-    runbook = load_checked(str(journal.meta["runbook_path"]))
-    options = run_options(runs_dir, acting_as, yes, log_format, inventory, report_dir, concurrency)
+    options = run_options(
+        runs_dir, acting_as, yes, log_format, inventory, report_dir, concurrency,
+        outside_window=outside_window,
+    )  # fmt: skip
     request = ResumeOptions(
         confirm=confirm,
-        inputs=parse_assignments(inputs),
+        inputs=parse_assignments(inputs, "--input"),
         rerun=rerun,
         skip=skip,
         allow_changed=allow_changed,
@@ -100,9 +110,16 @@ def resume(
 
         if not (from_step or retry_failed_hosts):
             raise RunError("--dry-run previews --from STEP or --retry-failed-hosts STEP")
+        runbook = load_checked(str(journal.meta["runbook_path"]))
         click.echo("\n".join(preview_resume(journal, runbook, request).preview()))
         return
-    summary = resume_run(journal, runbook, options, request, make_progress(log_format))
+    summary = resume_run(
+        journal,
+        lambda: load_checked(str(journal.meta["runbook_path"])),
+        options,
+        request,
+        make_progress(log_format),
+    )
     click.echo(
         f"run {summary.run_id}: {summary.status} — journal and report in {summary.dir}", err=True
     )

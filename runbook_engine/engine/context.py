@@ -90,6 +90,14 @@ class RunContext:
             self.secrets = frozenset(self.secrets | fresh)
             self.redactor = Redactor(self.secrets)
 
+    def keep_secret_captures(
+        self, step_id: str, captures: Mapping[str, Any], host_captures: Mapping[str, Any]
+    ) -> None:
+        """A ``secret_output`` step's captures, kept (encrypted, never journaled) so a
+        resumed run has the real values, not the mask."""
+        if captures or host_captures:
+            self.journal.seal(step_id, {"captures": captures, "host_captures": host_captures})
+
     def emit(self, event: str, *, journal: bool = True, **data: Any) -> dict[str, Any]:
         """Record one event (redacted) in the journal and show it."""
         clean = self.redactor.redact_obj(data) if self.redactor else data

@@ -15,6 +15,7 @@ from runbook_engine.executors.base import Host, Result, StepCall
 from runbook_engine.executors.registry import executor_class
 from runbook_engine.model import COMMON_STEP_KEYS, Step
 from runbook_engine.redaction import MASK
+from runbook_engine.shell_values import ShellCommand
 from runbook_engine.templating import has_template
 
 #: Extra seconds the engine gives an executor past the step's timeout to stop its
@@ -53,9 +54,7 @@ class Dispatch:
                 return value
             return ctx.renderer.render(value, ctx.template_extra(host))
 
-        def render_command(text: str, host: Host | None = None) -> str:
-            if not has_template(text):
-                return text
+        def render_command(text: str, host: Host | None = None) -> ShellCommand:
             return ctx.renderer.render_command(text, ctx.template_extra(host))
 
         def log(line: str, host: str | None = None) -> None:

@@ -100,7 +100,7 @@ class StepRunner:
                 )
             ok, error = self.judge(step, result)
             done = ok if not step.until else self._until(step, result)
-            if done or attempt - first_attempt + 1 >= attempts:
+            if done or attempt >= attempts:  # the budget counts attempts across resumes
                 break
             ctx.show(
                 "message",
@@ -193,6 +193,7 @@ class StepRunner:
         result = result_to_journal(outcome.result)
         captures: Any = dict(outcome.captures)
         if step.secret_output:
+            ctx.keep_secret_captures(step.id, captures, outcome.host_captures)
             result = _masked(result)
             captures = _masked(captures)
         if result is not None:

@@ -18,6 +18,11 @@ from runbook_engine.errors import (
 )
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
+from runbook_engine.lint.template_rules import (
+    raw_findings,
+    shell_context_findings,
+    sql_text_findings,
+)
 from runbook_engine.loader import MAX_BYTES, Document, escape, load_file
 from runbook_engine.model import Runbook, Step, build_runbook, executor_keys
 from runbook_engine.schema import validate
@@ -39,8 +44,13 @@ class Analysis:
     raw_text: str = ""
 
     @property
+    def errors(self) -> list[RunbookError]:
+        """The findings that make the runbook wrong (not the warnings)."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
     def ok(self) -> bool:
-        return not self.findings
+        return not self.errors
 
     def line(self, number: int) -> str:
         """Source line ``number`` (1-based), or "" when there is none."""
@@ -96,6 +106,9 @@ def analyze_document(doc: Document, result: Analysis | None = None, *, remember_
     if not problems:
         findings.extend(_template_findings(doc, runbook, graph))
         findings.extend(_predicate_findings(doc, runbook, graph))
+        findings.extend(shell_context_findings(doc, runbook))
+        findings.extend(sql_text_findings(doc, runbook))
+        findings.extend(raw_findings(doc, runbook))
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return result
 
