@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from runbook_engine.engine.session import lock_key
 from runbook_engine.journal import RunLock
+from runbook_engine.journal.state import state_dir
 
 RUNBOOK_BIN = str(Path(sys.executable).parent / "runbook")
 
@@ -139,8 +141,8 @@ def test_a_cancelled_run_resumes_from_a_step(fleet: Path) -> None:
 def test_never_while_the_run_is_alive(fleet: Path) -> None:
     failed_push(fleet)
     meta = json.loads(next((fleet / "runs").glob("*/meta.json")).read_text())
-    key = f"{(fleet / 'book.yaml').resolve()}|{(fleet / meta['inventory']).resolve()}"
-    with RunLock(fleet / "runs", key, run_id="someone-else"):
+    key = lock_key(meta["runbook_path"], str(fleet / meta["inventory"]))
+    with RunLock(state_dir(), key, run_id="someone-else"):
         refused = cli(fleet, "resume", "last", "--retry-failed-hosts", "push", "--yes")
     assert refused.returncode == 2 and "another run holds the lock" in refused.stderr
     assert lines(fleet / "h1" / "deployed") == ["pushed"]
