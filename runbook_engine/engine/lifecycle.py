@@ -99,7 +99,7 @@ class StepRunner:
                 "message",
                 text=f"{step.id}: attempt {attempt} {'not yet' if step.until else 'failed'}; retrying",
             )
-            await asyncio.sleep(step.delay * (step.backoff ** (attempt - first_attempt)))
+            await ctx.sleep(step.delay * (step.backoff ** (attempt - first_attempt)))
             attempt += 1
         if step.until and not done:
             ok, error = False, f"until {step.until!r} did not hold after {attempt} attempts"

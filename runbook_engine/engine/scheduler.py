@@ -33,6 +33,7 @@ from runbook_engine.executors.manual import parse_gate
 from runbook_engine.executors.monitor import format_sample
 from runbook_engine.graph import StepGraph
 from runbook_engine.model import Phase, Step
+from runbook_engine.vocabulary import RunStatus
 
 #: Which reason to stop wins when several arrive: the operator, then rollback.
 _PRIORITY = {"pause": 0, "abort": 1, "rollback": 2, "cancel": 3}
@@ -78,7 +79,7 @@ class Run:
         self.offer_rollback = offer_rollback or (lambda reason: False)
         self.dispatch = Dispatch(ctx)
         self.steps = StepRunner(ctx, self.dispatch, self._options_for)
-        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator)
+        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator, clock=ctx.clock)
         self.outcomes: dict[str, StepOutcome] = dict(self.restored.outcomes)
         self.completion_order: list[str] = list(self.restored.completion_order)
         self.stop: Stop | None = None
@@ -103,7 +104,7 @@ class Run:
             task.cancel()
         self._wake.set()
 
-    async def execute(self) -> str:
+    async def execute(self) -> RunStatus:
         """Run to the end (or to a pause) and return the run status."""
         ctx = self.ctx
         try:
@@ -124,7 +125,7 @@ class Run:
 
     # -- forward run --------------------------------------------------------------
 
-    async def _forward(self) -> str:
+    async def _forward(self) -> RunStatus:
         if await self._prerequisites():
             await self._graph()
         return await self._finish_stop() if self.stop else self._succeeded()
@@ -423,15 +424,15 @@ class Run:
 
     # -- endings ------------------------------------------------------------------
 
-    def _succeeded(self) -> str:
+    def _succeeded(self) -> RunStatus:
         for decision, held in self.matrix.open_windows():
             self.ctx.show(
                 "warning",
                 text=f"decision {decision.condition!r} was holding for {held:.0f}s of its {decision.after:.0f}s window when the run ended",
             )
-        return SUCCEEDED
+        return "succeeded"
 
-    async def _finish_stop(self) -> str:
+    async def _finish_stop(self) -> RunStatus:
         stop = self.stop
         assert stop is not None
         if stop.kind == "pause":
@@ -442,9 +443,9 @@ class Run:
             if self.offer_rollback(stop.reason):
                 return await self._rollback(stop.reason)
             return "cancelled"
-        return FAILED
+        return "failed"
 
-    async def _rollback(self, reason: str, start_at: str | None = None) -> str:
+    async def _rollback(self, reason: str, start_at: str | None = None) -> RunStatus:
         ctx = self.ctx
         already = {sid for sid, o in self.outcomes.items() if o.status != "pending"}
         plan = rollback_plan(ctx.runbook, self.outcomes, self.completion_order, start_at)
@@ -454,7 +455,7 @@ class Run:
         run_info = ctx.renderer.base.get("run", {})
         ctx.renderer.base["run"] = {**run_info, "rollback_reason": self.restored.rollback_reason or reason}
         self.stop = None
-        status = ROLLED_BACK
+        status: RunStatus = "rolled_back"
         for step, undoes in plan:
             if step.id in already and self.outcomes[step.id].status in (SUCCEEDED, SKIPPED):
                 continue

@@ -49,6 +49,7 @@ from runbook_engine.model import Runbook
 from runbook_engine.redaction import MASK
 from runbook_engine.templating import Renderer
 from runbook_engine.variables import ResolvedVars, resolve_vars
+from runbook_engine.vocabulary import RunStatus
 
 #: Copy of the runbook text kept in the run directory, to show what changed on resume.
 RUNBOOK_COPY = "runbook.yaml"
@@ -189,10 +190,10 @@ def _context(
     return ctx
 
 
-def _drive(run: Run, progress: Progress) -> str:
+def _drive(run: Run, progress: Progress) -> RunStatus:
     """Run the scheduler with Ctrl-C and SIGTERM turned into a graceful stop."""
 
-    async def main() -> str:
+    async def main() -> RunStatus:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -225,7 +226,7 @@ def _offer_rollback(options: RunOptions, progress: Progress) -> Callable[[str], 
     return offer
 
 
-def _finish(journal: Any, status: str, runbook: Runbook, options: RunOptions) -> RunSummary:
+def _finish(journal: Any, status: RunStatus, runbook: Runbook, options: RunOptions) -> RunSummary:
     code = EXIT_CODES[status]
     journal.close(status, code)
     _write_reports(journal, runbook, options.report_dir)
