@@ -138,9 +138,11 @@ def resolve_vars(
 
 
 def _digest(values: Mapping[str, Any], runbook: Runbook) -> str:
-    """Hash of the values, with secrets hashed first so the digest leaks nothing."""
+    """Hash of the values, for resume to notice changed inputs. A secret counts only as
+    given or not: any hash of it, salted or not, in a world-readable meta.json would let
+    anyone test guesses of a weak secret offline."""
     safe = {
-        name: hashlib.sha256(str(value).encode()).hexdigest() if runbook.vars[name].secret else value
+        name: (value not in (None, "")) if runbook.vars[name].secret else value
         for name, value in sorted(values.items())
     }
     return hashlib.sha256(json.dumps(safe, sort_keys=True, default=str).encode()).hexdigest()
