@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from runbook_engine.durations import parse_duration
 from runbook_engine.errors import VariableError
 from runbook_engine.model import Runbook, VarSpec
+from runbook_engine.regex import HINT, RegexError, compile_pattern
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def convert(spec: VarSpec, value: Any, origin: str) -> Any:
             raise fail(f"unknown type {kind!r}")
     except (ValueError, TypeError) as exc:
         raise fail(f"expected {kind}: {exc}") from None
-    if spec.pattern and isinstance(converted, str) and not re.fullmatch(spec.pattern, converted):
+    if spec.pattern and isinstance(converted, str) and not _full_match(spec.pattern, converted):
         shown = "***" if spec.secret else repr(converted)
         raise fail(f"{shown} does not match pattern {spec.pattern!r}")
     if spec.choices is not None and converted not in spec.choices:
@@ -146,3 +146,11 @@ def _digest(values: Mapping[str, Any], runbook: Runbook) -> str:
         for name, value in sorted(values.items())
     }
     return hashlib.sha256(json.dumps(safe, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _full_match(pattern: str, text: str) -> bool:
+    """``text`` matches the whole of ``pattern`` (RE2: linear time, never hangs)."""
+    try:
+        return compile_pattern(pattern).fullmatch(text)
+    except RegexError as exc:
+        raise VariableError(f"invalid pattern {pattern!r}: {exc.msg}", hint=HINT) from None

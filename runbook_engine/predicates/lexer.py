@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 from runbook_engine.errors import PredicateError
 from runbook_engine.predicates.units import DURATION_UNITS, SIZE_UNITS, duration_seconds, size_bytes
+from runbook_engine.regex import FLAGS as REGEX_FLAGS
+from runbook_engine.regex import HINT, RegexError, compile_pattern
 
 KEYWORDS = frozenset(
     {
@@ -72,7 +74,7 @@ _SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
 _GLOB = re.compile(r"[A-Za-z0-9_.*?!\[\]-]+")
 _OPERATOR = re.compile(r"===|==|!=|<=|>=|=>|=<|<>|&&|\|\||[=<>!&|+\-*/()\[\],.]")
 _FLAGS = re.compile(r"[A-Za-z]*")
-_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+
 
 _MISTAKES = {
     "===": '"=="',
@@ -92,13 +94,6 @@ _VALUE_FOLLOWS_KW = KEYWORDS - {"true", "false", "null"}
 _VALUE_FOLLOWS_OP = frozenset(
     {"(", "[", ",", "==", "=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/"}
 )
-
-
-def regex_flags(flags: str) -> int:
-    value = 0
-    for flag in flags:
-        value |= _REGEX_FLAGS[flag]
-    return value
 
 
 @lru_cache(maxsize=256)
@@ -349,7 +344,7 @@ def _regex(source: str, pos: int) -> tuple[Token, int]:
             assert flags_match is not None
             flags = flags_match.group()
             for index, flag in enumerate(flags):
-                if flag not in _REGEX_FLAGS or flag in flags[:index]:
+                if flag not in REGEX_FLAGS or flag in flags[:index]:
                     raise _error(
                         source,
                         f'unknown regular-expression flag "{flag}"',
@@ -358,11 +353,11 @@ def _regex(source: str, pos: int) -> tuple[Token, int]:
                     )
             pos = flags_match.end()
             try:
-                re.compile(pattern, regex_flags(flags))
-            except re.error as exc:
+                compile_pattern(pattern, flags)
+            except RegexError as exc:
                 at = start + 1 + (exc.pos or 0)
                 raise _error(
-                    source, f"invalid regular expression: {exc.msg}", min(at, pos - 1)
+                    source, f"invalid regular expression: {exc.msg}", min(at, pos - 1), hint=HINT
                 ) from None
             except (OverflowError, RecursionError, ValueError) as exc:
                 raise _error(
