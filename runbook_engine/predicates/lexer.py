@@ -243,6 +243,7 @@ def _number(source: str, pos: int) -> tuple[Token, int]:
     assert found is not None
     text = found.group()
     pos = found.end()
+    _check_magnitude(source, text, start)
     unit_match = _UNIT.match(source, pos)
     if unit_match is None:
         if pos < len(source) and (source[pos] == "_" or "0" <= source[pos] <= "9"):
@@ -275,6 +276,7 @@ def _number(source: str, pos: int) -> tuple[Token, int]:
         if found is None:
             break
         text = found.group()
+        _check_magnitude(source, text, found.start())
         unit_match = _UNIT.match(source, found.end())
         if unit_match is None:
             raise _error(
@@ -287,6 +289,25 @@ def _number(source: str, pos: int) -> tuple[Token, int]:
         unit = unit_match.group()
     _no_trailing_name(source, start, pos)
     return Token(DUR, duration_seconds(parts), start, pos - start), pos
+
+
+#: Largest number a predicate may write: beyond it a float is infinite, and an
+#: integer is too long for Python to read (4300 digits) or for any real comparison.
+MAX_DIGITS = 100
+MAX_EXPONENT = 300
+
+
+def _check_magnitude(source: str, text: str, start: int) -> None:
+    mantissa, _, exponent = text.lower().partition("e")
+    digits = len(mantissa.split(".")[0].lstrip("0"))
+    if len(mantissa) > MAX_DIGITS or (exponent and digits + int(exponent) > MAX_EXPONENT):
+        raise _error(
+            source,
+            f'number "{text[:20]}{"…" if len(text) > 20 else ""}" is too large',
+            start,
+            len(text),
+            hint=f"numbers have at most {MAX_DIGITS} digits and stay below 1e{MAX_EXPONENT}",
+        )
 
 
 def _no_trailing_name(source: str, start: int, pos: int) -> None:
