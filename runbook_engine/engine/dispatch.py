@@ -24,6 +24,7 @@ from runbook_engine.executors.process import proc_start_time
 from runbook_engine.executors.registry import executor_class
 from runbook_engine.model import COMMON_STEP_KEYS, Step
 from runbook_engine.redaction import MASK
+from runbook_engine.shell_values import ShellCommand
 from runbook_engine.templating import Renderer, has_template
 
 #: Extra seconds the engine gives an executor past the step's timeout to stop its
@@ -40,7 +41,8 @@ class Dispatch:
 
     def executor(self, key: str) -> Executor:
         if key not in self._instances:
-            self._instances[key] = executor_class(key)()
+            factory = self.ctx.executor_factory
+            self._instances[key] = factory(key) if factory else executor_class(key)()
         return self._instances[key]
 
     async def close(self) -> None:
@@ -171,7 +173,7 @@ def _silent(line: str, host: str | None = None) -> None:
 
 def step_renderers(
     renderer: Renderer, extra: Callable[[Host | None], Mapping[str, Any]]
-) -> tuple[Callable[[Any, Host | None], Any], Callable[[str, Host | None], str]]:
+) -> tuple[Callable[[Any, Host | None], Any], Callable[[str, Host | None], ShellCommand]]:
     """``StepCall.render`` and ``render_command`` over ``renderer``, with ``extra(host)``
     (steps, host) as the names beside the vars — the one rendering path, shared by the
     engine and `runbook_engine.testing.make_call`."""
@@ -181,9 +183,7 @@ def step_renderers(
             return value
         return renderer.render(value, extra(host))
 
-    def render_command(text: str, host: Host | None = None) -> str:
-        if not has_template(text):
-            return text
+    def render_command(text: str, host: Host | None = None) -> ShellCommand:
         return renderer.render_command(text, extra(host))
 
     return render, render_command

@@ -15,6 +15,7 @@ from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.decisions import DecisionMatrix, DecisionTaken
 from runbook_engine.engine.dispatch import Dispatch
 from runbook_engine.engine.lifecycle import StepRunner
+from runbook_engine.engine.operator_actions import resume_hint
 from runbook_engine.engine.outcome import (
     CANCELLED,
     EXIT_CODES,
@@ -26,9 +27,12 @@ from runbook_engine.engine.outcome import (
     result_to_journal,
 )
 from runbook_engine.engine.rollback import rollback_plan
+from runbook_engine.errors import RunbookError
 from runbook_engine.executors.base import Result, StepServices
+from runbook_engine.executors.manual import parse_gate
 from runbook_engine.graph import StepGraph
 from runbook_engine.model import Phase, Step
+from runbook_engine.redaction import Redactor
 from runbook_engine.vocabulary import RunStatus
 
 #: Which reason to stop wins when several arrive: the operator, then rollback.
@@ -75,7 +79,7 @@ class Run:
         self.offer_rollback = offer_rollback or (lambda reason: False)
         self.dispatch = Dispatch(ctx)
         self.steps = StepRunner(ctx, self.dispatch, self._services_for)
-        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator)
+        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator, clock=ctx.clock)
         self.outcomes: dict[str, StepOutcome] = dict(self.restored.outcomes)
         self.completion_order: list[str] = list(self.restored.completion_order)
         self.stop: Stop | None = None
@@ -255,12 +259,16 @@ class Run:
             reason=outcome.error or "waiting",
             deadline=deadline,
         )
-        self.ctx.show(
-            "message",
-            text=f"paused at {step.id}: continue with `runbook resume {self.ctx.run_id} --confirm {step.id}`",
-        )
+        self.ctx.show("message", text=f"paused at {step.id}: continue with `{self._resume_hint(step)}`")
         if self.stop is None:
             self.stop = Stop("pause", f"{step.id} waits for an operator")
+
+    def _resume_hint(self, step: Step) -> str:
+        try:
+            gate = parse_gate(self.ctx.renderer.render(step.spec))
+        except RunbookError:
+            gate = None
+        return resume_hint(self.ctx.run_id, step.id, gate, self.operator.preset.get(step.id, {}))
 
     def _after_step(self, step: Step, outcome: StepOutcome) -> list[str]:
         """Apply the step's failure policy and the decision matrix; return steps
@@ -356,7 +364,7 @@ class Run:
             if outcome is not None:
                 evidence["status"] = outcome.status
         if result is not None:
-            evidence["fields"] = _summary(result.fields)
+            evidence["fields"] = _summary(result.fields, ctx.redactor)
             failed_hosts = [
                 h
                 for h, f in result.hosts.items()
@@ -366,7 +374,7 @@ class Run:
                 evidence["failed_hosts"] = failed_hosts
         for name, value in roots.items():
             if name in ("probe", "baseline"):
-                evidence[name] = _summary(value)
+                evidence[name] = _summary(value, ctx.redactor)
         taken = self.matrix.evaluate(
             ctx.view.context(result, **roots), evidence, step.id if step else None
         )
@@ -472,12 +480,13 @@ class Run:
         return status
 
 
-def _summary(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Scalar fields, long text cut: enough evidence without whole outputs."""
+def _summary(fields: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """Scalar fields, long text masked then cut: enough evidence without whole outputs
+    (cutting first would leave the start of a secret readable)."""
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if isinstance(value, str):
-            out[name] = value if len(value) <= 200 else value[:200] + "…"
+            out[name] = redactor.clip(value, 200)
         elif isinstance(value, bool | int | float) or value is None:
             out[name] = value
     return out

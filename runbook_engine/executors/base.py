@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
 if TYPE_CHECKING:
     from runbook_engine.executors.manual import Operator
+
+from runbook_engine.shell_values import ShellCommand
 
 #: Types a result field may declare; lint type-checks predicates against them.
 FIELD_TYPES = frozenset({"int", "float", "number", "str", "bool", "duration", "json", "list", "map", "any"})
@@ -44,6 +46,7 @@ class Host:
 #: ``expect``), ``timed_out`` (failed by its timeout, whatever ``expect`` says), or
 #: ``awaiting_operator`` (nobody could answer now: the engine pauses the run durably).
 ResultState = Literal["done", "timed_out", "awaiting_operator"]
+RESULT_STATES: frozenset[str] = frozenset(get_args(ResultState))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +132,12 @@ class StepCall:
     yet rendered). ``options`` are the step's rollout keys (``forks``, ``serial``, …;
     see `executors.fanout`). ``services`` are the engine's typed hooks. ``render``
     renders templates in any value (recursively) for a host (or ``None``);
-    ``render_command`` renders a shell command, shell-quoting every interpolated value
-    unless marked ``| raw``. ``log`` streams one output line to the progress view and
-    the journal (already redacted by the engine). ``redact`` removes secret values
-    from any text the executor reports.
+    ``render_command`` renders a shell command into a ``ShellCommand`` whose script
+    refers to every interpolated value through an environment variable
+    (``command.env``) unless marked ``| raw`` (docs/format.md, "Values are data").
+    ``log`` streams one output line to the progress view and the journal (already
+    redacted by the engine). ``redact`` removes secret values from any text the
+    executor reports.
     """
 
     step_id: str
@@ -143,7 +148,9 @@ class StepCall:
     options: Mapping[str, Any] = field(default_factory=dict)
     services: StepServices = field(default_factory=StepServices)
     render: Callable[[Any, Host | None], Any] = field(default=lambda value, host=None: value)
-    render_command: Callable[[str, Host | None], str] = field(default=lambda text, host=None: text)
+    render_command: Callable[[str, Host | None], ShellCommand] = field(
+        default=lambda text, host=None: ShellCommand.plain(text)
+    )
     log: Callable[[str, str | None], None] = field(default=lambda line, host=None: None)
     redact: Callable[[str], str] = field(default=lambda text: text)
 

@@ -9,7 +9,7 @@ shared with every executor that starts a process. See docs/executors/shell.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
@@ -23,6 +23,7 @@ from runbook_engine.executors.process import (
     LineLog,
     ProcessSupervisor,
 )
+from runbook_engine.shell_values import ShellCommand
 from runbook_engine.vocabulary import host_failed
 
 __all__ = ["DEFAULT_KILL_GRACE", "DEFAULT_MAX_OUTPUT", "MAX_LOGGED_LINES", "ShellExecutor", "ShellSpec"]
@@ -46,11 +47,19 @@ class ShellSpec:
     """The value under ``shell:`` after rendering."""
 
     command: str
+    #: The command as ``plan`` shows it (values quoted in place), when rendered.
+    shown: str = ""
     cwd: str | None = None
     env: Mapping[str, str] | None = None
     stdin: str | None = None
     max_output: int = DEFAULT_MAX_OUTPUT
     kill_grace: float = DEFAULT_KILL_GRACE
+
+
+def _with_command(spec: ShellSpec, command: ShellCommand) -> ShellSpec:
+    """The spec running ``command``: its values join the environment, never the text."""
+    env = {**(spec.env or {}), **command.env} if command.values else spec.env
+    return replace(spec, command=command.script, shown=command.shown, env=env)
 
 
 def _parse_spec(raw: Any) -> ShellSpec:
@@ -133,12 +142,12 @@ class ShellExecutor(ExecutorBase):
     def _spec_for(self, call: StepCall, host: Host | None) -> ShellSpec:
         raw = call.spec
         if isinstance(raw, str):
-            return ShellSpec(command=call.render_command(raw, host))
+            return _with_command(ShellSpec(command=raw), call.render_command(raw, host))
         spec = _parse_spec(raw)
         rest = {k: v for k, v in raw.items() if k != "command"}
         rendered = call.render(rest, host) if rest else {}
-        merged = _parse_spec({"command": call.render_command(spec.command, host), **rendered})
-        return merged
+        merged = _parse_spec({"command": spec.command, **rendered})
+        return _with_command(merged, call.render_command(spec.command, host))
 
     def _local_hosts(self, call: StepCall) -> tuple[Host, ...]:
         remote = [h.name for h in call.hosts if h.connection != "local"]
@@ -157,7 +166,7 @@ class ShellExecutor(ExecutorBase):
             spec = self._spec_for(call, host)
             where = f"[{host.name}] " if host is not None else ""
             cwd = f"(cd {spec.cwd}) " if spec.cwd else ""
-            lines.append(f"{where}{cwd}{spec.command}")
+            lines.append(call.redact(f"{where}{cwd}{spec.shown}"))
         return lines
 
     async def run(self, call: StepCall) -> Result:

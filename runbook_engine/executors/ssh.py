@@ -27,7 +27,7 @@ import shlex
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +44,7 @@ from runbook_engine.executors.process import (
     OutputCapture,
     ProcessSupervisor,
 )
+from runbook_engine.shell_values import ShellCommand, remote_script
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,18 @@ REMOTE_WRAPPER = (
 )
 
 
-def remote_command(command: str, sudo: str | None = None) -> str:
-    """The command line sent to sshd: `REMOTE_WRAPPER` around ``command`` (inside
-    ``sudo`` when ``become`` asks for another user, so the wrapper may kill it)."""
-    wrapped = f"/bin/sh -c {shlex.quote(REMOTE_WRAPPER)} runbook-step {shlex.quote(command)}"
+def remote_command(command: ShellCommand, sudo: str | None = None) -> tuple[str, str]:
+    """(command line sent to sshd, stdin to send first): `REMOTE_WRAPPER` around the
+    command's script (inside ``sudo`` when ``become`` asks for another user, so the
+    wrapper may kill it). The command's values are read from stdin by the wrapper
+    before it starts the command (`shell_values.remote_script`), so they are never on
+    a command line; what follows on stdin only keeps the watcher waiting."""
+    prelude, values = remote_script(replace(command, script=""))
+    wrapper = prelude + REMOTE_WRAPPER
+    wrapped = f"/bin/sh -c {shlex.quote(wrapper)} runbook-step {shlex.quote(command.script)}"
     if sudo is None:
-        return wrapped
-    return f"sudo -n -H -u {shlex.quote(sudo)} -- {wrapped}"
+        return wrapped, values
+    return f"sudo -n -H -u {shlex.quote(sudo)} -- {wrapped}", values
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +196,7 @@ class SshExecutor(ExecutorBase):
         spec, _ = parse_spec(call.spec)
         lines = []
         for host in call.hosts:
-            command = self._command(spec, call.render_command(spec.command, host), host)
+            command = self._command(spec, call.render_command(spec.command, host).shown, host)
             if host.connection == "local":
                 lines.append(f"[{host.name}] local: {command}")
             else:
@@ -219,7 +225,7 @@ class SshExecutor(ExecutorBase):
         async def one(host: Host) -> dict[str, Any]:
             command = call.render_command(spec.command, host)
             if host.connection == "local":
-                return await self._run_local(call, host, self._command(spec, command, host))
+                return await self._run_local(call, spec, host, command)
             return await self._run_remote(call, spec, host, command)
 
         outcome = await fan_out(call.hosts, rollout, one, _not_run)
@@ -253,11 +259,24 @@ class SshExecutor(ExecutorBase):
             return command
         return f"sudo -n -H -u {shlex.quote(sudo)} -- /bin/bash -c {shlex.quote(command)}"
 
-    async def _run_local(self, call: StepCall, host: Host, command: str) -> dict[str, Any]:
+    async def _run_local(
+        self, call: StepCall, spec: SshSpec, host: Host, command: ShellCommand
+    ) -> dict[str, Any]:
         """``connection: local``: the same command in ``bash -c`` on this machine,
-        through the process supervisor (own group, guarded, bounded, pid journaled)."""
+        through the process supervisor (own group, guarded, bounded, pid journaled).
+        Its values are in its environment, or on stdin through ``sudo``."""
+        env, stdin, script = command.env, None, command.script
+        if self._sudo_user(spec, host) is not None:  # sudo drops the environment
+            script, values = remote_script(command)
+            env, stdin = {}, values.encode() if values else None
         finished = await self._processes.run(
-            Command(argv=("/bin/bash", "-c", command), cwd=str(call.workdir), timeout=call.timeout),
+            Command(
+                argv=("/bin/bash", "-c", self._command(spec, script, host)),
+                cwd=str(call.workdir),
+                env=env,
+                stdin=stdin,
+                timeout=call.timeout,
+            ),
             on_pid=call.services.on_pid,
             before_start=call.services.before_start,
             on_line=LineLog(call.log, host.name),
@@ -278,13 +297,13 @@ class SshExecutor(ExecutorBase):
         }
 
     async def _run_remote(
-        self, call: StepCall, spec: SshSpec, host: Host, command: str
+        self, call: StepCall, spec: SshSpec, host: Host, command: ShellCommand
     ) -> dict[str, Any]:
         import asyncssh
 
         started = time.monotonic()
         deadline = None if call.timeout is None else started + call.timeout
-        line = remote_command(command, self._sudo_user(spec, host))
+        line, values = remote_command(command, self._sudo_user(spec, host))
         for attempt in (1, 2):
             connect_timeout = spec.connect_timeout
             if deadline is not None:
@@ -308,7 +327,7 @@ class SshExecutor(ExecutorBase):
                     return _unreachable(host, f"connection lost: {exc}", started)
                 continue
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            return await _finish(call, host, process, conn, started, left)
+            return await _finish(call, host, process, conn, started, left, values)
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
 
     def _key(self, spec: SshSpec, host: Host) -> tuple[Any, ...]:
@@ -327,15 +346,17 @@ class SshExecutor(ExecutorBase):
             conn.close()
 
     async def _connection(
-        self, call: StepCall, spec: SshSpec, host: Host, connect_timeout: float
+        self, call: StepCall, spec: SshSpec, host: Host, connect_timeout: float | None = None
     ) -> Any:
+        """The kept connection to ``host``, opened within ``connect_timeout`` (default:
+        the spec's) on first use."""
         key = self._key(spec, host)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             conn = self._connections.get(key)
             if conn is not None and not conn.is_closed():
                 return conn
-            conn = await self._connect(call, spec, host, connect_timeout)
+            conn = await self._connect(call, spec, host, connect_timeout or spec.connect_timeout)
             self._connections[key] = conn
             return conn
 
@@ -441,7 +462,13 @@ def _why(exc: BaseException, connect_timeout: float) -> str:
 
 
 async def _finish(
-    call: StepCall, host: Host, process: Any, conn: Any, started: float, timeout: float | None
+    call: StepCall,
+    host: Host,
+    process: Any,
+    conn: Any,
+    started: float,
+    timeout: float | None,
+    values: str,
 ) -> dict[str, Any]:
     """Read both outputs (bounded, line by line to the log) until the command's exit
     status arrives; honour the step timeout; collect the rc."""
@@ -453,6 +480,8 @@ async def _finish(
         asyncio.ensure_future(_pump_remote(process.stdout, "stdout", out, log)),
         asyncio.ensure_future(_pump_remote(process.stderr, "stderr", err, log)),
     ]
+    if values:  # the values' environment, read by the wrapper's prelude
+        process.stdin.write(values.encode())
     timed_out = False
     try:
         try:

@@ -4,7 +4,6 @@ cannot run because an earlier one failed is skipped, never guessed at."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +17,14 @@ from runbook_engine.errors import (
 )
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
+from runbook_engine.lint.template_rules import (
+    raw_findings,
+    shell_context_findings,
+    sql_text_findings,
+)
 from runbook_engine.loader import MAX_BYTES, Document, escape, load_file
 from runbook_engine.model import Runbook, Step, build_runbook, executor_keys
+from runbook_engine.regex import HINT, RegexError, compile_pattern
 from runbook_engine.schema import validate
 from runbook_engine.templating import BUILTIN_NAMES, check_template, has_template, strings_in
 from runbook_engine.variables import convert
@@ -39,8 +44,13 @@ class Analysis:
     raw_text: str = ""
 
     @property
+    def errors(self) -> list[RunbookError]:
+        """The findings that make the runbook wrong (not the warnings)."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
     def ok(self) -> bool:
-        return not self.findings
+        return not self.errors
 
     def line(self, number: int) -> str:
         """Source line ``number`` (1-based), or "" when there is none."""
@@ -97,6 +107,9 @@ def analyze_document(doc: Document, result: Analysis | None = None, *, remember_
     if not problems:
         findings.extend(_template_findings(doc, runbook, graph))
         findings.extend(_predicate_findings(doc, runbook, graph))
+        findings.extend(shell_context_findings(doc, runbook))
+        findings.extend(sql_text_findings(doc, runbook))
+        findings.extend(raw_findings(doc, runbook))
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return result
 
@@ -157,10 +170,10 @@ def _var_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
         ptr = f"/vars/{escape(spec.name)}"
         if spec.pattern is not None:
             try:
-                re.compile(spec.pattern)
-            except re.error as exc:
+                compile_pattern(spec.pattern)
+            except RegexError as exc:
                 span = doc.inner_span(f"{ptr}/pattern", exc.pos) if exc.pos is not None else doc.span(f"{ptr}/pattern")
-                findings.append(ValidationError(f"var {spec.name!r}: invalid pattern: {exc}", span=span, rule="RB110"))
+                findings.append(ValidationError(f"var {spec.name!r}: invalid pattern: {exc.msg}", span=span, hint=HINT, rule="RB110"))
                 continue
         if spec.default is not None:
             try:

@@ -17,9 +17,11 @@ def test_commands_are_shell_quoted_like_the_engine_does() -> None:
     """Regression: make_call rendered commands without shell quoting, so plugin
     authors tested other commands than production ran."""
     call = make_call("echo {{ name }}", values={"name": NASTY})
-    engine = Renderer({"name": NASTY}).render_command("echo {{ name }}")
-    assert call.render_command("echo {{ name }}", None) == engine
-    assert shlex.split(call.render_command("echo {{ name }}", None)) == ["echo", NASTY]
+    engine = Renderer({"name": NASTY}, {"run": {"id": "test-run"}}).render_command("echo {{ name }}")
+    command = call.render_command("echo {{ name }}", None)
+    assert command == engine
+    assert NASTY not in command.script  # the value is data, never command text
+    assert shlex.split(command.shown) == ["echo", NASTY]
 
 
 def test_a_quoted_value_reaches_the_command_as_data() -> None:
