@@ -378,6 +378,8 @@ class Run:
         taken = self.matrix.evaluate(
             ctx.view.context(result, **roots), evidence, step.id if step else None
         )
+        for problem in self.matrix.drain_unevaluable():
+            ctx.emit("decision_unevaluable", **problem.journal_data())
         for decision in taken:
             ctx.emit("decision", **decision.journal_data())
             if decision.action == "rollback":
