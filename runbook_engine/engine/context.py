@@ -68,6 +68,9 @@ class RunContext:
     #: Step key → executor instance; None means the installed plugin (the registry).
     #: `runbook test` puts its stubs here, so no real executor can run.
     executor_factory: Callable[[str], Any] | None = None
+    #: Fan-out steps that run again on some hosts only (``resume --retry-failed-hosts``),
+    #: step id → `engine.rerun.HostRetry`.
+    retry_hosts: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._sync_lock = asyncio.Lock()
