@@ -3,10 +3,10 @@ interrupted run (confirm or approve gates with their inputs, rerun or skip
 interrupted steps) is checked as a whole against the run's journal, and only then
 recorded as ONE ``operator_actions`` event. A refused request writes nothing.
 
-`plan_actions` is the one entry point: `runbook resume` calls it, and so can any
-other front end (a web console) that answers gates of a paused run. Who the
-operator is, is the caller's business (``by``); this module checks what the runbook
-allows that person to do.
+`plan_actions` checks, `commit` records: `runbook resume` calls both (holding the
+run's lock, after verifying the journal), and so can any other front end (a web
+console) that answers gates of a paused run. Who the operator is, is the caller's
+business (``by``); this module checks what the runbook allows that person to do.
 """
 
 from __future__ import annotations
@@ -181,6 +181,13 @@ def plan_actions(
             f" waiting: {', '.join(standing.waiting) or 'none'}",
         )
     return Transaction(by=request.by, source=request.source, actions=tuple(actions), preset=preset)
+
+
+def commit(emit: Callable[..., Any], transaction: Transaction) -> None:
+    """Journal a checked transaction as its one event (nothing for an empty one).
+    ``emit`` is the run's `RunContext.emit` (or a journal's ``append``)."""
+    if not transaction.empty:
+        emit(EVENT, **transaction.journal_data())
 
 
 def _gate(step: Step, render: Callable[[Any], Any]) -> Gate | None:
