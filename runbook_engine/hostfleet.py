@@ -48,8 +48,12 @@ SSHD = "/usr/sbin/sshd"
 UNSHARE = "unshare"
 #: The paths every host sees as its own; the backing folder holds each under the same name.
 HOST_PATHS = ("opt", "var/log/app", "scripts", "tmp")
-#: Where address claims live (one JSON file per block) and the lock guarding them.
-CLAIMS_DIR = Path(os.environ.get("RUNBOOK_FLEET_CLAIMS", "/run/runbook-fleet-claims"))
+#: Where address claims live (one JSON file per block) and the lock guarding them: one
+#: folder for every user of the machine (sticky, like /tmp), so that a folder fleet of
+#: an ordinary user and a root's isolated fleet do not take the same block either.
+CLAIMS_DIR = Path(
+    os.environ.get("RUNBOOK_FLEET_CLAIMS", Path(tempfile.gettempdir()) / "runbook-fleet-claims")
+)
 ADDRESS_ENV = "RUNBOOK_FLEET_ADDRESSES"
 FIRST_HOST = 11
 BLOCKS = 200
@@ -127,8 +131,14 @@ def _bindable(address: str, port: int) -> bool:
 
 @contextlib.contextmanager
 def _claims_locked() -> Iterator[Path]:
-    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
-    with open(CLAIMS_DIR / ".lock", "w") as lock:
+    if not CLAIMS_DIR.is_dir():
+        CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            CLAIMS_DIR.chmod(0o1777)
+    lock_path = CLAIMS_DIR / ".lock"
+    with open(lock_path, "a") as lock:
+        with contextlib.suppress(OSError):
+            lock_path.chmod(0o666)
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield CLAIMS_DIR
@@ -156,9 +166,13 @@ def claim_block(
         for candidate in _candidates(count, first):
             block = AddressBlock(candidate, count)
             claim = claims / block.key
-            if claim.exists() and _claim_alive(claim):
-                if json.loads(claim.read_text()).get("owner") == str(owner.resolve()):
-                    return block
+            if claim.exists() and not _claim_alive(claim):
+                with contextlib.suppress(OSError):  # stale, and perhaps another user's
+                    claim.unlink()
+            if claim.exists():
+                with contextlib.suppress(OSError, ValueError):
+                    if json.loads(claim.read_text()).get("owner") == str(owner.resolve()):
+                        return block
                 continue
             if not all(_bindable(a, p) for a in block.addresses for p in ports):
                 continue
