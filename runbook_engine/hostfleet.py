@@ -36,6 +36,9 @@ __all__ = [
     "AddressBlock",
     "IsolatedHost",
     "claim_block",
+    "default_fleet_base",
+    "descendants",
+    "host_processes",
     "isolation_unavailable",
     "overlapping_path",
     "release_block",
@@ -369,7 +372,7 @@ def host_processes(host: IsolatedHost) -> list[int]:
     """The host's processes as this machine numbers them (its unshare and below)."""
     if not _is_our_unshare(host.pid):
         return []
-    return [host.pid, *_descendants(host.pid)]
+    return [host.pid, *descendants(host.pid)]
 
 
 def stop_host(host: IsolatedHost, timeout: float = 10.0) -> list[int]:
@@ -387,7 +390,7 @@ def stop_host(host: IsolatedHost, timeout: float = 10.0) -> list[int]:
     return [p for p in pids if _alive(p)]
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every process below ``pid``, read from /proc."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -404,17 +407,6 @@ def _descendants(pid: int) -> list[int]:
         for child in children.get(todo.pop(), []):
             found.append(child)
             todo.append(child)
-    return found
-
-
-def mounts_under(path: Path) -> list[str]:
-    """Mount points of this machine's mount namespace at or below ``path``."""
-    prefix = str(path.resolve())
-    found = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4]
-        if point == prefix or point.startswith(prefix + "/"):
-            found.append(point)
     return found
 
 
