@@ -51,11 +51,16 @@ SSHD = "/usr/sbin/sshd"
 UNSHARE = "unshare"
 #: The paths every host sees as its own; the backing folder holds each under the same name.
 HOST_PATHS = ("opt", "var/log/app", "scripts", "tmp")
-#: Where address claims live (one JSON file per block) and the lock guarding them: one
-#: folder for every user of the machine (sticky, like /tmp), so that a folder fleet of
-#: an ordinary user and a root's isolated fleet do not take the same block either.
+#: Where address claims live (one JSON file per block) and the lock guarding them:
+#: /run for root (every root session of the machine shares it), else a per-user folder
+#: (an ordinary user builds folder fleets only; the bind check guards the rest).
 CLAIMS_DIR = Path(
-    os.environ.get("RUNBOOK_FLEET_CLAIMS", Path(tempfile.gettempdir()) / "runbook-fleet-claims")
+    os.environ.get("RUNBOOK_FLEET_CLAIMS")
+    or (
+        "/run/runbook-fleet-claims"
+        if os.geteuid() == 0
+        else Path(tempfile.gettempdir()) / f"runbook-fleet-claims-{os.geteuid()}"
+    )
 )
 ADDRESS_ENV = "RUNBOOK_FLEET_ADDRESSES"
 FIRST_HOST = 11
@@ -134,14 +139,8 @@ def _bindable(address: str, port: int) -> bool:
 
 @contextlib.contextmanager
 def _claims_locked() -> Iterator[Path]:
-    if not CLAIMS_DIR.is_dir():
-        CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            CLAIMS_DIR.chmod(0o1777)
-    lock_path = CLAIMS_DIR / ".lock"
-    with open(lock_path, "a") as lock:
-        with contextlib.suppress(OSError):
-            lock_path.chmod(0o666)
+    CLAIMS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(CLAIMS_DIR / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield CLAIMS_DIR
@@ -170,8 +169,7 @@ def claim_block(
             block = AddressBlock(candidate, count)
             claim = claims / block.key
             if claim.exists() and not _claim_alive(claim):
-                with contextlib.suppress(OSError):  # stale, and perhaps another user's
-                    claim.unlink()
+                claim.unlink(missing_ok=True)  # its fleet folder is gone
             if claim.exists():
                 with contextlib.suppress(OSError, ValueError):
                     if json.loads(claim.read_text()).get("owner") == str(owner.resolve()):
