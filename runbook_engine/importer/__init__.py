@@ -19,9 +19,9 @@ from pathlib import Path
 
 from runbook_engine.errors import LoadError, Span
 from runbook_engine.importer.commands import installed_executors
-from runbook_engine.importer.document import build
+from runbook_engine.importer.document import apply_front_matter, build
 from runbook_engine.importer.emit import emit
-from runbook_engine.importer.markdown import parse_markdown
+from runbook_engine.importer.markdown import clean_text, front_matter, parse_markdown
 
 __all__ = ["ImportResult", "import_markdown", "read_procedure"]
 
@@ -50,7 +50,9 @@ class ImportResult:
 
 def import_markdown(text: str, source: str = "") -> ImportResult:
     """The draft for the Markdown ``text`` (``source`` names it in the header)."""
-    draft = build(parse_markdown(text), source, installed_executors())
+    fields, body = front_matter(clean_text(text))
+    draft = build(parse_markdown(body), source, installed_executors())
+    apply_front_matter(draft, fields)
     yaml_text = emit(draft)
     steps = draft.all_steps()
     return ImportResult(

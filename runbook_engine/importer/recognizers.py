@@ -280,6 +280,7 @@ class CurlRecognizer:
         Option(("-u", "--user"), "user"),
         Option(("-w", "--write-out"), "write_out"),
         Option(("-k", "--insecure"), "insecure", False),
+        Option(("-I", "--head"), "head", False),
         Option(("-L", "--location"), "follow", False),
         Option(("-s", "--silent", "-S", "--show-error", "-f", "--fail", "-i", "--include", "-v", "--verbose", "-sS", "-fsS", "-fsSL"), "quiet", False),
     )
@@ -299,7 +300,7 @@ class CurlRecognizer:
             if sep and key.strip():
                 headers[key.strip()] = value.strip()
         body = "\n".join(values.get("data", []) + values.get("json", []))
-        method = (values.get("method", [""])[-1] or ("POST" if body else "GET")).upper()
+        method = (values.get("method", [""])[-1] or ("POST" if body else "HEAD" if "head" in values else "GET")).upper()
         if method not in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
             todos.append(f"HTTP method {method} is not supported by the http step; GET is used")
             method = "GET"

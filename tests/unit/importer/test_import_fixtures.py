@@ -166,3 +166,16 @@ def test_odd_documents_still_give_a_clean_draft(text: str) -> None:
 def test_a_document_without_steps_gets_a_manual_step_and_a_todo() -> None:
     result = import_markdown("Some notes, no procedure.")
     assert "no commands or steps" in result.yaml and result.todos >= 1
+
+
+def test_front_matter_setext_step_paragraphs_and_a_command_table() -> None:
+    _, data = load("certificate-renewal.md")
+    assert data["title"] == "Certificate Renewal" and data["owners"] == ["security"]
+    assert [p["title"] for p in data["phases"]] == ["Procedure"]
+    by_title = {s["title"]: s for s in steps(data)}
+    assert by_title["Check expiry"]["shell"] == "openssl x509 -enddate -noout -in {{ ssl_dir }}/edge.pem"  # indented code
+    assert by_title["Request the certificate"]["shell"] == "certbot renew --cert-name edge"  # **Step 1**: … `command`
+    assert by_title["Reload nginx"]["shell"] == "sudo systemctl reload nginx"  # **Step 2**: names the next fence
+    head = by_title["Reload nginx — HEAD https://edge.example.com"]
+    assert head["http"] == {"url": "https://edge.example.com", "method": "HEAD"} and head["expect"] == "status == 200"
+    assert by_title["Check"]["shell"] == "openssl s_client -connect edge.example.com:443 </dev/null"  # a Command column
