@@ -51,7 +51,8 @@ def unit_fits(text: str) -> bool:
         stripped = re.sub(r"^\$\s+", "", stripped)
         word = stripped.split()[0] if stripped.split() else ""
         word = word.split("/")[-1] if word.startswith(("./", "/")) else word
-        return bool(_PROGRAM.match(stripped)) and (word in _KNOWN_PROGRAMS or stripped.startswith(("./", "/", "sudo ")))
+        scripted = word.endswith((".sh", ".py", ".rb", ".pl", ".ps1")) and len(stripped.split()) > 1
+        return bool(_PROGRAM.match(stripped)) and (word in _KNOWN_PROGRAMS or scripted or stripped.startswith(("./", "/", "sudo ")))
     return False
 
 
@@ -201,8 +202,16 @@ def _paragraph(source: StepSource, inline: Inline) -> None:
 _STEP_PARAGRAPH = re.compile(r"^\s*step\s+\d+[a-z]?\s*[:.)\-–—]\s*", re.I)
 
 
+_ADMONITION = re.compile(r"^\[!(note|tip|important|warning|caution)\]\s*", re.I)
+_ADMONITION_MARK = {"note": "ℹ️ Note: ", "tip": "💡 Tip: ", "important": "⚠️ Important: ", "warning": "⚠️ Warning: ", "caution": "⚠️ Caution: "}
+
+
 def _one_paragraph(source: StepSource, inline: Inline) -> None:
     text = inline.text.strip()
+    admonition = _ADMONITION.match(text)
+    if admonition:
+        text = _ADMONITION_MARK[admonition.group(1).lower()] + text[admonition.end():].replace("\n", " ")
+        inline = Inline(text, text, inline.codes, inline.links)
     if not text:
         return
     step_label = _STEP_PARAGRAPH.match(text)
@@ -509,6 +518,7 @@ def _item_text(item: ListItem) -> str:
     return " ".join(item.inline.text.split())
 
 
+_RUN_VERB = re.compile(r"^\s*(run|execute|exec|type|enter|invoke|issue|call)\b", re.I)
 _LOOSE_COMMAND = re.compile(r"^[a-z][a-z0-9_.-]*(\s+\S+)+$")
 
 
@@ -528,8 +538,11 @@ _ANNOUNCE = re.compile(r"^(announce|post|notify|send|tell)\b.*?#([a-z0-9][a-z0-9
 def _item_step(source: StepSource, title: str, text: str, line: int) -> DraftStep:
     """A numbered instruction without a command: a message to post, or a manual step."""
     match = _ANNOUNCE.match(text)
+    wait = _WAIT.search(text)
     if match:
         step = _notify(source, match.group(3), title.split(":")[0].strip() or title, line, f"slack #{match.group(2)}")
+    elif wait and not _HANDOFF.search(text) and not re.search(r"\b(until|while)\b", text, re.I):
+        step = DraftStep(title, "wait", _wait_value(wait), line, description=[text])
     else:
         step = _manual(source, title, text, line)
     step.id_hint = step.title
@@ -554,8 +567,11 @@ def _ordered_item(source: StepSource, item: ListItem, number: int | None, lenien
     paragraph) also takes ``certbot renew …`` for a command: any code span of two
     words or more that starts with a program-like word."""
     text = _item_text(item).rstrip(":")
+    lenient = lenient or bool(_RUN_VERB.match(text))
     parent_title = source.title
-    label = _short(_without_codes(item, lenient)) or parent_title
+    label = _short(_without_codes(item, lenient))
+    if not label or _RUN_VERB.fullmatch(label):
+        label = parent_title  # "Run `…`": the section says what it is for
     source.title = label
     fence_steps: list[DraftStep] = []
     for code in item.inline.codes:
@@ -638,6 +654,11 @@ def _gist(step: DraftStep) -> str:
     return step.executor
 
 
+def _wait_value(match: re.Match[str]) -> str:
+    """The duration of "wait 3-4 hours" (the longer bound) as a wait value."""
+    return f"{int(match.group(2) or match.group(1))}{match.group(3)[0].lower()}"
+
+
 def _finish(source: StepSource) -> list[DraftStep]:
     """Prose attached to the first step; a manual step when there was nothing to run."""
     prose = [p for p in source.prose if p.strip()]
@@ -649,9 +670,7 @@ def _finish(source: StepSource) -> list[DraftStep]:
             step = _manual(source, source.title, f"{source.title}\n\n{text}".strip(), source.line)
             step.comments.append("a hand-off: the run pauses durably until someone confirms (`runbook resume --confirm`)")
         elif wait and not re.search(r"\b(until|while)\b", text, re.I):
-            high = wait.group(2) or wait.group(1)
-            unit = wait.group(3)[0].lower()
-            step = DraftStep(source.title, "wait", f"{int(high)}{unit}", source.line)
+            step = DraftStep(source.section, "wait", _wait_value(wait), source.line)
             if text:
                 step.description.append(text)
         else:

@@ -179,3 +179,16 @@ def test_front_matter_setext_step_paragraphs_and_a_command_table() -> None:
     head = by_title["Reload nginx — HEAD https://edge.example.com"]
     assert head["http"] == {"url": "https://edge.example.com", "method": "HEAD"} and head["expect"] == "status == 200"
     assert by_title["Check"]["shell"] == "openssl s_client -connect edge.example.com:443 </dev/null"  # a Command column
+
+
+def test_bullets_with_commands_admonitions_and_waits_in_lists() -> None:
+    _, data = load("kafka-broker-patching.md")
+    assert [(p["title"], p.get("budget")) for p in data["phases"]] == [("Drain", "20m"), ("Patch", None), ("Restore", None)]
+    by_title = {s["title"]: s for s in steps(data)}
+    leadership = by_title["Move partition leadership"]  # "Run `kafka-leader-election.sh …`" under "Step 1: …"
+    assert leadership["shell"].startswith("kafka-leader-election.sh --bootstrap-server kafka-01:9092")
+    assert "⚠️ Warning: Do one broker at a time." in leadership["description"]
+    assert by_title["Then check under-replicated partitions"]["expect"] == 'stdout == ""'
+    assert by_title["Wait 2 minutes for the controller to notice."]["wait"] == "2m"
+    assert by_title["Start"]["expect"] == "all rc == 0"
+    assert "grafana.internal" in by_title["Verify"]["manual"]["prompt"]
