@@ -22,11 +22,12 @@ from runbook_engine.importer.commands import installed_executors
 from runbook_engine.importer.document import apply_front_matter, build
 from runbook_engine.importer.emit import emit
 from runbook_engine.importer.markdown import clean_text, front_matter, parse_markdown
+from runbook_engine.loader import MAX_BYTES as MAX_RUNBOOK_BYTES
 
 __all__ = ["ImportResult", "import_markdown", "read_procedure"]
 
 #: Larger than any procedure a team writes by hand; beyond it the input is not one.
-MAX_BYTES = 4 * 1024 * 1024
+MAX_BYTES = MAX_RUNBOOK_BYTES
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ def import_markdown(text: str, source: str = "") -> ImportResult:
     draft = build(parse_markdown(body), source, installed_executors())
     apply_front_matter(draft, fields)
     yaml_text = emit(draft)
+    if len(yaml_text.encode("utf-8")) > MAX_RUNBOOK_BYTES:
+        raise LoadError(
+            f"the draft of {source or 'this procedure'} would be over the {MAX_RUNBOOK_BYTES} bytes a runbook may have",
+            hint="split the procedure into several files and import each",
+        )
     steps = draft.all_steps()
     return ImportResult(
         yaml=yaml_text,
