@@ -48,6 +48,14 @@ _SUCCESS_NAMES = (
 )
 _COMPARISON = re.compile(r"(<=|>=|<|>|≤|≥|=)\s*(\d+(?:\.\d+)?)\s*(%|minutes?|mins?|m|hours?|hrs?|h|seconds?|secs?|s)?", re.I)
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+#: Zone abbreviations procedures use → the IANA zone `window.timezone` takes.
+_ZONES = {
+    "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "PT": "America/Los_Angeles",
+    "MST": "America/Denver", "MDT": "America/Denver", "CST": "America/Chicago", "CDT": "America/Chicago",
+    "EST": "America/New_York", "EDT": "America/New_York", "ET": "America/New_York",
+    "UTC": "UTC", "GMT": "UTC", "BST": "Europe/London", "CET": "Europe/Paris", "CEST": "Europe/Paris",
+    "JST": "Asia/Tokyo", "AEST": "Australia/Sydney",
+}
 _ISSUE = re.compile(r"^\s*(symptom|issue|problem)\s*[:\-–—]", re.I)
 _OWNERS_SPLIT = re.compile(r"\s*(?:\+|,|/|&|\band\b)\s*", re.I)
 
@@ -370,6 +378,9 @@ def _window(draft: Draft, blocks: Iterable[Block]) -> None:
             draft.window["schedule"] = value
     if start or end:
         draft.window["schedule"] = " – ".join(v for v in (start, end) if v)
+    zone = _ZONES.get(next(iter(re.findall(r"\b([A-Z]{3,4})\b", draft.window.get("schedule", ""))), ""))
+    if zone:
+        draft.window["timezone"] = zone
     if prose and "schedule" not in draft.window:
         draft.window["schedule"] = " ".join(prose)[:200]
 

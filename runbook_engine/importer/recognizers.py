@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -171,7 +172,7 @@ class AnsibleAdhocRecognizer:
                 return Translation("copy", native, hosts=pattern, todos=tuple(todos))
         spec: dict[str, Any] = {"module": module}
         if args.strip():
-            spec["args"] = args.strip("\n") if module not in ("shell", "command") else args.strip()
+            spec["args"] = textwrap.dedent(args.strip("\n")).strip()  # a multi-line -a "…" loses its indentation
         _common_ansible(spec, values, context, todos)
         if module in ("copy", "ansible.builtin.copy") and "copy" not in context.executors:
             todos.append("a file copy: this becomes a native `copy` step once the copy executor is installed")

@@ -106,7 +106,7 @@ def test_tables_non_shell_fences_emoji_and_mojibake() -> None:
     result, data = load("mixed-formats.md")
     assert data["title"] == "Cache Cluster Rotation — Runbook 🚀"  # repaired from â€” and ðŸš€
     assert data["description"] == "Rotates the Redis cache nodes one at a time. It’s safe during business hours."
-    assert data["window"] == {"schedule": "Any weekday 10:00-16:00 UTC", "max_duration": "90m"}
+    assert data["window"] == {"schedule": "Any weekday 10:00-16:00 UTC", "max_duration": "90m", "timezone": "UTC"}
     by_title = {s["title"]: s for s in steps(data)}
     version = by_title["Record the current version"]
     assert version["shell"] == "redis-cli -h cache-01 INFO server | grep redis_version"  # "$ " prompt dropped
