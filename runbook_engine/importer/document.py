@@ -118,6 +118,10 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
             extra = [b for b in section.blocks] if section_kind != "phase" else []
             if extra:
                 draft.notes[_note_key(section.title.text, draft)] = blocks_markdown(extra)
+        elif section_kind == "rollback" and draft.rollback is None and _runnable(section):
+            seen_procedure = True
+            _leaf_phase(draft, leaves, context)
+            _procedure_section(draft, section, context, True)
         elif not phase_sections and (section_kind in ("procedure", "rollback") or _runnable(section)):
             seen_procedure = True
             if not section.children and section_kind == "other":

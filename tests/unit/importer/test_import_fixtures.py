@@ -192,3 +192,22 @@ def test_bullets_with_commands_admonitions_and_waits_in_lists() -> None:
     assert by_title["Wait 2 minutes for the controller to notice."]["wait"] == "2m"
     assert by_title["Start"]["expect"] == "all rc == 0"
     assert "grafana.internal" in by_title["Verify"]["manual"]["prompt"]
+
+
+def test_numbered_commands_in_phases_a_rollback_section_and_an_if_then_matrix() -> None:
+    _, data = load("nginx-config-rollout.md")
+    assert [p["title"] for p in data["phases"]] == ["Validate", "Rollout"]
+    assert data["inventory"] == "hosts.ini"
+    reload_ = data["phases"][1]["steps"][1]
+    assert reload_["ansible"] == {"module": "service", "args": "name=nginx state=reloaded", "become": True}
+    assert reload_["expect"] == "all failed == 0"
+    assert data["rollback"]["steps"][0]["ansible"] == {
+        "playbook": "nginx.yml",
+        "extra_vars": {"nginx_conf_version": "previous"},
+        "tags": "config",
+    }
+    decisions = {d["condition"]: (d["when"], d["action"]) for d in data["decisions"]}
+    assert decisions == {
+        "nginx -t fails": ("failed(validate.test-the-config-on-every-web-node)", "abort"),  # found in the commands
+        "Reload fails on any host": ("failed(rollout.reload)", "rollback"),
+    }
