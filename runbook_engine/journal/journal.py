@@ -199,8 +199,8 @@ class Journal:
         _write_all(self._fd, line)
         self._seq += 1
         self._prev = digest
-        if sync:
-            self.sync()
+        if sync or event in _ANCHORED or event in _INDEX_STATUS or event == "run_finished":
+            self.sync()  # an anchored head is never ahead of what is on disk
         if event == "run_finished":
             self._index.update(
                 self.run_id,
