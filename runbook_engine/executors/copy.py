@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, Result, StepCall
-from runbook_engine.executors.fanout import ROLLOUT_SCHEMA, Rollout, fan_out
+from runbook_engine.executors.fanout import ROLLOUT_KEYS, ROLLOUT_SCHEMA, Rollout, fan_out
 from runbook_engine.executors.ssh import SshExecutor, SshSpec
 
 #: Beside every file a copy replaced: the previous content, or a marker that there was none.
@@ -192,6 +192,7 @@ class CopyExecutor(ExecutorBase):
     """Ships a file or folder to every host of the step, idempotently, checksum-verified."""
 
     key: ClassVar[str] = "copy"
+    rollout_keys: ClassVar[frozenset[str]] = ROLLOUT_KEYS
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "Copy a file or folder from the control host to each host (SFTP; local copy for local hosts).",
         "type": "object",
