@@ -1,9 +1,11 @@
-"""Who answers manual steps and approval gates during a run.
+"""Who answers manual steps and approval gates during a run, and how votes add up.
 
-In order: a confirmation recorded in the journal (``runbook resume --confirm``), then
-``--yes`` for gates that allow it, then a prompt on the terminal, and otherwise
-nobody: the engine pauses the run durably and exits 5. Every answer is journaled as
-an ``operator`` event by the engine.
+An answer comes, in order, from the votes recorded in the journal (``runbook resume
+--confirm``, the web console, a Slack button), then ``--yes`` for gates that allow
+it, then a prompt on the terminal, and otherwise nobody: the engine pauses the run
+durably and exits 5. Every vote is an ``operator`` event in the hash chain carrying
+the voter's verified identity; a gate with ``approvals: {required: N}`` opens once N
+distinct approvers voted before its deadline, and one reject ends it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,160 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
-from runbook_engine.executors.manual import OperatorAnswer, OperatorRequest
+from runbook_engine.errors import RunbookError
+from runbook_engine.executors.manual import (
+    Gate,
+    OperatorAnswer,
+    OperatorRequest,
+    check_inputs,
+    check_voter,
+)
+from runbook_engine.identity import Identity
 from runbook_engine.journal.journal import utc_now
+
+#: Where a vote recorded in the journal came from; each is counted on resume.
+VOTE_SOURCES = ("resume", "console", "slack", "terminal")
+#: Operator actions that are votes on a gate.
+VOTE_ACTIONS = ("approve", "confirm", "reject")
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One person's answer to one pause of a gate, as journaled."""
+
+    step: str
+    action: str
+    by: str
+    at: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    method: str = "api"
+
+    @property
+    def epoch(self) -> float:
+        return _epoch(self.at)
+
+
+def _epoch(ts: str) -> float:
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
+
+
+def open_votes(events: Iterable[Mapping[str, Any]]) -> dict[str, list[Vote]]:
+    """The votes per step since that step last finished (or was skipped, re-run or
+    aborted by an operator): only those can still open its gate."""
+    votes: dict[str, list[Vote]] = {}
+    for event in events:
+        step = event.get("step")
+        if not isinstance(step, str):
+            continue
+        kind, action = event.get("event"), event.get("action")
+        if kind == "step_finished" or (kind == "operator" and action in ("skip", "rerun", "abort")):
+            votes.pop(step, None)
+        elif kind == "operator" and action in VOTE_ACTIONS and event.get("source") in VOTE_SOURCES:
+            identity = event.get("identity") or {}
+            votes.setdefault(step, []).append(
+                Vote(
+                    step=step,
+                    action=str(action),
+                    by=str(event.get("by")),
+                    at=str(event.get("ts") or utc_now()),
+                    inputs=dict(event.get("inputs") or {}),
+                    method=str(identity.get("method", "api")),
+                )
+            )
+    return votes
+
+
+def current_pause(events: Sequence[Mapping[str, Any]], step: str) -> Mapping[str, Any] | None:
+    """The ``paused`` event of ``step``'s current wait: the first since the step last
+    finished (its deadline holds through every resume), or None if it does not wait."""
+    first: Mapping[str, Any] | None = None
+    for event in events:
+        if event.get("step") != step:
+            continue
+        if event.get("event") == "step_finished":
+            first = None
+        elif event.get("event") == "paused" and first is None:
+            first = event
+    return first
+
+
+def voter_refused(gate: Gate, name: str, action: str, initiator: str) -> str | None:
+    """Why ``name`` may not cast this vote, or None. The initiator of a run may
+    reject its gate (stop their own change) where they may not approve it."""
+    if action == "reject" and not gate.approvers:
+        return None
+    return check_voter(gate, name, initiator)
+
+
+def tally(
+    gate: Gate, votes: Sequence[Vote], initiator: str, deadline: float | None
+) -> OperatorAnswer | None:
+    """The gate's answer from its votes cast before the deadline: a reject by anyone
+    allowed to vote, else the approval once ``gate.required`` distinct approvers
+    agree, else None (still waiting)."""
+    counted = [
+        v
+        for v in votes
+        if (deadline is None or v.epoch <= deadline)
+        and voter_refused(gate, v.by, v.action, initiator) is None
+    ]
+    for vote in counted:
+        if vote.action == "reject":
+            return OperatorAnswer(by=vote.by, at=vote.at, confirmed=False, rejected=True)
+    voters: list[str] = []
+    inputs: dict[str, Any] = {}
+    for vote in counted:
+        if vote.by not in voters:
+            voters.append(vote.by)
+        for name, value in vote.inputs.items():
+            inputs.setdefault(name, value)
+    if not voters or len(voters) < gate.required:
+        return None
+    return OperatorAnswer(
+        by=", ".join(voters), at=counted[-1].at, inputs=inputs, voters=tuple(voters)
+    )
+
+
+def check_vote(
+    gate: Gate,
+    votes: Sequence[Vote],
+    voter: Identity,
+    action: str,
+    inputs: Mapping[str, Any],
+    initiator: str,
+) -> str | None:
+    """Why this vote may not be cast (checked before anything is written), or None."""
+    if voter.claimed and voter.claimed != voter.name and gate.approval:
+        return (
+            f"--as {voter.claimed} is not verified: you are {voter.name} ({voter.method});"
+            " sign the approval with --sign-key KEY to act as an approver"
+        )
+    refused = voter_refused(gate, voter.name, action, initiator)
+    if refused:
+        return refused
+    if any(v.by == voter.name for v in votes):
+        done = len({v.by for v in votes if v.action != "reject"})
+        return f"{voter.name} already voted on this gate ({done} of {gate.required} approvals)"
+    if action == "reject":
+        return None
+    given: dict[str, Any] = {}
+    for vote in votes:
+        for name, value in vote.inputs.items():
+            given.setdefault(name, value)
+    for name, value in inputs.items():
+        if name in given and str(given[name]) != str(value):
+            return f"input {name!r} was already given as {given[name]!r} by an earlier approver"
+    _, refused = check_inputs(gate, {**given, **inputs})
+    return refused
 
 
 @dataclass
@@ -25,13 +175,15 @@ class RunOperator:
     """The run's `Operator` (see executors/manual.py)."""
 
     initiator: str
-    acting_as: str
+    identity: Identity
     yes: bool = False
     interactive: bool = False
-    recorded: dict[str, OperatorAnswer] = field(default_factory=dict)
+    votes: dict[str, list[Vote]] = field(default_factory=dict)
     deadlines: dict[str, float] = field(default_factory=dict)
     suspend: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
-    record: Callable[[str, str, OperatorAnswer], None] = lambda action, step, answer: None
+    record: Callable[[str, str, OperatorAnswer, str | None], None] = (
+        lambda action, step, answer, source: None
+    )
     #: Where prompts are read and written; None means the process's own terminal
     #: streams (``sys.__stdin__``/``sys.__stderr__``: a live view may wrap sys.stderr).
     stdin: TextIO | None = None
@@ -46,33 +198,48 @@ class RunOperator:
         return self.stderr or sys.__stderr__ or sys.stderr
 
     async def answer(self, request: OperatorRequest) -> OperatorAnswer | None:
-        action = "approve" if request.gate.approval else "confirm"
-        if request.step_id in self.recorded:
-            return self.recorded.pop(request.step_id)
+        gate = request.gate
+        action = "approve" if gate.approval else "confirm"
         deadline = self.deadlines.get(request.step_id)
+        votes = self.votes.pop(request.step_id, [])
+        decided = tally(gate, votes, self.initiator, deadline)
+        if decided is not None:
+            return decided
         if deadline is not None and time.time() > deadline:
             return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
-        if self.yes and request.gate.allow_yes:
-            answer = OperatorAnswer(by=self.acting_as, at=utc_now(), auto=True)
-            self.record(action, request.step_id, answer)
+        if self.yes and gate.allow_yes:
+            answer = OperatorAnswer(by=self.identity.name, at=utc_now(), auto=True)
+            self.record(action, request.step_id, answer, None)
             return answer
         if not self.interactive:
             return None
         with self.suspend():
-            prompted = await self._prompt(request)
-        if prompted is not None and not prompted.timed_out:
-            self.record(action if prompted.confirmed else "abort", request.step_id, prompted)
-        return prompted
+            prompted = await self._prompt(request, votes)
+        if prompted is None or prompted.timed_out:
+            return prompted
+        if not prompted.confirmed:
+            self.record("abort", request.step_id, prompted, None)
+            return prompted
+        self.record(action, request.step_id, prompted, "terminal")
+        voted = votes + [Vote(request.step_id, action, prompted.by, prompted.at, prompted.inputs)]
+        return tally(gate, voted, self.initiator, None)
 
-    async def _prompt(self, request: OperatorRequest) -> OperatorAnswer | None:
+    async def _prompt(self, request: OperatorRequest, votes: list[Vote]) -> OperatorAnswer | None:
+        """Ask on the terminal, as the process's verified identity (never a typed name)."""
         gate = request.gate
         deadline = None if request.timeout is None else time.monotonic() + request.timeout
         kind = "APPROVAL" if gate.approval else "CONFIRM"
         self._say(f"\n[{kind}] {request.step_id}: {gate.prompt}")
         if gate.approvers:
             self._say(f"  approvers: {', '.join(gate.approvers)}")
+        if gate.required > 1:
+            self._say(f"  {len({v.by for v in votes})} of {gate.required} approvals so far")
         if gate.distinct:
             self._say(f"  the approver must not be {self.initiator}")
+        refused = check_vote(gate, votes, self.identity, "approve", {}, self.initiator)
+        if gate.approval and refused and "input" not in refused:
+            self._say(f"  you ({self.identity.name}) cannot answer: {refused}")
+            return None
         inputs: dict[str, Any] = {}
         for spec in gate.inputs:
             hint = f" ({'/'.join(spec.choices)})" if spec.choices else f" [{spec.type}]"
@@ -81,17 +248,13 @@ class RunOperator:
                 return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
             if text or spec.required:
                 inputs[spec.name] = text
-        by = self.acting_as
-        if gate.approval:
-            text = await self._ask(f"  approver name [{by}]: ", deadline)
-            if text is None:
-                return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
-            by = text or by
-        text = await self._ask("  confirm? [y/N] ", deadline)
+        text = await self._ask(f"  confirm as {self.identity.name}? [y/N] ", deadline)
         if text is None:
             return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
         confirmed = text.lower() in ("y", "yes")
-        return OperatorAnswer(by=by, at=utc_now(), confirmed=confirmed, inputs=inputs)
+        return OperatorAnswer(
+            by=self.identity.name, at=utc_now(), confirmed=confirmed, inputs=inputs
+        )
 
     def _say(self, text: str) -> None:
         self._err.write(text + "\n")
@@ -120,20 +283,34 @@ class RunOperator:
             loop.remove_reader(fd)
 
 
-def recorded_answers(operator_actions: list[Mapping[str, Any]]) -> dict[str, OperatorAnswer]:
-    """Confirmations and approvals given with ``runbook resume --confirm`` that the
-    engine has not used yet (the last word per step counts)."""
-    answers: dict[str, OperatorAnswer] = {}
-    for action in operator_actions:
-        step = action.get("step")
-        if not isinstance(step, str):
+def signature_problems(
+    events: Sequence[Mapping[str, Any]], run_id: str, allowed_signers: Path | None = None
+) -> list[str]:
+    """Every SSH-signed vote whose signature no longer verifies against its
+    allowed_signers file (or ``allowed_signers`` when given); empty if all do."""
+    from runbook_engine.sshsig import approval_payload, verify
+
+    problems: list[str] = []
+    for event in events:
+        identity = event.get("identity") or {}
+        if event.get("event") != "operator" or identity.get("method") != "ssh-signature":
             continue
-        if action.get("action") in ("confirm", "approve") and action.get("source") == "resume":
-            answers[step] = OperatorAnswer(
-                by=str(action.get("by")),
-                at=str(action.get("ts", utc_now())),
-                inputs=dict(action.get("inputs") or {}),
+        where = f"line {event.get('seq')}: {event.get('action')} of {event.get('step')} by {event.get('by')}"
+        payload = approval_payload(
+            run_id,
+            str(event.get("step")),
+            str(event.get("action")),
+            dict(event.get("inputs") or {}),
+            str(event.get("pause")),
+        )
+        signers = allowed_signers or Path(str(identity.get("allowed_signers", "")))
+        try:
+            verified = verify(
+                payload, str(identity.get("signature", "")), signers, str(event.get("by"))
             )
-        elif action.get("action") in ("skip", "rerun", "abort"):
-            answers.pop(step, None)
-    return answers
+        except RunbookError as exc:
+            problems.append(f"{where}: {exc.message}")
+            continue
+        if verified.split()[0] != event.get("by"):
+            problems.append(f"{where}: the signature verifies as {verified.split()[0]}")
+    return problems

@@ -254,7 +254,10 @@ class Run:
         return outcome
 
     def _pause(self, step: Step, outcome: StepOutcome) -> None:
-        deadline = time.time() + step.timeout if step.timeout else None
+        # a gate paused again (a quorum still short) keeps its first deadline
+        deadline = self.operator.deadlines.get(step.id) or (
+            time.time() + step.timeout if step.timeout else None
+        )
         self.ctx.emit(
             "paused",
             step=step.id,
@@ -294,12 +297,11 @@ class Run:
     def _on_failure(self, step: Step, outcome: StepOutcome) -> bool:
         """Apply ``on_failure``/``critical``/``on_timeout``; True if dependents run."""
         policy = step.on_failure
-        if (
-            step.executor == "manual"
-            and outcome.result is not None
-            and outcome.result.fields.get("timed_out")
-        ):
-            policy = parse_gate(self.ctx.renderer.render(step.spec)).on_timeout
+        if step.executor == "manual" and outcome.result is not None:
+            if outcome.result.fields.get("timed_out"):
+                policy = parse_gate(self.ctx.renderer.render(step.spec)).on_timeout
+            elif outcome.result.fields.get("rejected"):
+                policy = parse_gate(self.ctx.renderer.render(step.spec)).on_reject
         if step.critical or policy == "rollback":
             self._stop_now(Stop("rollback", f"step {step.id} failed: {outcome.error}"))
             return False

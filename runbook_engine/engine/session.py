@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook_engine.engine.approvals import RunOperator, recorded_answers
+from runbook_engine.engine.approvals import RunOperator, current_pause, open_votes
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.evaluation import Evaluator, RunView
+from runbook_engine.engine.operator_action import VoteRequest, cast_vote, find_step
 from runbook_engine.engine.outcome import (
     EXIT_CODES,
     SKIPPED,
@@ -31,10 +32,11 @@ from runbook_engine.engine.scheduler import Restored, Run
 from runbook_engine.engine.window import outside_window
 from runbook_engine.errors import InventoryError, RunbookError, RunError
 from runbook_engine.executors.base import NamedCheck
-from runbook_engine.executors.manual import OperatorAnswer, check_answer, parse_gate
+from runbook_engine.executors.manual import OperatorAnswer
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import build_graph
-from runbook_engine.model import Runbook, Step
+from runbook_engine.identity import Identity
+from runbook_engine.model import Runbook
 from runbook_engine.redaction import MASK
 from runbook_engine.templating import Renderer
 from runbook_engine.variables import ResolvedVars, resolve_vars
@@ -58,6 +60,13 @@ class RunOptions:
     report_dir: Path | None = None
     concurrency: int = 4
     workdir: Path = field(default_factory=Path.cwd)
+    #: Who acts, as verified (the CLI: the OS user, see identity.py); None means the
+    #: library caller vouches for ``initiator``.
+    identity: Identity | None = None
+
+    @property
+    def acting(self) -> Identity:
+        return self.identity or Identity(name=self.initiator, method="api")
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,10 @@ class RunSummary:
 @dataclass(frozen=True)
 class ResumeOptions:
     confirm: Sequence[str] = ()
+    reject: Sequence[str] = ()
     inputs: Mapping[str, str] = field(default_factory=dict)
+    #: Sign the votes with this SSH key (verified against the gate's allowed_signers).
+    sign_key: Path | None = None
     rerun: Sequence[str] = ()
     skip: Sequence[str] = ()
     allow_changed: bool = False
@@ -289,6 +301,7 @@ def start_run(
             vars=journaled_vars(runbook, resolved.values),
             inventory=inv_path,
             initiator=options.initiator,
+            initiator_identity=options.acting.record(),
             outside_window=why_outside if why_outside else None,
         )
         if why_outside:
@@ -301,19 +314,23 @@ def start_run(
 
 
 def _operator(ctx: RunContext, options: RunOptions, progress: Progress) -> RunOperator:
-    def record(action: str, step: str, answer: OperatorAnswer) -> None:
+    identity = options.acting
+
+    def record(action: str, step: str, answer: OperatorAnswer, source: str | None) -> None:
         ctx.emit(
             "operator",
             action=action,
             step=step,
             by=answer.by,
+            identity=identity.record(),
             inputs=dict(answer.inputs),
             auto=answer.auto,
+            source=source,
         )
 
     return RunOperator(
         initiator=ctx.initiator,
-        acting_as=options.initiator,
+        identity=identity,
         yes=options.yes,
         interactive=options.interactive,
         suspend=progress.suspend,
@@ -419,21 +436,6 @@ def restore(runbook: Runbook, events: Sequence[Mapping[str, Any]], state: Any) -
     )
 
 
-def _find_step(runbook: Runbook, step_id: str) -> Step | None:
-    for step in runbook.all_steps():
-        if step.id == step_id:
-            return step
-        if step.undo is not None and step.undo.id == step_id:
-            return step.undo
-    for index, item in enumerate(runbook.prerequisites):
-        sid = item.step.id if item.step else f"prerequisite-{index + 1}"
-        if sid == step_id:
-            return item.step or Step(
-                id=sid, phase="prerequisites", executor="manual", spec=item.text
-            )
-    return None
-
-
 def resume_run(
     journal: Any,
     runbook: Runbook,
@@ -487,13 +489,13 @@ def resume_run(
         _decide_interrupted(ctx, runbook, events, state, resume, restored, options.initiator, ask)
         operator = _operator(ctx, options, progress)
         operator.initiator = initiator
-        _record_confirmations(ctx, runbook, state, resume, options.initiator, initiator)
-        operator.recorded = recorded_answers(
-            [e for e in journal.events() if e.get("event") == "operator"]
-        )
-        for event in events:
-            if event.get("event") == "paused" and isinstance(event.get("deadline"), int | float):
-                operator.deadlines[event["step"]] = float(event["deadline"])
+        _record_votes(ctx, runbook, events, state, resume, options.acting, initiator)
+        events = journal.events()
+        operator.votes = open_votes(events)
+        for step_id in state.pending_confirmations:
+            pause = current_pause(events, step_id) or {}
+            if isinstance(pause.get("deadline"), int | float):
+                operator.deadlines[step_id] = float(pause["deadline"])
         ctx.emit(
             "resumed",
             by=options.initiator,
@@ -528,7 +530,7 @@ def _decide_interrupted(
                 hint=f"interrupted: {', '.join(state.interrupted) or 'none'}",
             )
     for step_id in state.interrupted:
-        step = _find_step(runbook, step_id)
+        step = find_step(runbook, step_id)
         if step is None:
             raise RunError(f"interrupted step {step_id!r} is not in the runbook any more")
         choice = "skip" if step_id in resume.skip else "rerun" if step_id in resume.rerun else None
@@ -571,35 +573,50 @@ def _ask_terminal(question: str) -> str:
     return sys.stdin.readline()
 
 
-def _record_confirmations(
+def _record_votes(
     ctx: RunContext,
     runbook: Runbook,
+    events: Sequence[Mapping[str, Any]],
     state: Any,
     resume: ResumeOptions,
-    by: str,
+    identity: Identity,
     initiator: str,
 ) -> None:
-    for step_id in resume.confirm:
-        if step_id not in state.pending_confirmations:
-            waiting = ", ".join(state.pending_confirmations) or "none"
-            raise RunError(
-                f"--confirm {step_id}: that step is not waiting for an operator",
-                hint=f"waiting: {waiting}",
-            )
-        step = _find_step(runbook, step_id)
-        gate = parse_gate(ctx.renderer.render(step.spec if step else ""))
-        answer = OperatorAnswer(by=by, at="", inputs=dict(resume.inputs))
-        _, refused = check_answer(gate, answer, initiator)
-        if refused:
-            raise RunError(
-                f"--confirm {step_id}: {refused}",
-                hint="--as NAME says who confirms; --input NAME=VALUE gives inputs",
-            )
-        ctx.emit(
-            "operator",
-            action="approve" if gate.approval else "confirm",
+    """``--confirm`` and ``--reject``: each a vote through the one operator-action path
+    (engine/operator_action.py), checked before anything is written."""
+    requests = [(step, "approve") for step in resume.confirm] + [
+        (step, "reject") for step in resume.reject
+    ]
+    for step_id, action in requests:
+        request = VoteRequest(
             step=step_id,
-            by=by,
+            identity=identity,
+            action=action,
             inputs=dict(resume.inputs),
             source="resume",
+            sign_key=resume.sign_key,
         )
+        try:
+            result = cast_vote(
+                ctx.run_id,
+                runbook,
+                events,
+                state.pending_confirmations,
+                ctx.renderer,
+                initiator,
+                request,
+                ctx.emit,
+            )
+        except RunError as exc:
+            flag = "--confirm" if action == "approve" else "--reject"
+            raise RunError(f"{flag} {exc.message}", hint=exc.hint) from None
+        if result.late:
+            ctx.show(
+                "warning",
+                text=f"{step_id}: its deadline passed before this answer; the gate takes its on_timeout",
+            )
+        elif not result.decided:
+            ctx.show(
+                "message",
+                text=f"{step_id}: {result.approvals} of {result.required} approvals recorded",
+            )
