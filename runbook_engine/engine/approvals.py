@@ -108,6 +108,26 @@ def voter_refused(gate: Gate, name: str, action: str, initiator: str) -> str | N
     return check_voter(gate, name, initiator)
 
 
+def waiting_gates(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Steps whose gate waits now: paused since they last finished, and not skipped,
+    re-run or aborted by an operator since. A vote short of its quorum leaves the gate
+    waiting (the journal replay counts it as answered)."""
+    waiting: list[str] = []
+    for event in events:
+        step = event.get("step")
+        if not isinstance(step, str):
+            continue
+        kind = event.get("event")
+        if kind == "paused" and step not in waiting:
+            waiting.append(step)
+        elif step in waiting and (
+            kind in ("step_finished", "step_started")
+            or (kind == "operator" and event.get("action") in ("skip", "rerun", "abort"))
+        ):
+            waiting.remove(step)
+    return waiting
+
+
 def tally(
     gate: Gate, votes: Sequence[Vote], initiator: str, deadline: float | None
 ) -> OperatorAnswer | None:

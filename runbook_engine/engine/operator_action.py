@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_engine.engine.approvals import check_vote, current_pause, open_votes, tally
+from runbook_engine.engine.approvals import (
+    Vote,
+    check_vote,
+    current_pause,
+    open_votes,
+    tally,
+    waiting_gates,
+)
 from runbook_engine.errors import RunbookError, RunError
 from runbook_engine.executors.manual import Gate, parse_gate
 from runbook_engine.identity import Identity
@@ -97,7 +104,6 @@ def cast_vote(
     run_id: str,
     runbook: Runbook,
     events: Sequence[Mapping[str, Any]],
-    pending: Sequence[str],
     renderer: Renderer,
     initiator: str,
     request: VoteRequest,
@@ -105,6 +111,7 @@ def cast_vote(
 ) -> VoteResult:
     """Check one vote and journal it through ``emit``; `RunError` when refused."""
     step_id = request.step
+    pending = waiting_gates(events)
     if step_id not in pending:
         raise RunError(
             f"{step_id}: that step is not waiting for an operator",
@@ -122,6 +129,10 @@ def cast_vote(
     if request.sign_key is not None:
         identity = _signed(run_id, runbook, gate, request, action, str(pause.get("hash")))
     votes = open_votes(events).get(step_id, [])
+    if tally(gate, votes, initiator, None) is not None:
+        raise RunError(
+            f"{step_id}: the gate is already decided; the run continues with `runbook resume`"
+        )
     refused = check_vote(gate, votes, identity, action, request.inputs, initiator)
     if refused:
         raise RunError(
@@ -138,7 +149,6 @@ def cast_vote(
         source=request.source,
         pause=pause.get("hash"),
     )
-    from runbook_engine.engine.approvals import Vote
     from runbook_engine.journal.journal import utc_now
 
     now = Vote(step_id, action, identity.name, utc_now(), dict(request.inputs), identity.method)
@@ -201,7 +211,6 @@ def answer_gate(runs_dir: Path, run_ref: str, request: VoteRequest) -> VoteResul
                 journal.run_id,
                 runbook,
                 events,
-                state.pending_confirmations,
                 renderer,
                 initiator,
                 request,

@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook_engine.engine.approvals import RunOperator, current_pause, open_votes
+from runbook_engine.engine.approvals import (
+    RunOperator,
+    current_pause,
+    open_votes,
+    waiting_gates,
+)
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.evaluation import Evaluator, RunView
 from runbook_engine.engine.operator_action import VoteRequest, cast_vote, find_step
@@ -489,10 +494,10 @@ def resume_run(
         _decide_interrupted(ctx, runbook, events, state, resume, restored, options.initiator, ask)
         operator = _operator(ctx, options, progress)
         operator.initiator = initiator
-        _record_votes(ctx, runbook, events, state, resume, options.acting, initiator)
+        _record_votes(ctx, runbook, events, resume, options.acting, initiator)
         events = journal.events()
         operator.votes = open_votes(events)
-        for step_id in state.pending_confirmations:
+        for step_id in waiting_gates(events):
             pause = current_pause(events, step_id) or {}
             if isinstance(pause.get("deadline"), int | float):
                 operator.deadlines[step_id] = float(pause["deadline"])
@@ -577,7 +582,6 @@ def _record_votes(
     ctx: RunContext,
     runbook: Runbook,
     events: Sequence[Mapping[str, Any]],
-    state: Any,
     resume: ResumeOptions,
     identity: Identity,
     initiator: str,
@@ -601,7 +605,6 @@ def _record_votes(
                 ctx.run_id,
                 runbook,
                 events,
-                state.pending_confirmations,
                 ctx.renderer,
                 initiator,
                 request,
