@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -204,6 +204,9 @@ class RunOperator:
     record: Callable[[str, str, OperatorAnswer, str | None], None] = (
         lambda action, step, answer, source: None
     )
+    #: Tells the people who can answer that a gate waits (Slack buttons); called when
+    #: nobody here can answer.
+    announce: Callable[[OperatorRequest, list[Vote]], Awaitable[None]] | None = None
     #: Where prompts are read and written; None means the process's own terminal
     #: streams (``sys.__stdin__``/``sys.__stderr__``: a live view may wrap sys.stderr).
     stdin: TextIO | None = None
@@ -232,9 +235,13 @@ class RunOperator:
             self.record(action, request.step_id, answer, None)
             return answer
         if not self.interactive:
+            if self.announce is not None:
+                await self.announce(request, votes)
             return None
         with self.suspend():
             prompted = await self._prompt(request, votes)
+        if prompted is None and self.announce is not None:
+            await self.announce(request, votes)
         if prompted is None or prompted.timed_out:
             return prompted
         if not prompted.confirmed:
@@ -334,3 +341,46 @@ def signature_problems(
         if verified.split()[0] != event.get("by"):
             problems.append(f"{where}: the signature verifies as {verified.split()[0]}")
     return problems
+
+
+async def announce_gate(ctx: Any, request: OperatorRequest, votes: Sequence[Vote]) -> None:
+    """Post the waiting gate, with Approve and Reject buttons, to every ``slack``
+    channel of the runbook, once per wait (``gate_announced`` events say where)."""
+    from runbook_engine import slack
+    from runbook_engine.executors.notify import Undelivered, post_json
+
+    channels = {
+        name: spec["slack"]
+        for name, spec in ctx.channels.items()
+        if isinstance(spec, Mapping)
+        and isinstance(spec.get("slack"), Mapping)
+        and spec["slack"].get("gates", True)
+    }
+    if not channels:
+        return
+    announced: set[str] = set()
+    for event in ctx.journal.events():
+        if event.get("step") != request.step_id:
+            continue
+        if event.get("event") == "step_finished":
+            announced.clear()
+        elif event.get("event") == "gate_announced" and event.get("delivered"):
+            announced.add(str(event.get("channel")))
+    gate = request.gate
+    for name, spec in channels.items():
+        if name in announced:
+            continue
+        blocks = slack.gate_blocks(
+            ctx.run_id, request.step_id, gate.prompt, gate.approvers, gate.required,
+            spec.get("console_url"), [v.by for v in votes],
+        )  # fmt: skip
+        text = f"{gate.prompt} (run {ctx.run_id}, step {request.step_id})"
+        error = None
+        try:
+            await post_json(str(spec.get("webhook") or ""), {"text": text, "blocks": blocks}, 10.0)
+        except Undelivered as exc:
+            error = str(exc)
+        ctx.emit(
+            "gate_announced", step=request.step_id, channel=name, delivered=error is None,
+            error=error,
+        )  # fmt: skip

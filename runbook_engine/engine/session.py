@@ -19,6 +19,7 @@ from typing import Any
 
 from runbook_engine.engine.approvals import (
     RunOperator,
+    announce_gate,
     current_pause,
     open_votes,
     waiting_gates,
@@ -340,6 +341,7 @@ def _operator(ctx: RunContext, options: RunOptions, progress: Progress) -> RunOp
         interactive=options.interactive,
         suspend=progress.suspend,
         record=record,
+        announce=lambda request, votes: announce_gate(ctx, request, votes),
     )
 
 

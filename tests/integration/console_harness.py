@@ -84,8 +84,10 @@ class Console:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
-    def paused_run(self, timeout: str = "1h", approvers: str | None = None) -> str:
-        text = textwrap.dedent(BOOK).replace("TIMEOUT", timeout)
+    def paused_run(
+        self, timeout: str = "1h", approvers: str | None = None, book: str = BOOK
+    ) -> str:
+        text = textwrap.dedent(book).replace("TIMEOUT", timeout)
         if approvers is not None:
             text = text.replace("approvers: [dba-lead, dba-oncall]", approvers)
         (self.root / "book.yaml").write_text(text)
