@@ -1,11 +1,13 @@
 """Who answers manual steps and approval gates during a run, and how votes add up.
 
-An answer comes, in order, from the votes recorded in the journal (``runbook resume
---confirm``, the web console, a Slack button), then ``--yes`` for gates that allow
-it, then a prompt on the terminal, and otherwise nobody: the engine pauses the run
-durably and exits 5. Every vote is an ``operator`` event in the hash chain carrying
-the voter's verified identity; a gate with ``approvals: {required: N}`` opens once N
-distinct approvers voted before its deadline, and one reject ends it.
+In order: a gate past its deadline times out (it takes its ``on_timeout``, whoever
+answers); then the votes recorded in the journal (operator transactions from
+``runbook resume``, the web console or a Slack button, see `operator_actions`), then
+``--yes`` for gates that allow it and whose required inputs were given up front
+(``--input STEP.NAME=VALUE``), then a prompt on the terminal, and otherwise nobody:
+the engine pauses the run durably and exits 5. Every vote carries the voter's
+verified identity; a gate with ``approvals: {required: N}`` opens once N distinct
+approvers voted before its deadline, and one reject ends it.
 """
 
 from __future__ import annotations
@@ -31,15 +33,16 @@ from runbook_engine.executors.manual import (
 from runbook_engine.identity import Identity
 from runbook_engine.journal.journal import utc_now
 
-#: Where a vote recorded in the journal came from; each is counted on resume.
-VOTE_SOURCES = ("resume", "console", "slack", "terminal")
+#: The journal event of an operator transaction (engine/operator_actions.py).
+ACTIONS_EVENT = "operator_actions"
 #: Operator actions that are votes on a gate.
 VOTE_ACTIONS = ("approve", "confirm", "reject")
 
 
 @dataclass(frozen=True)
 class Vote:
-    """One person's answer to one pause of a gate, as journaled."""
+    """One person's answer to one wait of a gate, as journaled. ``late``: cast after
+    the gate's deadline, so it never counts."""
 
     step: str
     action: str
@@ -47,6 +50,7 @@ class Vote:
     at: str
     inputs: Mapping[str, Any] = field(default_factory=dict)
     method: str = "api"
+    late: bool = False
 
     @property
     def epoch(self) -> float:
@@ -61,28 +65,34 @@ def _epoch(ts: str) -> float:
 
 
 def open_votes(events: Iterable[Mapping[str, Any]]) -> dict[str, list[Vote]]:
-    """The votes per step since that step last finished (or was skipped, re-run or
-    aborted by an operator): only those can still open its gate."""
+    """The votes per step since that step last finished (or was skipped or re-run by
+    an operator): only those can still open its gate."""
     votes: dict[str, list[Vote]] = {}
     for event in events:
-        step = event.get("step")
-        if not isinstance(step, str):
+        kind = event.get("event")
+        if kind == "step_finished" and isinstance(event.get("step"), str):
+            votes.pop(event["step"], None)
+        if kind != ACTIONS_EVENT:
             continue
-        kind, action = event.get("event"), event.get("action")
-        if kind == "step_finished" or (kind == "operator" and action in ("skip", "rerun", "abort")):
-            votes.pop(step, None)
-        elif kind == "operator" and action in VOTE_ACTIONS and event.get("source") in VOTE_SOURCES:
-            identity = event.get("identity") or {}
-            votes.setdefault(step, []).append(
-                Vote(
-                    step=step,
-                    action=str(action),
-                    by=str(event.get("by")),
-                    at=str(event.get("ts") or utc_now()),
-                    inputs=dict(event.get("inputs") or {}),
-                    method=str(identity.get("method", "api")),
+        identity = event.get("identity") or {}
+        for item in event.get("actions") or ():
+            step, action = item.get("step"), item.get("action")
+            if not isinstance(step, str):
+                continue
+            if action in ("skip", "rerun"):
+                votes.pop(step, None)
+            elif action in VOTE_ACTIONS:
+                votes.setdefault(step, []).append(
+                    Vote(
+                        step=step,
+                        action=str(action),
+                        by=str(event.get("by")),
+                        at=str(event.get("ts") or utc_now()),
+                        inputs=dict(item.get("inputs") or {}),
+                        method=str(identity.get("method", "api")),
+                        late=bool(item.get("late")),
+                    )
                 )
-            )
     return votes
 
 
@@ -120,10 +130,7 @@ def waiting_gates(events: Sequence[Mapping[str, Any]]) -> list[str]:
         kind = event.get("event")
         if kind == "paused" and step not in waiting:
             waiting.append(step)
-        elif step in waiting and (
-            kind in ("step_finished", "step_started")
-            or (kind == "operator" and event.get("action") in ("skip", "rerun", "abort"))
-        ):
+        elif step in waiting and kind in ("step_finished", "step_started"):
             waiting.remove(step)
     return waiting
 
@@ -137,7 +144,8 @@ def tally(
     counted = [
         v
         for v in votes
-        if (deadline is None or v.epoch <= deadline)
+        if not v.late
+        and (deadline is None or v.epoch <= deadline)
         and voter_refused(gate, v.by, v.action, initiator) is None
     ]
     for vote in counted:
@@ -174,7 +182,7 @@ def check_vote(
     refused = voter_refused(gate, voter.name, action, initiator)
     if refused:
         return refused
-    if any(v.by == voter.name for v in votes):
+    if any(v.by == voter.name and not v.late for v in votes):
         done = len({v.by for v in votes if v.action != "reject"})
         return f"{voter.name} already voted on this gate ({done} of {gate.required} approvals)"
     if action == "reject":
@@ -192,18 +200,23 @@ def check_vote(
 
 @dataclass
 class RunOperator:
-    """The run's `Operator` (see executors/manual.py)."""
+    """The run's `Operator` (see executors/manual.py). ``acting_as`` is the verified
+    name of whoever runs the engine here; ``identity`` says how it was verified."""
 
     initiator: str
-    identity: Identity
+    acting_as: str
     yes: bool = False
     interactive: bool = False
+    identity: Identity | None = None
     votes: dict[str, list[Vote]] = field(default_factory=dict)
     deadlines: dict[str, float] = field(default_factory=dict)
+    #: Inputs given up front per gate (``--input STEP.NAME=VALUE``).
+    preset: dict[str, dict[str, Any]] = field(default_factory=dict)
     suspend: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
-    record: Callable[[str, str, OperatorAnswer, str | None], None] = (
-        lambda action, step, answer, source: None
-    )
+    record: Callable[[str, str, OperatorAnswer], None] = lambda action, step, answer: None
+    #: Journals a vote given at the terminal as an operator transaction, so it counts
+    #: toward a quorum after a later resume too.
+    record_vote: Callable[[str, str, OperatorAnswer], None] | None = None
     #: Tells the people who can answer that a gate waits (Slack buttons); called when
     #: nobody here can answer.
     announce: Callable[[OperatorRequest, list[Vote]], Awaitable[None]] | None = None
@@ -220,6 +233,10 @@ class RunOperator:
     def _err(self) -> TextIO:
         return self.stderr or sys.__stderr__ or sys.stderr
 
+    @property
+    def verified(self) -> Identity:
+        return self.identity or Identity(name=self.acting_as, method="api")
+
     async def answer(self, request: OperatorRequest) -> OperatorAnswer | None:
         gate = request.gate
         action = "approve" if gate.approval else "confirm"
@@ -227,12 +244,20 @@ class RunOperator:
         votes = self.votes.pop(request.step_id, [])
         decided = tally(gate, votes, self.initiator, deadline)
         if decided is not None:
-            return decided
+            given = self.preset.get(request.step_id, {})
+            return OperatorAnswer(
+                by=decided.by, at=decided.at, confirmed=decided.confirmed,
+                inputs={**given, **decided.inputs}, voters=decided.voters,
+                rejected=decided.rejected,
+            )  # fmt: skip
         if deadline is not None and time.time() > deadline:
             return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
+        given = self.preset.get(request.step_id, {})
         if self.yes and gate.allow_yes:
-            answer = OperatorAnswer(by=self.identity.name, at=utc_now(), auto=True)
-            self.record(action, request.step_id, answer, None)
+            if any(s.required and s.name not in given for s in gate.inputs):
+                return None  # --yes cannot make up inputs: pause and say which are needed
+            answer = OperatorAnswer(by=self.acting_as, at=utc_now(), inputs=given, auto=True)
+            self.record(action, request.step_id, answer)
             return answer
         if not self.interactive:
             if self.announce is not None:
@@ -245,10 +270,13 @@ class RunOperator:
         if prompted is None or prompted.timed_out:
             return prompted
         if not prompted.confirmed:
-            self.record("abort", request.step_id, prompted, None)
+            self.record("abort", request.step_id, prompted)
             return prompted
-        self.record(action, request.step_id, prompted, "terminal")
-        voted = votes + [Vote(request.step_id, action, prompted.by, prompted.at, prompted.inputs)]
+        if self.record_vote is not None:
+            self.record_vote(action, request.step_id, prompted)
+        else:
+            self.record(action, request.step_id, prompted)
+        voted = [*votes, Vote(request.step_id, action, prompted.by, prompted.at, prompted.inputs)]
         return tally(gate, voted, self.initiator, None)
 
     async def _prompt(self, request: OperatorRequest, votes: list[Vote]) -> OperatorAnswer | None:
@@ -263,25 +291,25 @@ class RunOperator:
             self._say(f"  {len({v.by for v in votes})} of {gate.required} approvals so far")
         if gate.distinct:
             self._say(f"  the approver must not be {self.initiator}")
-        refused = check_vote(gate, votes, self.identity, "approve", {}, self.initiator)
+        refused = check_vote(gate, votes, self.verified, "approve", {}, self.initiator)
         if gate.approval and refused and "input" not in refused:
-            self._say(f"  you ({self.identity.name}) cannot answer: {refused}")
+            self._say(f"  you ({self.acting_as}) cannot answer: {refused}")
             return None
-        inputs: dict[str, Any] = {}
+        inputs: dict[str, Any] = dict(self.preset.get(request.step_id, {}))
         for spec in gate.inputs:
+            if spec.name in inputs:
+                continue
             hint = f" ({'/'.join(spec.choices)})" if spec.choices else f" [{spec.type}]"
             text = await self._ask(f"  {spec.description or spec.name}{hint}: ", deadline)
             if text is None:
                 return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
             if text or spec.required:
                 inputs[spec.name] = text
-        text = await self._ask(f"  confirm as {self.identity.name}? [y/N] ", deadline)
+        text = await self._ask(f"  confirm as {self.acting_as}? [y/N] ", deadline)
         if text is None:
             return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
         confirmed = text.lower() in ("y", "yes")
-        return OperatorAnswer(
-            by=self.identity.name, at=utc_now(), confirmed=confirmed, inputs=inputs
-        )
+        return OperatorAnswer(by=self.acting_as, at=utc_now(), confirmed=confirmed, inputs=inputs)
 
     def _say(self, text: str) -> None:
         self._err.write(text + "\n")
@@ -314,32 +342,38 @@ def signature_problems(
     events: Sequence[Mapping[str, Any]], run_id: str, allowed_signers: Path | None = None
 ) -> list[str]:
     """Every SSH-signed vote whose signature no longer verifies against its
-    allowed_signers file (or ``allowed_signers`` when given); empty if all do."""
-    from runbook_engine.sshsig import approval_payload, verify
+    allowed_signers file (or ``allowed_signers`` when given), or whose signed payload
+    is not this vote; empty if all hold."""
+    import json
+
+    from runbook_engine.sshsig import verify
 
     problems: list[str] = []
     for event in events:
         identity = event.get("identity") or {}
-        if event.get("event") != "operator" or identity.get("method") != "ssh-signature":
+        if event.get("event") != ACTIONS_EVENT or identity.get("method") != "ssh-signature":
             continue
-        where = f"line {event.get('seq')}: {event.get('action')} of {event.get('step')} by {event.get('by')}"
-        payload = approval_payload(
-            run_id,
-            str(event.get("step")),
-            str(event.get("action")),
-            dict(event.get("inputs") or {}),
-            str(event.get("pause")),
-        )
-        signers = allowed_signers or Path(str(identity.get("allowed_signers", "")))
-        try:
-            verified = verify(
-                payload, str(identity.get("signature", "")), signers, str(event.get("by"))
-            )
-        except RunbookError as exc:
-            problems.append(f"{where}: {exc.message}")
-            continue
-        if verified.split()[0] != event.get("by"):
-            problems.append(f"{where}: the signature verifies as {verified.split()[0]}")
+        for item in event.get("actions") or ():
+            signed = item.get("signature") or {}
+            where = f"line {event.get('seq')}: {item.get('action')} of {item.get('step')} by {event.get('by')}"
+            payload = str(signed.get("payload", ""))
+            try:
+                said = json.loads(payload.split("\n", 1)[1])
+            except (IndexError, ValueError):
+                problems.append(f"{where}: no signed payload")
+                continue
+            decision = "reject" if item.get("action") == "reject" else "approve"
+            if (said.get("run"), said.get("step"), said.get("action")) != (
+                run_id, item.get("step"), decision,
+            ):  # fmt: skip
+                problems.append(f"{where}: the signature is for another vote")
+                continue
+            signers = allowed_signers or Path(str(signed.get("allowed_signers", "")))
+            try:
+                verify(payload.encode("ascii"), str(signed.get("signature", "")), signers,
+                       str(event.get("by")))  # fmt: skip
+            except RunbookError as exc:
+                problems.append(f"{where}: {exc.message}")
     return problems
 
 

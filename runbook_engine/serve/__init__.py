@@ -3,7 +3,7 @@ metrics and the Slack callback — over the journals and the run index.
 
 The console keeps no state of its own beyond login sessions: every page is read from
 the journals, every vote goes through the operator-action path `runbook resume` uses
-(engine/operator_action.py), and a gate once answered is continued by a supervised
+(engine/votes.py), and a gate once answered is continued by a supervised
 ``runbook resume`` process. Starlette, uvicorn, Jinja2 and argon2-cffi come with the
 ``serve`` extra and are imported only here.
 """

@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from runbook_engine import slack
 from runbook_engine.engine.approvals import voter_refused
-from runbook_engine.engine.operator_action import VoteRequest, VoteResult, answer_gate
+from runbook_engine.engine.votes import VoteRequest, VoteResult, answer_gate
 from runbook_engine.errors import RunbookError, RunError
 from runbook_engine.identity import Identity
 from runbook_engine.journal import Journal

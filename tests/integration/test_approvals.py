@@ -93,7 +93,13 @@ def events(root: Path, run_id: str) -> list[dict[str, Any]]:
 
 
 def votes(root: Path, run_id: str) -> list[dict[str, Any]]:
-    return [e for e in events(root, run_id) if e["event"] == "operator"]
+    """Each journaled vote: an action of an operator transaction, with who cast it."""
+    found = []
+    for event in events(root, run_id):
+        if event["event"] == "operator_actions":
+            base = {k: v for k, v in event.items() if k != "actions"}
+            found += [{**base, **action} for action in event["actions"]]
+    return found
 
 
 def lines(root: Path) -> list[str]:
@@ -134,11 +140,10 @@ def test_an_ssh_signed_approval_is_verified_journaled_and_rechecked(tmp_path: Pa
     (vote,) = [v for v in votes(tmp_path, run_id) if v["step"] == "dba-approval"]
     identity = vote["identity"]
     assert vote["by"] == "dba-lead" and identity["method"] == "ssh-signature"
-    assert identity["signature"].startswith("-----BEGIN SSH SIGNATURE-----")
+    assert vote["signature"]["signature"].startswith("-----BEGIN SSH SIGNATURE-----")
     assert identity["key"].startswith("SHA256:") and identity["os_user"] == os_user()
-    assert vote["pause"] == next(
-        e["hash"] for e in events(tmp_path, run_id) if e["event"] == "paused"
-    )
+    pause = next(e["hash"] for e in events(tmp_path, run_id) if e["event"] == "paused")
+    assert f'"pause":"{pause}"' in vote["signature"]["payload"]
     checked = cli(tmp_path, "verify", str(tmp_path / "runs" / run_id))
     assert checked.returncode == 0, checked.stderr
     assert "1 SSH-signed approval(s) verified" in checked.stdout
@@ -214,9 +219,9 @@ def test_an_approval_after_the_deadline_takes_on_timeout(tmp_path: Path) -> None
         "--sign-key", str(keys["dba-lead"]), "--input", "ticket=CHG-5",
     )  # fmt: skip
     assert late.returncode == 3, late.stderr  # on_timeout: rollback
-    assert "deadline passed before this answer" in late.stdout + late.stderr
+    assert "answered after its deadline" in late.stdout + late.stderr
     assert lines(tmp_path) == ["deploy", "undo"]
-    assert votes(tmp_path, run_id) == []
+    assert [(v["by"], v.get("late")) for v in votes(tmp_path, run_id)] == [("dba-lead", True)]
 
 
 def test_a_short_quorum_keeps_the_first_deadline(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from console_harness import SECRET, Console
@@ -19,8 +20,14 @@ def console(tmp_path: Path) -> Console:
     return Console(tmp_path)
 
 
-def operator_events(console: Console, run_id: str) -> list[dict]:
-    return [e for e in Journal.open(console.runs, run_id).events() if e["event"] == "operator"]
+def operator_events(console: Console, run_id: str) -> list[dict[str, Any]]:
+    """Each journaled vote: an action of an operator transaction, with who cast it."""
+    found = []
+    for event in Journal.open(console.runs, run_id).events():
+        if event["event"] == "operator_actions":
+            base = {k: v for k, v in event.items() if k != "actions"}
+            found += [{**base, **action} for action in event["actions"]]
+    return found
 
 
 def test_every_page_needs_a_login(console: Console) -> None:
@@ -119,7 +126,7 @@ def test_an_approval_continues_the_run_and_the_stream_shows_it(
         assert 'runbook_console_runs{runbook="console-demo",status="succeeded"} 1.0' in metrics
     (vote,) = operator_events(console, run_id)
     assert vote["by"] == "dba-lead" and vote["identity"] == {"name": "dba-lead", "method": "console"}
-    assert vote["inputs"] == {"ticket": "CHG-77", "hosts": "3"} and vote["source"] == "console"
+    assert vote["inputs"] == {"ticket": "CHG-77", "hosts": 3} and vote["source"] == "console"
     resume_log = (console.runs / run_id / "console-resume.log").read_text()
     everything = pages + [json.dumps(seen), metrics, caplog.text, resume_log]
     for text in everything:
@@ -160,4 +167,6 @@ def test_an_approval_after_the_deadline_takes_on_timeout(console: Console) -> No
         )
         assert answer.status_code == 303 and answer.headers["location"].endswith("done=late")
         assert console.wait_finished(run_id) == "failed"  # on_timeout: abort
-    assert operator_events(console, run_id) == []
+    assert [(v["by"], v.get("late")) for v in operator_events(console, run_id)] == [
+        ("dba-lead", True)
+    ]

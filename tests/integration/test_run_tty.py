@@ -75,7 +75,9 @@ def test_prompted_approval_at_a_terminal(tmp_path: Path) -> None:
     assert (tmp_path / "log.txt").read_text().split() == ["before", "after"]
     journal = next((tmp_path / "runs").glob("*/journal.jsonl"))
     events = [json.loads(line) for line in journal.read_text().splitlines()]
-    approval = next(e for e in events if e["event"] == "operator")
+    vote = next(e for e in events if e["event"] == "operator_actions")
+    assert vote["source"] == "terminal"
+    approval = {**vote, **vote["actions"][0]}
     assert (approval["action"], approval["step"], approval["by"], approval["inputs"]) == (
         "approve",
         "sign-off",
