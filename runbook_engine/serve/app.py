@@ -135,13 +135,21 @@ class Console:
         self.remember(request, response)
         return response
 
-    async def logout(self, request: Request) -> Response:
+    async def posted(self, request: Request) -> tuple[Session, Any] | Response:
+        """The session and form of a POST, or the 401/403 answer: a login and the
+        session's CSRF token are needed."""
         session = self.session(request)
         if session is None:
             return self.unauthenticated(request)
         form = await request.form()
         if not csrf_ok(session, str(form.get("csrf", ""))):
             return PlainTextResponse("bad CSRF token", status_code=403, headers=HEADERS)
+        return session, form
+
+    async def logout(self, request: Request) -> Response:
+        checked = await self.posted(request)
+        if isinstance(checked, Response):
+            return checked
         self.sessions.close(request.cookies.get(COOKIE))
         response = RedirectResponse("/login", status_code=303, headers=HEADERS)
         response.delete_cookie(COOKIE, path="/")
@@ -204,12 +212,10 @@ class Console:
         )
 
     async def vote(self, request: Request) -> Response:
-        session = self.session(request)
-        if session is None:
-            return self.unauthenticated(request)
-        form = await request.form()
-        if not csrf_ok(session, str(form.get("csrf", ""))):
-            return PlainTextResponse("bad CSRF token", status_code=403, headers=HEADERS)
+        checked = await self.posted(request)
+        if isinstance(checked, Response):
+            return checked
+        session, form = checked
         run_id, step = request.path_params["run_id"], request.path_params["step"]
         action = str(form.get("action", "approve"))
         if action not in ("approve", "reject"):
@@ -220,9 +226,9 @@ class Console:
             if key.startswith("input:") and str(value) != ""
         }
         identity = Identity(name=session.user, method=session.method)
-        gate = await run_in_threadpool(self._gate, run_id, step)
+        gate, initiator = await run_in_threadpool(self._gate, run_id, step)
         if gate is not None:
-            refused = voter_refused(gate.gate, session.user, action, str(gate_initiator(self, run_id)))
+            refused = voter_refused(gate.gate, session.user, action, initiator)
             if refused or any(v.by == session.user for v in gate.votes):
                 why = refused or f"{session.user} already voted on this gate"
                 return await self._run_page(request, session, run_id, 403, why)
@@ -236,12 +242,13 @@ class Console:
         self.remember(request, response)
         return response
 
-    def _gate(self, run_id: str, step: str) -> GateView | None:
+    def _gate(self, run_id: str, step: str) -> tuple[GateView | None, str]:
+        """The waiting gate the vote is for, and the run's initiator."""
         try:
             page = run_page(self.config.runs_dir, run_id)
         except RunError:
-            return None
-        return next((g for g in page.gates if g.step == step), None)
+            return None, ""
+        return next((g for g in page.gates if g.step == step), None), page.initiator or ""
 
     async def _answer(self, run_id: str, request: VoteRequest) -> VoteResult:
         """The vote, then the run continued when the gate is decided (or late)."""
@@ -343,11 +350,6 @@ class Console:
         if payload.get("response_url"):
             await _update_message(str(payload["response_url"]), target, result)
         return Response(status_code=200)
-
-
-def gate_initiator(console: Console, run_id: str) -> str:
-    page = run_page(console.config.runs_dir, run_id)
-    return page.initiator or ""
 
 
 def _ephemeral(text: str) -> Response:

@@ -20,6 +20,7 @@ class Supervisor:
     runs_dir: Path
     workdir: Path
     children: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
+    _reapers: set[asyncio.Task[int]] = field(default_factory=set)
 
     def running(self, run_id: str) -> bool:
         child = self.children.get(run_id)
@@ -51,5 +52,7 @@ class Supervisor:
         finally:
             log.close()
         self.children[run_id] = child
-        asyncio.get_running_loop().create_task(child.wait())
+        reaper = asyncio.get_running_loop().create_task(child.wait())
+        self._reapers.add(reaper)
+        reaper.add_done_callback(self._reapers.discard)
         return child.pid

@@ -137,6 +137,17 @@ class Console:
         start = page.index(marker) + len(marker)
         return page[start : page.index('"', start)]
 
+    def votes(self, run_id: str) -> list[dict[str, Any]]:
+        """Each journaled vote: an action of an operator transaction, with who cast it."""
+        from runbook_engine.journal import Journal
+
+        found = []
+        for event in Journal.open(self.runs, run_id).events():
+            if event["event"] == "operator_actions":
+                base = {k: v for k, v in event.items() if k != "actions"}
+                found += [{**base, **action} for action in event["actions"]]
+        return found
+
     def wait_finished(self, run_id: str, limit: float = 60) -> str:
         from runbook_engine.journal import Journal, replay
 

@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from console_harness import SECRET, Console
 
-from runbook_engine.journal import Journal
-
 
 @pytest.fixture
 def console(tmp_path: Path) -> Console:
@@ -21,13 +19,7 @@ def console(tmp_path: Path) -> Console:
 
 
 def operator_events(console: Console, run_id: str) -> list[dict[str, Any]]:
-    """Each journaled vote: an action of an operator transaction, with who cast it."""
-    found = []
-    for event in Journal.open(console.runs, run_id).events():
-        if event["event"] == "operator_actions":
-            base = {k: v for k, v in event.items() if k != "actions"}
-            found += [{**base, **action} for action in event["actions"]]
-    return found
+    return console.votes(run_id)
 
 
 def test_every_page_needs_a_login(console: Console) -> None:

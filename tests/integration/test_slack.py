@@ -107,13 +107,7 @@ def signed(body: bytes, secret: str = SIGNING_SECRET, at: float | None = None) -
 
 
 def votes(console: Console, run_id: str) -> list[dict[str, Any]]:
-    """Each journaled vote: an action of an operator transaction, with who cast it."""
-    found = []
-    for event in Journal.open(console.runs, run_id).events():
-        if event["event"] == "operator_actions":
-            base = {k: v for k, v in event.items() if k != "actions"}
-            found += [{**base, **action} for action in event["actions"]]
-    return found
+    return console.votes(run_id)
 
 
 def test_a_waiting_gate_is_posted_with_buttons(console: Console, standin: SlackStandIn) -> None:
