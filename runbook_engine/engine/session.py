@@ -20,10 +20,12 @@ from typing import Any
 from runbook_engine.engine.approvals import RunOperator, announce_gate, open_votes
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.evaluation import Evaluator, RunView
-from runbook_engine.engine.operator_actions import EVENT as ACTIONS_EVENT
 from runbook_engine.engine.operator_actions import (
+    Action,
     ActionRequest,
     RunStanding,
+    Transaction,
+    commit,
     find_step,
     plan_actions,
     split_inputs,
@@ -363,13 +365,8 @@ def _operator(
 
     def record_vote(action: str, step: str, answer: OperatorAnswer) -> None:
         """A vote at the terminal: one operator transaction, like a resume's."""
-        entry: dict[str, Any] = {"action": action, "step": step}
-        if answer.inputs:
-            entry["inputs"] = dict(answer.inputs)
-        ctx.emit(
-            ACTIONS_EVENT, by=answer.by, source="terminal", actions=[entry],
-            identity=identity.record(),
-        )  # fmt: skip
+        vote = Action(action, step, dict(answer.inputs))
+        commit(ctx.emit, Transaction(answer.by, "terminal", (vote,), identity=identity))
 
     return RunOperator(
         initiator=ctx.initiator,
@@ -640,8 +637,7 @@ def resume_run(
             ctx.renderer.render,
             initiator,
         )
-        if not transaction.empty:
-            ctx.emit(ACTIONS_EVENT, **transaction.journal_data())
+        commit(ctx.emit, transaction)
         for action in transaction.actions:
             if action.late:
                 ctx.show(

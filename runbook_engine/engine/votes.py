@@ -26,9 +26,9 @@ from runbook_engine.engine.approvals import (
     waiting_gates,
 )
 from runbook_engine.engine.operator_actions import (
-    EVENT,
     ActionRequest,
     RunStanding,
+    commit,
     find_step,
     plan_actions,
 )
@@ -184,7 +184,7 @@ def answer_gate(runs_dir: Path, run_ref: str, request: VoteRequest) -> VoteResul
             initiator,
         )
         try:
-            journal.append(EVENT, sync=True, **transaction.journal_data())
+            commit(lambda event, **data: journal.append(event, sync=True, **data), transaction)
         finally:
             journal.release()
         (action,) = transaction.actions
