@@ -71,6 +71,7 @@ class Console:
 
     def __init__(self, root: Path, **config: Any) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.runs = root / "runs"
         self.users = root / "users.yaml"
         add_user(self.users, "dba-lead", "lead-password", slack="U0LEAD")

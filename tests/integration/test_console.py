@@ -162,3 +162,26 @@ def test_an_approval_after_the_deadline_takes_on_timeout(console: Console) -> No
     assert [(v["by"], v.get("late")) for v in operator_events(console, run_id)] == [
         ("dba-lead", True)
     ]
+
+
+def test_a_trusted_proxy_header_logs_in_only_when_enabled(tmp_path: Path) -> None:
+    plain = Console(tmp_path / "plain")
+    with plain.serving(), plain.client() as client:
+        assert client.get("/", headers={"X-Remote-User": "dba-lead"}).status_code == 401
+    proxied = Console(tmp_path / "proxied", proxy_header="X-Remote-User")
+    run_id = proxied.paused_run()
+    with proxied.serving(), proxied.client() as client:
+        assert client.get("/").status_code == 401
+        assert client.get("/", headers={"X-Remote-User": "stranger"}).status_code == 401
+        page = client.get(f"/runs/{run_id}", headers={"X-Remote-User": "dba-lead"})
+        assert page.status_code == 200 and "signed in as <strong>dba-lead</strong>" in page.text
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        answer = client.post(
+            f"/runs/{run_id}/gates/dba-approval",
+            headers={"X-Remote-User": "dba-lead"},
+            data={"csrf": csrf, "action": "reject"},
+        )
+        assert answer.status_code == 303, answer.text
+        assert proxied.wait_finished(run_id) == "failed"
+    (vote,) = proxied.votes(run_id)
+    assert vote["identity"] == {"name": "dba-lead", "method": "proxy-header"}
