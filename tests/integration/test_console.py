@@ -185,3 +185,51 @@ def test_a_trusted_proxy_header_logs_in_only_when_enabled(tmp_path: Path) -> Non
         assert proxied.wait_finished(run_id) == "failed"
     (vote,) = proxied.votes(run_id)
     assert vote["identity"] == {"name": "dba-lead", "method": "proxy-header"}
+
+
+def test_runbook_serve_over_tls_with_a_user_added_from_the_cli(tmp_path: Path) -> None:
+    import os
+    import ssl
+    import subprocess
+    import time
+
+    import httpx
+    from console_harness import RUNBOOK_BIN, free_socket
+    from tls_certificates import certificates
+
+    ca, cert, key = certificates(tmp_path)
+    users = tmp_path / "users.yaml"
+    added = subprocess.run(
+        [RUNBOOK_BIN, "serve", "--users", str(users), "--add-user", "dba-lead"],
+        input="tls-password\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "$argon2id$" in users.read_text() and "tls-password" not in users.read_text()
+    assert oct(users.stat().st_mode & 0o777) == "0o600"
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    server = subprocess.Popen(
+        [RUNBOOK_BIN, "serve", "--users", str(users), "--port", str(port), "--runs-dir",
+         str(tmp_path / "runs"), "--certfile", str(cert), "--keyfile", str(key)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+    try:
+        trust = ssl.create_default_context(cafile=str(ca))
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trust) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    assert client.get("/login").status_code == 200
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline, "runbook serve did not start"
+                    time.sleep(0.2)
+            answer = client.post("/login", data={"user": "dba-lead", "password": "tls-password"})
+            assert answer.status_code == 303
+            cookie = answer.headers["set-cookie"].lower()
+            assert "secure" in cookie and "httponly" in cookie
+            assert client.get("/").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(10)
