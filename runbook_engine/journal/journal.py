@@ -252,6 +252,15 @@ class Journal:
             self._fd = None
             self._seq = None
 
+    def release(self) -> None:
+        """Close the journal file without recording an outcome: an operator action
+        appended while no runner holds the run (see engine/votes.py)."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            self._seq = None
+
     def _resume_appending(self) -> None:
         """Continue the chain of an existing journal, discarding a torn last line
         (recorded as a ``journal_repaired`` event) so the next line stays readable."""
