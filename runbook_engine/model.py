@@ -21,7 +21,7 @@ COMMON_STEP_KEYS = frozenset(
         "id", "title", "description", "when", "needs", "hosts", "expect", "capture", "timeout",
         "retries", "delay", "backoff", "until", "on_failure", "critical", "undo", "idempotent",
         "tags", "secret_output", "forks", "serial", "max_fail_percentage", "max_concurrency",
-        "max_errors", "check",
+        "max_errors", "check", "changes",
     }
 )
 FANOUT_KEYS = ("forks", "serial", "max_fail_percentage", "max_concurrency", "max_errors")
@@ -80,6 +80,9 @@ class Step:
     idempotent: bool = False
     tags: tuple[str, ...] = ()
     secret_output: bool = False
+    #: What the author says the step does to the world: False = only reads,
+    #: True = changes something, None = let its executor tell (engine/effects.py).
+    changes: bool | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     span: Span | None = None
     key_spans: Mapping[str, Span] = field(default_factory=dict)
@@ -241,6 +244,7 @@ def build_step(doc: Document, raw: Mapping[str, Any], ptr: str, phase: str) -> S
         idempotent=bool(raw.get("idempotent", False)),
         tags=tuple(raw.get("tags", ())),
         secret_output=bool(raw.get("secret_output", False)),
+        changes=raw.get("changes") if isinstance(raw.get("changes"), bool) else None,
         options={key: raw[key] for key in FANOUT_KEYS if key in raw},
         span=doc.span(ptr),
         key_spans=key_spans,

@@ -167,6 +167,9 @@ class _TimedJournal:
         events: list[dict[str, Any]] = self.journal.events()
         return events
 
+    def seal(self, step_id: str, value: Any) -> None:
+        self.journal.seal(step_id, value)
+
 
 def _inventory(case: Case, runbook: Any) -> Any:
     from runbook_engine.engine.session import load_hosts

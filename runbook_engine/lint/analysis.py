@@ -18,6 +18,7 @@ from runbook_engine.errors import (
 )
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
+from runbook_engine.lint.effect_rules import changes_contradicted, changes_implausible
 from runbook_engine.lint.template_rules import (
     raw_findings,
     shell_context_findings,
@@ -109,6 +110,8 @@ def analyze_document(doc: Document, result: Analysis | None = None, *, remember_
         findings.extend(shell_context_findings(doc, runbook))
         findings.extend(sql_text_findings(doc, runbook))
         findings.extend(raw_findings(doc, runbook))
+        findings.extend(changes_contradicted(doc, runbook))
+        findings.extend(changes_implausible(doc, runbook))
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return result
 

@@ -242,3 +242,44 @@ def test_junit_has_one_testcase_per_case() -> None:
     cases, _ = collect(rb, [])
     root = ET.fromstring(render_junit("book.yaml", run_cases(rb, cases)).split("\n", 1)[1])
     assert [c.get("name") for c in root.iter("testcase")] == [c.name for c in cases]
+
+
+def test_secrets_stay_masked_in_rendered_commands(tmp_path: Path) -> None:
+    book = tmp_path / "secret.yaml"
+    book.write_text(textwrap.dedent("""\
+        runbook: 1
+        name: secret
+        vars:
+          password: {type: string, secret: true, env: DB_PASSWORD}
+        phases:
+          - id: p
+            steps:
+              - id: token
+                shell: vault read token
+                secret_output: true
+                capture: {value: stdout}
+              - id: use
+                shell: login --token {{ steps.token.value }} --password {{ password }}
+    """))
+    cases = write_cases(tmp_path, """\
+        runbook-test: 1
+        cases:
+          - name: masked
+            env: {DB_PASSWORD: pw-very-secret}
+            stubs:
+              token: {fields: {rc: 0, stdout: tok-very-secret}}
+              use: {fields: {rc: 0}}
+            expect:
+              status: succeeded
+              commands: {use: {contains: "--token *** --password ***", not_contains: [tok-very-secret, pw-very-secret]}}
+    """)
+    rb = build_runbook(load_file(book))
+    found, findings = collect(rb, [str(cases)])
+    assert findings == []
+    (outcome,) = run_cases(rb, found, keep=tmp_path / "keep")
+    assert outcome.failures == ()
+    journals = list((tmp_path / "keep").rglob("journal.jsonl"))
+    assert journals
+    for journal in journals:
+        text = journal.read_text()
+        assert "tok-very-secret" not in text and "pw-very-secret" not in text
