@@ -93,6 +93,19 @@ def runs(runs_dir: Path, fmt: str) -> None:
     if not console.is_terminal:
         console = Console(width=200)
     console.print(table)
+    for row in rows:
+        if _reports_missing(runs_dir, row):
+            click.echo(
+                f"{row.run_id}: report missing (the runner stopped before writing it);"
+                f" `runbook report {row.run_id}` rebuilds it from the journal"
+            )
+
+
+def _reports_missing(runs_dir: Path, row: Any) -> bool:
+    from runbook_engine.engine.run_reports import missing_reports
+    from runbook_engine.journal.replay import FINAL_STATUSES
+
+    return row.status in FINAL_STATUSES and bool(missing_reports(Path(runs_dir) / row.run_id))
 
 
 def _duration(started: str, finished: str | None) -> str:

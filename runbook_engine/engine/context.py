@@ -94,9 +94,11 @@ class RunContext:
         self, step_id: str, captures: Mapping[str, Any], host_captures: Mapping[str, Any]
     ) -> None:
         """A ``secret_output`` step's captures, kept (encrypted, never journaled) so a
-        resumed run has the real values, not the mask."""
-        if captures or host_captures:
-            self.journal.seal(step_id, {"captures": captures, "host_captures": host_captures})
+        resumed run has the real values, not the mask. Journal stand-ins that never
+        resume (plan, `runbook test`) have no ``seal`` and keep nothing."""
+        seal = getattr(self.journal, "seal", None)
+        if seal is not None and (captures or host_captures):
+            seal(step_id, {"captures": captures, "host_captures": host_captures})
 
     def emit(self, event: str, *, journal: bool = True, **data: Any) -> dict[str, Any]:
         """Record one event (redacted) in the journal and show it."""

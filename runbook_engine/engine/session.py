@@ -37,6 +37,7 @@ from runbook_engine.engine.outcome import (
 )
 from runbook_engine.engine.progress import Progress
 from runbook_engine.engine.rerun import RerunPlan, apply_rerun, check_resumable, plan_rerun
+from runbook_engine.engine.run_reports import write_run_reports
 from runbook_engine.engine.scheduler import Restored, Run
 from runbook_engine.engine.window import outside_window
 from runbook_engine.errors import InventoryError, RunbookError, RunError
@@ -240,24 +241,18 @@ def _finish(journal: Any, status: RunStatus, runbook: Runbook, options: RunOptio
 
 
 def _write_reports(journal: Any, runbook: Runbook, report_dir: Path | None) -> None:
-    """Markdown and JSON reports in the run directory (and ``--report-dir``), both
-    rendered from one summary of the journal."""
-    from runbook_engine.report import build_report
-    from runbook_engine.report.jsonfmt import render_json
-    from runbook_engine.report.markdown import render_markdown
+    """Markdown and JSON reports in the run directory (and ``--report-dir``)."""
+    from runbook_engine.report.inputs import inputs_of
 
-    budgets = {
-        "total_duration": runbook.window.max_duration,
-        "downtime": runbook.window.downtime_budget,
-    }
-    report = build_report(journal.events(), success=runbook.success, budgets=budgets)
-    targets = [journal.dir] + ([report_dir] if report_dir is not None else [])
-    for render, suffix in ((render_markdown, "md"), (render_json, "json")):
-        text = render(report)
-        for target in targets:
-            target.mkdir(parents=True, exist_ok=True)
-            name = "report" if target == journal.dir else journal.run_id
-            (target / f"{name}.{suffix}").write_text(text, encoding="utf-8")
+    inputs = inputs_of(runbook)
+    write_run_reports(
+        journal.dir,
+        journal.run_id,
+        journal.events(),
+        success=inputs.success,
+        budgets=inputs.budgets,
+        report_dir=report_dir,
+    )
 
 
 # -- a new run ----------------------------------------------------------------------
