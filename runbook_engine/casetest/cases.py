@@ -79,6 +79,8 @@ class Case:
     expect_spans: Mapping[str, Span] = field(default_factory=dict)
     doc: Document | None = field(default=None, compare=False, repr=False)
     description: str = ""
+    #: Stubs the case takes from ``defaults:`` (a finding there is the defaults' own).
+    default_stubs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ def _case(doc: Document, raw: Mapping[str, Any], index: int, defaults: Mapping[s
     for source, base in ((defaults, pointer("defaults")), (raw, ptr)):
         for step_id, stub in (source.get("stubs") or {}).items():
             stubs[step_id] = _stub(doc, step_id, stub, f"{base}/stubs/{step_id}")
+    own = set(raw.get("stubs") or {})
     inventory = raw.get("inventory", defaults.get("inventory"))
     if isinstance(inventory, str):
         inventory = str(Path(doc.path).parent / inventory)
@@ -159,6 +162,7 @@ def _case(doc: Document, raw: Mapping[str, Any], index: int, defaults: Mapping[s
         expect=expect,
         expect_spans={key: doc.key_span(f"{ptr}/expect/{key}") for key in expect},
         doc=doc,
+        default_stubs=frozenset(stubs) - own,
     )
 
 
@@ -235,27 +239,32 @@ def lint_case(case: Case, runbook: Runbook, hosts: Sequence[str] | None = None) 
         )
 
     for step_id, stub in case.stubs.items():
+        who = "defaults" if step_id in case.default_stubs else f"case {case.name!r}"
         if step_id not in steps:
-            unknown(step_id, stub.span)
+            close = difflib.get_close_matches(step_id, ids, n=1)
+            findings.append(ValidationError(
+                f"{who}: no step {step_id!r} in {runbook.name}", span=stub.span,
+                hint=f"did you mean {close[0]!r}?" if close else None, rule="RT101",
+            ))  # fmt: skip
             continue
         step = steps[step_id]
         for result in stub.attempts:
             if step.executor == "monitor" and result.samples is None:
                 findings.append(ValidationError(
-                    f"case {case.name!r}: the stub of monitor step {step_id!r} needs samples:",
+                    f"{who}: the stub of monitor step {step_id!r} needs samples:",
                     span=stub.span, rule="RT103",
                     hint="samples: [{status: 200, latency: 0.02}, …], one per `every`",
                 ))  # fmt: skip
             if step.executor != "monitor" and result.samples is not None:
                 findings.append(ValidationError(
-                    f"case {case.name!r}: samples: is for monitor steps; {step_id!r} is a {step.executor} step",
+                    f"{who}: samples: is for monitor steps; {step_id!r} is a {step.executor} step",
                     span=stub.span, rule="RT103",
                 ))  # fmt: skip
             if hosts is not None:
                 for host in result.hosts:
                     if host not in hosts:
                         findings.append(ValidationError(
-                            f"case {case.name!r}: stub of {step_id!r} names host {host!r}, which is not in the inventory",
+                            f"{who}: stub of {step_id!r} names host {host!r}, which is not in the inventory",
                             span=stub.span, rule="RT105",
                             hint=f"hosts: {', '.join(hosts) or 'none'}",
                         ))  # fmt: skip

@@ -283,3 +283,14 @@ def test_secrets_stay_masked_in_rendered_commands(tmp_path: Path) -> None:
     for journal in journals:
         text = journal.read_text()
         assert "tok-very-secret" not in text and "pw-very-secret" not in text
+
+
+def test_a_bad_default_stub_is_reported_once(tmp_path: Path) -> None:
+    path = write_cases(tmp_path, PREFIX.replace("    undo-push:", "    undo-pussh:") + """\
+      - name: one
+        expect: {}
+      - name: two
+        expect: {}
+    """)
+    _, findings = collect(runbook(), [str(path)])
+    assert [(f.message, f.rule) for f in findings] == [("defaults: no step 'undo-pussh' in casebook", "RT101")]
