@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_engine.casetest import collect, find_cases, load_case_file, run_cases
+from runbook_engine.casetest.cases import find_cases, load_case_file
 from runbook_engine.casetest.reporters import render_junit, render_text
+from runbook_engine.casetest.suite import collect, run_cases
 from runbook_engine.cli.main import main
 from runbook_engine.loader import load_file
 from runbook_engine.model import build_runbook
