@@ -163,6 +163,15 @@ class Runbook:
             yield from phase.steps
         yield from self.rollback
 
+    def every_step(self) -> Iterator[Step]:
+        """Every step a run may execute: phase and rollback steps, prerequisite
+        checks, and each one's ``undo``."""
+        checks = [item.step for item in self.prerequisites if item.step is not None]
+        for step in [*self.all_steps(), *checks]:
+            yield step
+            if step.undo is not None:
+                yield step.undo
+
     def step(self, step_id: str) -> Step:
         for step in self.all_steps():
             if step.id == step_id:

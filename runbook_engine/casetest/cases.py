@@ -197,15 +197,7 @@ def _stub(doc: Document, step_id: str, raw: Mapping[str, Any], ptr: str) -> Step
 
 def stubbable_steps(runbook: Runbook) -> dict[str, Step]:
     """Every step a run may execute: phases, rollback, undo steps, checks."""
-    steps: dict[str, Step] = {}
-    for step in runbook.all_steps():
-        steps[step.id] = step
-        if step.undo is not None:
-            steps[step.undo.id] = step.undo
-    for item in runbook.prerequisites:
-        if item.step is not None:
-            steps[item.step.id] = item.step
-    return steps
+    return {step.id: step for step in runbook.every_step()}
 
 
 def lint_cases(case_file: CaseFile, runbook: Runbook, hosts: Sequence[str] | None = None) -> list[RunbookError]:

@@ -6,7 +6,7 @@ that say ``changes: false``, so the claim must be plausible."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from runbook_engine.effects import CHANGES, executor_effect
 from runbook_engine.errors import LintWarning, RunbookError, ValidationError
@@ -22,14 +22,6 @@ _WRITES = re.compile(
 )
 
 
-def _steps(runbook: Runbook) -> Iterable[Step]:
-    prereq = [p.step for p in runbook.prerequisites if p.step is not None]
-    for step in [*runbook.all_steps(), *prereq]:
-        yield step
-        if step.undo is not None:
-            yield step.undo
-
-
 def _command(step: Step) -> str | None:
     if isinstance(step.spec, str):
         return step.spec
@@ -41,7 +33,7 @@ def _command(step: Step) -> str | None:
 def changes_contradicted(doc: Document, runbook: Runbook) -> list[RunbookError]:
     """RB114: ``changes: false`` on a step its executor says changes something."""
     findings: list[RunbookError] = []
-    for step in _steps(runbook):
+    for step in runbook.every_step():
         if step.changes is not False:
             continue
         verdict = executor_effect(step.executor, step.spec)
@@ -60,7 +52,7 @@ def changes_contradicted(doc: Document, runbook: Runbook) -> list[RunbookError]:
 def changes_implausible(doc: Document, runbook: Runbook) -> list[RunbookError]:
     """RB115 (warning): ``changes: false`` on a command that looks like it writes."""
     findings: list[RunbookError] = []
-    for step in _steps(runbook):
+    for step in runbook.every_step():
         command = _command(step) if step.changes is False and step.executor in ("shell", "ssh") else None
         match = _WRITES.search(command) if command else None
         if match is not None:
