@@ -295,3 +295,18 @@ def test_a_bad_default_stub_is_reported_once(tmp_path: Path) -> None:
     """)
     _, findings = collect(runbook(), [str(path)])
     assert [(f.message, f.rule) for f in findings] == [("defaults: no step 'undo-pussh' in casebook", "RT101")]
+
+
+def test_a_different_path_names_the_first_difference(tmp_path: Path) -> None:
+    path = write_cases(tmp_path, PREFIX + """\
+      - name: wrong path
+        expect:
+          path: [get-version, "push: failed", smoke, watch, tell]
+    """)
+    rb = runbook()
+    cases, _ = collect(rb, [str(path)])
+    (outcome,) = run_cases(rb, cases)
+    (failure,) = outcome.failures
+    assert failure.message.startswith(
+        "path differs at position 2: 'push: succeeded' where the case expects 'push: failed'; the run's path:"
+    )
