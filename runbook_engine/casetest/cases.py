@@ -88,6 +88,18 @@ class CaseFile:
     path: str
     runbook: str | None
     cases: tuple[Case, ...]
+    runbook_span: Span | None = None
+
+    def wrong_runbook(self, runbook: Runbook) -> RunbookError | None:
+        """RT106: the file names another runbook than the one under test."""
+        if self.runbook is None or Path(self.runbook).resolve() == Path(runbook.path).resolve():
+            return None
+        return ValidationError(
+            f"these cases are for {self.runbook}, not {runbook.path}",
+            span=self.runbook_span,
+            hint="test the runbook they name, or fix runbook: in the cases file",
+            rule="RT106",
+        )
 
 
 def find_cases(runbook_path: str | Path) -> list[Path]:
@@ -135,7 +147,8 @@ def load_case_file(path: str | Path) -> tuple[CaseFile | None, list[RunbookError
     runbook = data.get("runbook")
     if runbook is not None:
         runbook = str(Path(doc.path).parent / runbook)
-    return CaseFile(doc.path, runbook, tuple(cases)), findings
+    span = doc.span("/runbook") if runbook is not None else None
+    return CaseFile(doc.path, runbook, tuple(cases), span), findings
 
 
 def _case(doc: Document, raw: Mapping[str, Any], index: int, defaults: Mapping[str, Any]) -> Case:

@@ -45,6 +45,10 @@ def collect(runbook: Runbook, case_paths: Sequence[str]) -> tuple[list[Case], li
         findings += problems
         if loaded is None:
             continue
+        wrong = loaded.wrong_runbook(runbook)
+        if wrong is not None:
+            findings.append(wrong)
+            continue
         for case in loaded.cases:
             findings += lint_case(case, runbook, case_hosts(case, runbook))
         cases += loaded.cases

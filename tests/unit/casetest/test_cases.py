@@ -310,3 +310,12 @@ def test_a_different_path_names_the_first_difference(tmp_path: Path) -> None:
     assert failure.message.startswith(
         "path differs at position 2: 'push: succeeded' where the case expects 'push: failed'; the run's path:"
     )
+
+
+def test_cases_for_another_runbook_are_refused(tmp_path: Path) -> None:
+    path = write_cases(tmp_path, "runbook-test: 1\nrunbook: other.yaml\ncases:\n  - {name: c, expect: {}}\n")
+    _, findings = collect(runbook(), [str(path)])
+    (finding,) = findings
+    assert finding.rule == "RT106" and finding.span is not None and (finding.span.line, finding.span.col) == (2, 10)
+    same = write_cases(tmp_path, f"runbook-test: 1\nrunbook: {BOOK}\ncases:\n  - {{name: c, expect: {{}}}}\n")
+    assert collect(runbook(), [str(same)])[1] == []
