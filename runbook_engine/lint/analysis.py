@@ -18,6 +18,7 @@ from runbook_engine.errors import (
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
 from runbook_engine.lint.effect_rules import changes_contradicted, changes_implausible
+from runbook_engine.lint.gates import gate_findings
 from runbook_engine.lint.template_rules import (
     raw_findings,
     shell_context_findings,
@@ -104,6 +105,8 @@ def analyze_document(doc: Document, result: Analysis | None = None, *, remember_
     findings.extend(_var_findings(doc, runbook))
     findings.extend(_downtime_findings(runbook))
     findings.extend(_notify_findings(doc, runbook))
+    findings.extend(gate_findings(doc, runbook))
+    findings.extend(_rollout_findings(doc, runbook))
     if not problems:
         findings.extend(_template_findings(doc, runbook, graph))
         findings.extend(_predicate_findings(doc, runbook, graph))
@@ -224,6 +227,28 @@ def _notify_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
                         rule="RB113",
                     )
                 )
+    return findings
+
+
+def _rollout_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
+    """Rollout keys (``serial``, ``forks``, …) only where they take effect: on a step
+    with ``hosts:`` whose executor honours them (its ``rollout_keys``)."""
+    classes = executor_classes()
+    findings: list[RunbookError] = []
+    for step in _with_undo(runbook.all_steps()):
+        cls = classes.get(step.executor)
+        honoured = frozenset(getattr(cls, "rollout_keys", ()) or ())
+        for key in step.options:
+            if not honoured:
+                message = f"step {step.id!r}: the {step.executor} executor does not fan out over hosts, so {key!r} has no effect"
+            elif key not in honoured:
+                message = f"step {step.id!r}: the {step.executor} executor cannot honour {key!r} (it honours: {', '.join(sorted(honoured))})"
+            elif not step.hosts:
+                message = f"step {step.id!r} has no hosts:, so {key!r} has no effect"
+            else:
+                continue
+            span = step.key_spans.get(key) or doc.span(f"{step.pointer}/{key}")
+            findings.append(ValidationError(message, span=span, hint=f"remove {key}:", rule="RB114"))
     return findings
 
 
