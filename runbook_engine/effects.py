@@ -8,7 +8,7 @@ http POST, a migration, a copy and a notification change something; a command co
 do anything. A plugin executor tells by an optional ``effect(spec) -> str`` class
 method returning one of the three words. `runbook plan` shows the verdict per step and
 ``plan --probe`` runs the read-only steps for real; lint checks that ``changes: false``
-is plausible (RB114, RB115).
+is plausible (RB115, RB116).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def executor_effect(key: str, spec: Any) -> Verdict:
         said = hook(spec)
         if said in (READ_ONLY, CHANGES, UNKNOWN):
             return Verdict(said, f"the {key} executor says so")
-    return Verdict(UNKNOWN, f"a {key} step: say changes: false if it only reads")
+    return Verdict(UNKNOWN, f"the {key} executor cannot tell; say changes: false if it only reads")
 
 
 def _http(spec: Any) -> Verdict:

@@ -255,7 +255,7 @@ class _Prober:
         self.dispatch = dispatch
         self.known = known
         self.loop = asyncio.new_event_loop()
-        self.runner = StepRunner(ctx, dispatch, lambda step: {})
+        self.runner = StepRunner(ctx, dispatch, dispatch.services)
 
     def run(self, step: Step, when: str | None = None) -> str:
         """Probe ``step`` and say how it went (or why it was not probed)."""
