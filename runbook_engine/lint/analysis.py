@@ -337,8 +337,7 @@ def supplied_step_names(step: Step) -> dict[str, str]:
     rule, applied to the step's executor class and captures)."""
     cls = executor_classes().get(step.executor)
     fields = dict(getattr(cls, "fields", {}) or {}) if cls is not None else {}
-    host_fields = bool(getattr(cls, "host_fields", {}) or {}) if cls is not None else False
-    return step_names_supplied(step.capture, fields, host_fields)
+    return step_names_supplied(step.capture, fields)
 
 
 def _supplied_hint(name: str, step: Step, supplied: Mapping[str, str]) -> str:
