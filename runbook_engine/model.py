@@ -7,6 +7,7 @@ at the exact place in the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,6 +146,15 @@ class Decision:
     span: Span | None = None
     key_spans: Mapping[str, Span] = field(default_factory=dict)
     pointer: str = ""
+    #: ``after: "{{ name }}"``: the window is the duration var ``name`` (short in tests)
+    after_var: str | None = None
+
+    def window(self, values: Mapping[str, Any]) -> float | None:
+        """Seconds the condition must keep holding: ``after``, or its var's value."""
+        if self.after_var is None:
+            return self.after
+        value = values.get(self.after_var)
+        return None if value is None else parse_duration(value)
 
 
 @dataclass(frozen=True)
@@ -189,6 +199,44 @@ class Runbook:
     @property
     def label(self) -> str:
         return self.title or self.name
+
+
+_VAR_REFERENCE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+
+
+def _window(
+    doc: Document, ptr: str, value: Any, declared: Mapping[str, Any]
+) -> tuple[float | None, str | None]:
+    """A decision's ``after``: a duration, or ``{{ name }}`` of a declared duration var."""
+    match = _VAR_REFERENCE.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return _duration(doc, ptr, value), None
+    name = match.group(1)
+    spec = declared.get(name)
+    if not isinstance(spec, Mapping) or spec.get("type") != "duration":
+        raise ValidationError(
+            f"after: {name!r} is not a declared var of type duration",
+            span=doc.span(ptr),
+            hint=f"declare it under vars: with type: duration, e.g. {name}: {{type: duration, default: 20m}}",
+            rule="RB101",
+        )
+    return None, name
+
+
+def _decision(doc: Document, i: int, raw: Mapping[str, Any], declared: Mapping[str, Any]) -> Decision:
+    after, after_var = _window(doc, f"/decisions/{i}/after", raw.get("after"), declared)
+    return Decision(
+        condition=raw["condition"],
+        when=raw["when"],
+        action=raw["action"],
+        severity=raw.get("severity", "high"),
+        after=after,
+        after_var=after_var,
+        description=raw.get("description", ""),
+        span=doc.span(f"/decisions/{i}"),
+        key_spans={key: doc.span(f"/decisions/{i}/{key}") for key in raw},
+        pointer=f"/decisions/{i}",
+    )
 
 
 def _duration(doc: Document, ptr: str, value: Any) -> float | None:
@@ -323,17 +371,7 @@ def build_runbook(doc: Document) -> Runbook:
         for j, raw_step in enumerate(rollback_raw.get("steps", []))
     )
     decisions = tuple(
-        Decision(
-            condition=raw["condition"],
-            when=raw["when"],
-            action=raw["action"],
-            severity=raw.get("severity", "high"),
-            after=_duration(doc, f"/decisions/{i}/after", raw.get("after")),
-            description=raw.get("description", ""),
-            span=doc.span(f"/decisions/{i}"),
-            key_spans={key: doc.span(f"/decisions/{i}/{key}") for key in raw},
-            pointer=f"/decisions/{i}",
-        )
+        _decision(doc, i, raw, data.get("vars", {}))
         for i, raw in enumerate(data.get("decisions", []))
     )
     return Runbook(

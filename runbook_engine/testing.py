@@ -184,7 +184,7 @@ class SshFleet:
         member = self.member(name)
         if member.process is None:
             return
-        sessions = _descendants(member.process.pid)  # sshd puts each session in its own setsid
+        sessions = hostfleet.descendants(member.process.pid)  # sshd puts each session in its own setsid
         for pid in [member.process.pid, *sessions]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -320,26 +320,6 @@ def _spawn(config: Path, port: int) -> subprocess.Popen[bytes]:
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     raise RuntimeError(f"sshd on port {port} did not answer within 10 s")
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _free_port() -> int:

@@ -137,7 +137,8 @@ def build_plan(
     if runbook.decisions:
         lines += ["", "## Decisions (evaluated after every step and monitor sample)"]
         for decision in runbook.decisions:
-            after = f", holding for {decision.after:g}s" if decision.after else ""
+            window = decision.window(ctx.values)
+            after = f", holding for {window:g}s" if window else ""
             lines.append(
                 f"- [{decision.severity}] {decision.condition}: when {decision.when}{after} → {decision.action}"
             )

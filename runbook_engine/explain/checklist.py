@@ -281,8 +281,9 @@ class Checklist:
         self.out("|---|---|---|---|")
         for decision in self.runbook.decisions:
             action = {"rollback": "Roll back", "abort": "Abort", "warn": "Warn", "investigate": "Investigate"}[decision.action]
-            if decision.after:
-                action += f" after {format_duration(decision.after)} of monitoring"
+            window = decision.window(self.context["vars"])
+            if window:
+                action += f" after {format_duration(window)} of monitoring"
             elif decision.action == "rollback":
                 action = "Immediate rollback"
             words = predicate_words(decision.when)

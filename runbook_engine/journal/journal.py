@@ -36,6 +36,11 @@ RUNS_DIR_HINT = "runs started elsewhere: pass --runs-dir DIR or set RUNBOOK_RUNS
 #: Events whose appearance changes the status the index shows.
 _INDEX_STATUS = {"paused": "paused", "resumed": "running"}
 
+#: Further events after which the index anchors the journal's head (a few per run,
+#: so lines cut from the end of a long run are seen; not per step, which would cost
+#: an SQLite transaction each).
+_ANCHORED = frozenset({"run_started", "phase_finished", "rollback_started", "rollback_finished"})
+
 
 def utc_now() -> str:
     """Now as ISO 8601 UTC with milliseconds, the journal's one time format."""
@@ -194,8 +199,8 @@ class Journal:
         _write_all(self._fd, line)
         self._seq += 1
         self._prev = digest
-        if sync:
-            self.sync()
+        if sync or event in _ANCHORED or event in _INDEX_STATUS or event == "run_finished":
+            self.sync()  # an anchored head is never ahead of what is on disk
         if event == "run_finished":
             self._index.update(
                 self.run_id,
@@ -208,6 +213,8 @@ class Journal:
             self._index.update(
                 self.run_id, status=_INDEX_STATUS[event], pid=os.getpid(), head=self.head()
             )
+        elif event in _ANCHORED:
+            self._index.anchor(self.run_id, self.head())
         return record
 
     @property
@@ -239,6 +246,15 @@ class Journal:
         self._index.update(
             self.run_id, status=status, finished=utc_now(), exit_code=exit_code, head=head
         )
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            self._seq = None
+
+    def release(self) -> None:
+        """Close the journal file without recording an outcome: an operator action
+        appended while no runner holds the run (see engine/votes.py)."""
         if self._fd is not None:
             os.fsync(self._fd)
             os.close(self._fd)

@@ -17,6 +17,7 @@ from runbook_engine.errors import (
 )
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
+from runbook_engine.lint.gates import gate_findings
 from runbook_engine.lint.template_rules import (
     raw_findings,
     shell_context_findings,
@@ -103,6 +104,7 @@ def analyze_document(doc: Document, result: Analysis | None = None, *, remember_
     findings.extend(_var_findings(doc, runbook))
     findings.extend(_downtime_findings(runbook))
     findings.extend(_notify_findings(doc, runbook))
+    findings.extend(gate_findings(doc, runbook))
     findings.extend(_rollout_findings(doc, runbook))
     if not problems:
         findings.extend(_template_findings(doc, runbook, graph))
