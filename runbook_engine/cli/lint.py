@@ -12,11 +12,19 @@ from runbook_engine.lint.reporters import REPORTERS
 
 
 def _files(paths: tuple[str, ...]) -> list[str]:
+    """Runbook files; in a folder, a runbook's test cases (``*.tests.yaml``,
+    ``*.tests/``) are left to ``runbook test``, which lints them."""
+    from runbook_engine.casetest.cases import is_case_file
+
     files: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(str(p) for p in sorted(path.rglob("*.y*ml")) if p.suffix in (".yaml", ".yml"))
+            files.extend(
+                str(p)
+                for p in sorted(path.rglob("*.y*ml"))
+                if p.suffix in (".yaml", ".yml") and not is_case_file(p.relative_to(path))
+            )
         else:
             files.append(raw)
     return files

@@ -32,7 +32,8 @@ class Dispatch:
 
     def executor(self, key: str) -> Any:
         if key not in self._instances:
-            self._instances[key] = executor_class(key)()
+            factory = self.ctx.executor_factory
+            self._instances[key] = factory(key) if factory else executor_class(key)()
         return self._instances[key]
 
     async def close(self) -> None:

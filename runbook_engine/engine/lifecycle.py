@@ -57,8 +57,11 @@ class StepRunner:
             outcome = StepOutcome(status=status, error=why)
             self.finish(step, outcome, attempt=0, duration=0.0)
             return outcome
+        retry = ctx.retry_hosts.get(step.id)
         try:
             hosts = ctx.hosts_for(step)
+            if retry is not None:  # resume --retry-failed-hosts: the failed hosts only
+                hosts = tuple(h for h in hosts if h.name in retry.hosts)
         except RunbookError as exc:
             outcome = StepOutcome(status=FAILED, error=str(exc))
             self.finish(step, outcome, attempt=0, duration=0.0)
@@ -69,14 +72,18 @@ class StepRunner:
         error: str | None = None
         started = time.monotonic()
         while True:
+            started_data: dict[str, Any] = {"retry_hosts": sorted(retry.hosts)} if retry else {}
             ctx.emit(
-                "step_started", step=step.id, phase=step.phase, attempt=attempt, title=step.label
-            )
+                "step_started", step=step.id, phase=step.phase, attempt=attempt, title=step.label,
+                **started_data,
+            )  # fmt: skip
             call = self.dispatch.call(
                 step, hosts, {**self.extra_options(step), "before_start": ctx.durable}
             )
             try:
                 result = await self.dispatch.execute(step, call, start_durable=True)
+                if retry is not None:
+                    result = retry.merged(result)
             except asyncio.CancelledError:
                 outcome = StepOutcome(
                     status=CANCELLED, attempts=attempt, error="cancelled by the operator"
@@ -93,13 +100,13 @@ class StepRunner:
                 )
             ok, error = self.judge(step, result)
             done = ok if not step.until else self._until(step, result)
-            if done or attempt - first_attempt + 1 >= attempts:
+            if done or attempt >= attempts:  # the budget counts attempts across resumes
                 break
             ctx.show(
                 "message",
                 text=f"{step.id}: attempt {attempt} {'not yet' if step.until else 'failed'}; retrying",
             )
-            await asyncio.sleep(step.delay * (step.backoff ** (attempt - first_attempt)))
+            await ctx.sleep(step.delay * (step.backoff ** (attempt - first_attempt)))
             attempt += 1
         if step.until and not done:
             ok, error = False, f"until {step.until!r} did not hold after {attempt} attempts"
@@ -186,6 +193,7 @@ class StepRunner:
         result = result_to_journal(outcome.result)
         captures: Any = dict(outcome.captures)
         if step.secret_output:
+            ctx.keep_secret_captures(step.id, captures, outcome.host_captures)
             result = _masked(result)
             captures = _masked(captures)
         if result is not None:

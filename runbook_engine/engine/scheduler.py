@@ -15,6 +15,7 @@ from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.decisions import DecisionMatrix, DecisionTaken
 from runbook_engine.engine.dispatch import Dispatch
 from runbook_engine.engine.lifecycle import StepRunner
+from runbook_engine.engine.operator_actions import resume_hint
 from runbook_engine.engine.outcome import (
     CANCELLED,
     EXIT_CODES,
@@ -26,6 +27,7 @@ from runbook_engine.engine.outcome import (
     result_to_journal,
 )
 from runbook_engine.engine.rollback import rollback_plan
+from runbook_engine.errors import RunbookError
 from runbook_engine.executors.base import Result
 from runbook_engine.executors.manual import parse_gate
 from runbook_engine.executors.monitor import format_sample
@@ -78,7 +80,7 @@ class Run:
         self.offer_rollback = offer_rollback or (lambda reason: False)
         self.dispatch = Dispatch(ctx)
         self.steps = StepRunner(ctx, self.dispatch, self._options_for)
-        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator)
+        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator, clock=ctx.clock)
         self.outcomes: dict[str, StepOutcome] = dict(self.restored.outcomes)
         self.completion_order: list[str] = list(self.restored.completion_order)
         self.stop: Stop | None = None
@@ -264,12 +266,16 @@ class Run:
             reason=outcome.error or "waiting",
             deadline=deadline,
         )
-        self.ctx.show(
-            "message",
-            text=f"paused at {step.id}: continue with `runbook resume {self.ctx.run_id} --confirm {step.id}`",
-        )
+        self.ctx.show("message", text=f"paused at {step.id}: continue with `{self._resume_hint(step)}`")
         if self.stop is None:
             self.stop = Stop("pause", f"{step.id} waits for an operator")
+
+    def _resume_hint(self, step: Step) -> str:
+        try:
+            gate = parse_gate(self.ctx.renderer.render(step.spec))
+        except RunbookError:
+            gate = None
+        return resume_hint(self.ctx.run_id, step.id, gate, self.operator.preset.get(step.id, {}))
 
     def _after_step(self, step: Step, outcome: StepOutcome) -> list[str]:
         """Apply the step's failure policy and the decision matrix; return steps
