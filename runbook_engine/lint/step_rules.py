@@ -19,7 +19,8 @@ MAX_BACKOFF = 10.0
 MAX_SECONDS = 30 * 24 * 3600  # 30 days, for timeouts, delays and window durations
 
 
-def _steps(runbook: Runbook) -> Iterable[Step]:
+def every_step(runbook: Runbook) -> Iterable[Step]:
+    """Every step a run may start: phases, rollback, prerequisite checks and undos."""
     prereq = [p.step for p in runbook.prerequisites if p.step is not None]
     for step in [*runbook.all_steps(), *prereq]:
         yield step
@@ -31,7 +32,7 @@ def goto_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> list[Run
     """RB114: ``on_failure: {goto: X}`` to the step itself or to a step that runs before
     it would repeat the failure forever; goto jumps forward (or into the rollback)."""
     findings: list[RunbookError] = []
-    for step in _steps(runbook):
+    for step in every_step(runbook):
         if step.goto is None or step.id not in graph.steps:
             continue
         ptr = f"{step.pointer}/on_failure/goto"
@@ -67,7 +68,7 @@ def bounds_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
                 )
             )
 
-    for step in _steps(runbook):
+    for step in every_step(runbook):
         check(f"{step.pointer}/retries", step.retries, MAX_RETRIES, "retries", str(MAX_RETRIES))
         check(f"{step.pointer}/backoff", step.backoff, MAX_BACKOFF, "backoff", f"{MAX_BACKOFF:g}")
         for key in ("timeout", "delay"):
@@ -113,7 +114,7 @@ def capture_findings(
     from runbook_engine import predicates
 
     findings: list[RunbookError] = []
-    for step in _steps(runbook):
+    for step in every_step(runbook):
         fields, host_fields = step_fields.get(step.executor, ({}, {}))
         for name, text in step.capture.items():
             ptr = f"{step.pointer}/capture/{escape(name)}"
