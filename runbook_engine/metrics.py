@@ -72,6 +72,14 @@ def build_registry(
     Counter(
         "runbook_runs", "Runs by final status.", ["runbook", "status"], registry=registry
     ).labels(runbook=runbook, status=report.status).inc()
+    Gauge(
+        "runbook_decisions_unevaluable",
+        "Times a decision of the last run started failing to evaluate (it never held then).",
+        ["runbook"],
+        registry=registry,
+    ).labels(runbook=runbook).set(
+        sum(1 for d in report.deviations if d.kind == "decision-unevaluable")
+    )
     if report.total_duration is not None:
         Gauge(
             "runbook_run_duration_seconds",

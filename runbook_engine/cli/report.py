@@ -57,10 +57,10 @@ def report(
     if any(e.get("event") == "run_finished" for e in events):
         from runbook_engine.engine.run_reports import write_run_reports
 
-        for path in write_run_reports(
+        # a runner killed between run_finished and its reports left them out
+        write_run_reports(
             journal.dir, journal.run_id, events, success=success, budgets=budgets, only_missing=True
-        ):
-            click.echo(f"rebuilt {path} from the journal (the runner stopped before writing it)", err=True)
+        )
     text = render_report(events, fmt, success=success, budgets=budgets, run_id=journal.run_id)
     if metrics_textfile is not None or pushgateway:
         _export_metrics(events, success, metrics_textfile, pushgateway)

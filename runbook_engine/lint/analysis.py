@@ -109,6 +109,7 @@ def analyze_document(doc: Document, result: Analysis | None = None, *, remember_
     findings.extend(_var_findings(doc, runbook))
     findings.extend(_downtime_findings(runbook))
     findings.extend(_notify_findings(doc, runbook))
+    findings.extend(_rollout_findings(doc, runbook))
     findings.extend(bounds_findings(doc, runbook))
     findings.extend(timezone_findings(doc, runbook))
     findings.extend(capture_findings(doc, runbook, _executor_fields(), runbook_roots(runbook)))
@@ -239,6 +240,28 @@ def _notify_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
                         rule="RB113",
                     )
                 )
+    return findings
+
+
+def _rollout_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
+    """Rollout keys (``serial``, ``forks``, …) only where they take effect: on a step
+    with ``hosts:`` whose executor honours them (its ``rollout_keys``)."""
+    classes = executor_classes()
+    findings: list[RunbookError] = []
+    for step in _with_undo(runbook.all_steps()):
+        cls = classes.get(step.executor)
+        honoured = frozenset(getattr(cls, "rollout_keys", ()) or ())
+        for key in step.options:
+            if not honoured:
+                message = f"step {step.id!r}: the {step.executor} executor does not fan out over hosts, so {key!r} has no effect"
+            elif key not in honoured:
+                message = f"step {step.id!r}: the {step.executor} executor cannot honour {key!r} (it honours: {', '.join(sorted(honoured))})"
+            elif not step.hosts:
+                message = f"step {step.id!r} has no hosts:, so {key!r} has no effect"
+            else:
+                continue
+            span = step.key_spans.get(key) or doc.span(f"{step.pointer}/{key}")
+            findings.append(ValidationError(message, span=span, hint=f"remove {key}:", rule="RB114"))
     return findings
 
 

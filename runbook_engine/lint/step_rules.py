@@ -1,6 +1,6 @@
 """Lint rules that keep a run from starting when it could only go wrong, one function
-per rule: a ``goto`` that loops (RB114), retries, timeouts and durations beyond any
-sensible bound (RB115), a window time zone that is not an IANA name (RB116), and
+per rule: a ``goto`` that loops (RB115), retries, timeouts and durations beyond any
+sensible bound (RB116), a window time zone that is not an IANA name (RB117), and
 capture expressions checked like predicates before any command runs."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def every_step(runbook: Runbook) -> Iterable[Step]:
 
 
 def goto_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> list[RunbookError]:
-    """RB114: ``on_failure: {goto: X}`` to the step itself or to a step that runs before
+    """RB115: ``on_failure: {goto: X}`` to the step itself or to a step that runs before
     it would repeat the failure forever; goto jumps forward (or into the rollback)."""
     findings: list[RunbookError] = []
     for step in every_step(runbook):
@@ -47,14 +47,14 @@ def goto_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> list[Run
                 f"step {step.id!r} on failure goes {why}: the failure would repeat without end",
                 span=doc.span(ptr),
                 hint="goto a later step or a rollback step; to try again use retries:",
-                rule="RB114",
+                rule="RB115",
             )
         )
     return findings
 
 
 def bounds_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
-    """RB115: retries, backoff and durations within bounds a run can honour."""
+    """RB116: retries, backoff and durations within bounds a run can honour."""
     findings: list[RunbookError] = []
 
     def check(ptr: str, value: float | None, limit: float, what: str, shown: str) -> None:
@@ -64,7 +64,7 @@ def bounds_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
                     f"{what} {value if isinstance(value, int) else f'{value:.0f}'} is more than {shown}",
                     span=doc.span(ptr),
                     hint=f"{what} may be at most {shown}",
-                    rule="RB115",
+                    rule="RB116",
                 )
             )
 
@@ -83,7 +83,7 @@ def bounds_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
 
 
 def timezone_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
-    """RB116: ``window.timezone`` must name an IANA zone the run can load."""
+    """RB117: ``window.timezone`` must name an IANA zone the run can load."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     window = runbook.window
@@ -97,7 +97,7 @@ def timezone_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
                 f"unknown time zone {window.timezone!r}",
                 span=doc.span("/window/timezone"),
                 hint="an IANA name such as UTC, Europe/Berlin or America/Los_Angeles",
-                rule="RB116",
+                rule="RB117",
             )
         ]
     return []
