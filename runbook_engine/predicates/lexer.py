@@ -299,6 +299,8 @@ def _number(source: str, pos: int) -> tuple[Token, int]:
 #: Longest number a predicate may write: an integer of 4300 digits is more than
 #: Python reads, and no real comparison needs more than a few.
 MAX_DIGITS = 100
+#: Numbers stay below 1e{MAX_EXPONENT}: larger floats are infinite.
+MAX_EXPONENT = 308
 
 
 def _too_large(source: str, text: str, start: int) -> PredicateError:
@@ -307,7 +309,7 @@ def _too_large(source: str, text: str, start: int) -> PredicateError:
         f'number "{text[:20]}{"…" if len(text) > 20 else ""}" is too large',
         start,
         len(text),
-        hint=f"numbers have at most {MAX_DIGITS} digits and stay below about 1e308",
+        hint=f"numbers have at most {MAX_DIGITS} digits and stay below 1e{MAX_EXPONENT}",
     )
 
 
