@@ -8,7 +8,7 @@ http POST, a migration, a copy and a notification change something; a command co
 do anything. A plugin executor tells by an optional ``effect(spec) -> str`` class
 method returning one of the three words. `runbook plan` shows the verdict per step and
 ``plan --probe`` runs the read-only steps for real; lint checks that ``changes: false``
-is plausible (RB115, RB116).
+is plausible (RB118, RB119).
 """
 
 from __future__ import annotations

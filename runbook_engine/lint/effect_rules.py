@@ -1,6 +1,6 @@
 """Lint rules on ``changes: false`` (engine/effects.py), one function per rule: a step
-its executor knows changes things cannot say it does not (RB115), and a command that
-looks like it writes probably does (RB116, a warning). ``plan --probe`` runs the steps
+its executor knows changes things cannot say it does not (RB118), and a command that
+looks like it writes probably does (RB119, a warning). ``plan --probe`` runs the steps
 that say ``changes: false``, so the claim must be plausible."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _command(step: Step) -> str | None:
 
 
 def changes_contradicted(doc: Document, runbook: Runbook) -> list[RunbookError]:
-    """RB115: ``changes: false`` on a step its executor says changes something."""
+    """RB118: ``changes: false`` on a step its executor says changes something."""
     findings: list[RunbookError] = []
     for step in runbook.every_step():
         if step.changes is not False:
@@ -43,14 +43,14 @@ def changes_contradicted(doc: Document, runbook: Runbook) -> list[RunbookError]:
                     f"step {step.id!r} says changes: false, but it is {verdict.why}",
                     span=step.key_spans.get("changes", step.span),
                     hint="remove changes: false (plan --probe would run this step for real)",
-                    rule="RB115",
+                    rule="RB118",
                 )
             )
     return findings
 
 
 def changes_implausible(doc: Document, runbook: Runbook) -> list[RunbookError]:
-    """RB116 (warning): ``changes: false`` on a command that looks like it writes."""
+    """RB119 (warning): ``changes: false`` on a command that looks like it writes."""
     findings: list[RunbookError] = []
     for step in runbook.every_step():
         command = _command(step) if step.changes is False and step.executor in ("shell", "ssh") else None
@@ -61,7 +61,7 @@ def changes_implausible(doc: Document, runbook: Runbook) -> list[RunbookError]:
                     f"step {step.id!r} says changes: false, but its command writes ({match.group(0).strip()!r})",
                     span=step.key_spans.get("changes", step.span),
                     hint="plan --probe runs changes: false steps for real; remove it unless the command only reads",
-                    rule="RB116",
+                    rule="RB119",
                 )
             )
     return findings

@@ -1,5 +1,5 @@
 """What a step does to the world (engine/effects.py), the lint rules on
-`changes: false` (RB115, RB116), and the plan's per-step verdict."""
+`changes: false` (RB118, RB119), and the plan's per-step verdict."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_lint_refuses_changes_false_on_a_post(tmp_path: Path) -> None:
                 http: {method: POST, url: "http://127.0.0.1/v1/ingest"}
                 changes: false
     """)
-    assert findings == [("RB115", 8, 18, "error")]
+    assert findings == [("RB118", 8, 18, "error")]
 
 
 def test_lint_warns_on_changes_false_for_a_command_that_writes(tmp_path: Path) -> None:
@@ -124,9 +124,9 @@ def test_lint_warns_on_changes_false_for_a_command_that_writes(tmp_path: Path) -
                 hosts: all
                 changes: false
     """)
-    assert findings == [("RB116", 8, 18, "warning"), ("RB116", 15, 18, "warning")]
+    assert findings == [("RB119", 8, 18, "warning"), ("RB119", 15, 18, "warning")]
 
 
 def test_the_monthly_runbook_lints_clean_of_effect_rules() -> None:
     analysis = analyze(str(ROOT / "runbooks" / "monthly-update.yaml"))
-    assert not [f for f in analysis.findings if f.rule in ("RB115", "RB116")]
+    assert not [f for f in analysis.findings if f.rule in ("RB118", "RB119")]
