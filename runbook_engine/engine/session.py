@@ -219,6 +219,7 @@ def _write_reports(journal: Any, runbook: Runbook, report_dir: Path | None) -> N
     """Markdown and JSON reports in the run directory (and ``--report-dir``), both
     rendered from one summary of the journal."""
     from runbook_engine.report import build_report
+    from runbook_engine.report.inputs import planned_steps
     from runbook_engine.report.jsonfmt import render_json
     from runbook_engine.report.markdown import render_markdown
 
@@ -226,7 +227,9 @@ def _write_reports(journal: Any, runbook: Runbook, report_dir: Path | None) -> N
         "total_duration": runbook.window.max_duration,
         "downtime": runbook.window.downtime_budget,
     }
-    report = build_report(journal.events(), success=runbook.success, budgets=budgets)
+    report = build_report(
+        journal.events(), success=runbook.success, budgets=budgets, planned=planned_steps(runbook)
+    )
     targets = [journal.dir] + ([report_dir] if report_dir is not None else [])
     for render, suffix in ((render_markdown, "md"), (render_json, "json")):
         text = render(report)
@@ -482,6 +485,7 @@ def resume_run(
         ctx = _context(
             runbook, resolved, journal, progress, options, initiator, inventory, inv_path
         )
+        ctx.started -= _seconds_since(state.started_at)  # the run's whole duration
         restored = restore(runbook, events, state)
         ask = _ask_terminal if options.interactive else None
         _decide_interrupted(ctx, runbook, events, state, resume, restored, options.initiator, ask)
@@ -505,6 +509,18 @@ def resume_run(
         return _finish(journal, status, runbook, options)
     finally:
         lock.release()
+
+
+def _seconds_since(ts: str | None) -> float:
+    """Seconds since the run started (0 when the journal has no start time), so the
+    final line of a resumed run gives its whole duration, not the last session's."""
+    if not ts:
+        return 0.0
+    try:
+        began = datetime.fromisoformat(ts)
+    except ValueError:
+        return 0.0
+    return max((datetime.now(UTC) - began).total_seconds(), 0.0)
 
 
 def _decide_interrupted(
