@@ -146,3 +146,196 @@ def serve(
         port, addr=addr, registry=build_registry(events, redactor=redactor)
     )
     return server
+
+
+#: Statuses that end a step for the duration histogram.
+_STEP_DONE = "step_finished"
+
+
+class LiveMetrics:
+    """Prometheus metrics of the run as it goes, fed with the engine's progress
+    events (already redacted): served live with ``--metrics-port``, written with
+    ``--metrics-textfile`` after each step, pushed with ``--pushgateway`` at the end.
+
+    Labels are runbook, phase and step ids, executor names, statuses, severities and
+    actions: all fixed by the runbook, so cardinality is bounded; no run id, host,
+    variable value, output or condition text ever becomes a label.
+    """
+
+    def __init__(self, runbook: str) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.runbook = runbook
+        self.registry = CollectorRegistry()
+        self._phase_of: dict[str, str] = {}
+        self._executor_of: dict[str, str] = {}
+        self._started_in_session: set[str] = set()
+        self._downtime_began: float | None = None
+        self._downtime_before = 0.0
+        self.runs = Counter(
+            "runbook_runs", "Runs by final status.", ["runbook", "status"], registry=self.registry
+        )
+        self.step_duration = Histogram(
+            "runbook_step_duration_seconds",
+            "Wall-clock duration of runbook steps, retries included.",
+            ["runbook", "phase", "step", "executor", "status"],
+            buckets=STEP_BUCKETS,
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            "runbook_step_retries",
+            "Attempts of a step after a failed one (not a gate resumed after a pause).",
+            ["runbook", "phase", "step"],
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "runbook_decisions",
+            "Decisions of the rollback matrix that were taken.",
+            ["runbook", "severity", "action"],
+            registry=self.registry,
+        )
+        self.unevaluated = Counter(
+            "runbook_decisions_unevaluated",
+            "Evaluations of a decision whose condition could not be evaluated "
+            "(a name with no value yet, a type mismatch).",
+            ["runbook"],
+            registry=self.registry,
+        )
+        self.downtime = Gauge(
+            "runbook_downtime_seconds",
+            "Downtime so far: from the start of the downtime-beginning phase to the end "
+            "of the downtime-ending phase.",
+            ["runbook"],
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "runbook_run_in_progress",
+            "1 while a runner works on the run.",
+            ["runbook"],
+            registry=self.registry,
+        )
+        self.downtime.labels(runbook=runbook).set_function(self._downtime_now)
+        self.in_progress.labels(runbook=runbook).set(1)
+        self.unevaluated.labels(runbook=runbook)  # present from the start, at 0
+
+    def _downtime_now(self) -> float:
+        import time
+
+        began = self._downtime_began
+        return self._downtime_before + (time.monotonic() - began if began is not None else 0.0)
+
+    def event(self, kind: str, data: Mapping[str, Any]) -> None:
+        import time
+
+        runbook = self.runbook
+        step = str(data.get("step") or "")
+        if kind == "phase_started":
+            if data.get("downtime") == "begins" and self._downtime_began is None:
+                self._downtime_began = time.monotonic()
+        elif kind == "phase_finished":
+            if data.get("downtime") == "ends" and self._downtime_began is not None:
+                self._downtime_before += time.monotonic() - self._downtime_began
+                self._downtime_began = None
+        elif kind == "step_started":
+            self._phase_of[step] = str(data.get("phase") or "")
+            if data.get("executor"):
+                self._executor_of[step] = str(data["executor"])
+            attempt = data.get("attempt")
+            if step in self._started_in_session and isinstance(attempt, int) and attempt > 1:
+                self.retries.labels(runbook=runbook, phase=self._phase_of[step], step=step).inc()
+            self._started_in_session.add(step)
+        elif kind == "paused":
+            self._started_in_session.discard(step)
+        elif kind == _STEP_DONE:
+            duration = data.get("duration")
+            if isinstance(duration, int | float) and not isinstance(duration, bool):
+                self.step_duration.labels(
+                    runbook=runbook,
+                    phase=str(data.get("phase") or self._phase_of.get(step, "")),
+                    step=step,
+                    executor=self._executor_of.get(step, "unknown"),
+                    status=str(data.get("status") or "unknown"),
+                ).observe(float(duration))
+        elif kind == "decision":
+            self.decisions.labels(
+                runbook=runbook,
+                severity=str(data.get("severity") or "unknown"),
+                action=str(data.get("action") or "unknown"),
+            ).inc()
+        elif kind == "decision_unevaluated":
+            self.unevaluated.labels(runbook=runbook).inc()
+        elif kind == "run_finished":
+            self.runs.labels(runbook=runbook, status=str(data.get("status") or "unknown")).inc()
+            self.finish()
+
+    def finish(self) -> None:
+        """The runner stops working on the run (finished or paused)."""
+        self.in_progress.labels(runbook=self.runbook).set(0)
+
+    def text(self) -> str:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry).decode("utf-8")
+
+
+class MetricsExport:
+    """Where the live metrics go: an HTTP endpoint while the run lasts, a textfile
+    rewritten after each step, a Pushgateway at the end. Errors reaching a Pushgateway
+    are reported as warnings: metrics never fail a run."""
+
+    def __init__(
+        self,
+        metrics: LiveMetrics,
+        *,
+        textfile: Path | None = None,
+        pushgateway: str | None = None,
+        port: int | None = None,
+        addr: str = "127.0.0.1",
+        warn: Any = None,
+    ) -> None:
+        self.metrics = metrics
+        self.textfile = textfile
+        self.pushgateway = pushgateway
+        self.warn = warn or (lambda text: None)
+        self.server: Any = None
+        if port is not None:
+            from prometheus_client import start_http_server
+
+            self.server, _thread = start_http_server(port, addr=addr, registry=metrics.registry)
+
+    @property
+    def port(self) -> int | None:
+        return int(self.server.server_port) if self.server is not None else None
+
+    def event(self, kind: str, data: Mapping[str, Any]) -> None:
+        self.metrics.event(kind, data)
+        if self.textfile is not None and kind in (_STEP_DONE, "run_finished"):
+            self._write()
+
+    def _write(self) -> None:
+        from prometheus_client import write_to_textfile
+
+        assert self.textfile is not None
+        write_to_textfile(str(self.textfile), self.metrics.registry)
+
+    def close(self) -> None:
+        self.metrics.finish()
+        if self.textfile is not None:
+            self._write()
+        if self.pushgateway:
+            from prometheus_client import push_to_gateway
+
+            try:
+                push_to_gateway(
+                    self.pushgateway,
+                    job="runbook",
+                    registry=self.metrics.registry,
+                    grouping_key={"runbook": self.metrics.runbook},
+                    timeout=10.0,
+                )
+            except OSError as exc:
+                self.warn(f"cannot push metrics to {self.pushgateway}: {exc}")
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from runbook_engine.cli.observe import observe_options, observed_progress
 from runbook_engine.cli.options import load_checked
 from runbook_engine.cli.run import run_options, shared_run_options
 from runbook_engine.variables import parse_assignments
@@ -48,6 +49,7 @@ from runbook_engine.variables import parse_assignments
 )
 @click.option("--inventory", "-i", metavar="PATH", help="Inventory, when the run recorded none.")
 @shared_run_options
+@observe_options
 def resume(
     run_ref: str,
     confirm: tuple[str, ...],
@@ -65,7 +67,7 @@ def resume(
     concurrency: int,
 ) -> None:
     """Continue RUN (a run id, a unique prefix, or `last`)."""
-    from runbook_engine.engine import ResumeOptions, make_progress, resume_run
+    from runbook_engine.engine import ResumeOptions, resume_run
     from runbook_engine.journal import Journal
 
     journal = Journal.open(runs_dir, run_ref)
@@ -79,7 +81,8 @@ def resume(
         allow_changed=allow_changed,
         cli_vars=parse_assignments(var_items),
     )
-    summary = resume_run(journal, runbook, options, request, make_progress(log_format))
+    progress = observed_progress(log_format, runbook.name)
+    summary = resume_run(journal, runbook, options, request, progress)
     click.echo(
         f"run {summary.run_id}: {summary.status} — journal and report in {summary.dir}", err=True
     )

@@ -63,6 +63,7 @@ class DecisionMatrix:
         self._windows: dict[int, _Window] = {}
         self._holding: set[int] = set()
         self._fired: set[int] = set()
+        self._unevaluated: list[tuple[Decision, str]] = []
 
     def evaluate(
         self, context: Any, evidence: Mapping[str, Any], step: str | None
@@ -73,7 +74,9 @@ class DecisionMatrix:
         for index, decision in enumerate(self.decisions):
             if index in self._fired:
                 continue
-            holds, _ = safe_holds(self.evaluator, decision.when, context)
+            holds, why = safe_holds(self.evaluator, decision.when, context)
+            if why is not None:
+                self._unevaluated.append((decision, why))
             if not holds:
                 self._holding.discard(index)
                 self._windows.pop(index, None)
@@ -98,6 +101,12 @@ class DecisionMatrix:
                 }
             self._fired.add(index)
             taken.append(DecisionTaken(decision, {**evidence, "when": decision.when}, step))
+        return taken
+
+    def take_unevaluated(self) -> list[tuple[Decision, str]]:
+        """Decisions whose condition could not be evaluated since the last call (a name
+        with no value yet, a type mismatch), with why; counted by the live metrics."""
+        taken, self._unevaluated = self._unevaluated, []
         return taken
 
     def open_windows(self) -> list[tuple[Decision, float]]:

@@ -70,7 +70,12 @@ class StepRunner:
         started = time.monotonic()
         while True:
             ctx.emit(
-                "step_started", step=step.id, phase=step.phase, attempt=attempt, title=step.label
+                "step_started",
+                step=step.id,
+                phase=step.phase,
+                attempt=attempt,
+                title=step.label,
+                executor=step.executor,
             )
             call = self.dispatch.call(
                 step, hosts, {**self.extra_options(step), "before_start": ctx.durable}

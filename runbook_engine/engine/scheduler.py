@@ -28,7 +28,6 @@ from runbook_engine.engine.outcome import (
 from runbook_engine.engine.rollback import rollback_plan
 from runbook_engine.executors.base import Result
 from runbook_engine.executors.manual import parse_gate
-from runbook_engine.executors.monitor import format_sample
 from runbook_engine.graph import StepGraph
 from runbook_engine.model import Phase, Step
 
@@ -381,6 +380,8 @@ class Run:
         taken = self.matrix.evaluate(
             ctx.view.context(result, **roots), evidence, step.id if step else None
         )
+        for unevaluated, why in self.matrix.take_unevaluated():
+            ctx.show("decision_unevaluated", condition=unevaluated.condition, error=why)
         for decision in taken:
             ctx.emit("decision", **decision.journal_data())
             if decision.action == "rollback":
@@ -403,7 +404,6 @@ class Run:
     ) -> bool:
         """Evaluate the matrix on one monitor sample; True tells the monitor to stop."""
         self.ctx.view.extra_roots.update(probe=dict(sample), baseline=dict(baseline))
-        self.ctx.show("message", text=f"{step.id}: sample {len(samples)}: {format_sample(sample)}")
         taken = self._decide(
             step,
             Result(ok=True, fields=dict(sample)),

@@ -171,10 +171,12 @@ class MonitorExecutor(ExecutorBase):
             if stop_on_failure and not result.ok:
                 stopped = True
                 break
-            elapsed = time.monotonic() - started
-            if elapsed + every > window + 1e-9:
+            # samples are due at 0, every, 2·every, … up to and including the window's
+            # end, on the schedule (not after the last one's finish), so they do not drift
+            due = every * count
+            if due > window + 1e-9:
                 break
-            await asyncio.sleep(max(0.0, every * count - elapsed))
+            await asyncio.sleep(max(0.0, due - (time.monotonic() - started)))
         fields = {
             **summarize(samples),
             "sample_count": count,
