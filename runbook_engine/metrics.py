@@ -1,7 +1,7 @@
-"""Prometheus metrics of a finished run: step durations, run outcome, downtime.
-
-Built from the journal events through the same summary as the report, so the
-dashboards and the change ticket agree. Label values are only runbook, phase and
+"""Prometheus metrics of a run: live while it runs (`LiveMetrics`, fed with the
+engine's progress events), or of a finished run from its journal (the same
+`LiveMetrics` fed with the journal's events, plus the report's figures), so the live
+endpoint, the textfile and the change ticket agree. Label values are only runbook, phase and
 step ids, statuses and metric names (never variable values or output), and they go
 through the redactor as a second net. prometheus_client is imported only here,
 inside the functions that need it.
@@ -34,19 +34,17 @@ def build_registry(
 ) -> CollectorRegistry:
     """A fresh registry holding the metrics of one run (``success``/``budgets`` as
     for the report)."""
-    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+    from prometheus_client import Gauge
 
     redact = redactor or Redactor(())
-    report = build_report(redact.redact_obj(list(events)), success=success, budgets=budgets)
+    clean = redact.redact_obj(list(events))
+    report = build_report(clean, success=success, budgets=budgets)
     runbook = redact(report.runbook or "unknown")
-    registry = CollectorRegistry()
-    step_hist = Histogram(
-        "runbook_step_duration_seconds",
-        "Wall-clock duration of runbook steps, retries included.",
-        ["runbook", "phase", "status"],
-        buckets=STEP_BUCKETS,
-        registry=registry,
-    )
+    live = LiveMetrics(runbook)
+    for event in clean:
+        live.event(str(event.get("event")), event)
+    live.replayed(report.downtime.seconds)
+    registry = live.registry
     step_last = Gauge(
         "runbook_step_last_duration_seconds",
         "Duration of each step in the last run.",
@@ -63,15 +61,9 @@ def build_registry(
         for step in phase.steps:
             if step.duration is None:
                 continue
-            labels = {"runbook": runbook, "phase": redact(phase.id), "status": step.status}
-            step_hist.labels(**labels).observe(step.duration)
-            step_last.labels(step=redact(step.id), **labels).set(step.duration)
-            step_attempts.labels(runbook=runbook, phase=redact(phase.id), step=redact(step.id)).set(
-                step.attempts
-            )
-    Counter(
-        "runbook_runs", "Runs by final status.", ["runbook", "status"], registry=registry
-    ).labels(runbook=runbook, status=report.status).inc()
+            labels = {"runbook": runbook, "phase": phase.id, "status": step.status}
+            step_last.labels(step=step.id, **labels).set(step.duration)
+            step_attempts.labels(runbook=runbook, phase=phase.id, step=step.id).set(step.attempts)
     if report.total_duration is not None:
         Gauge(
             "runbook_run_duration_seconds",
@@ -79,13 +71,6 @@ def build_registry(
             ["runbook"],
             registry=registry,
         ).labels(runbook=runbook).set(report.total_duration)
-    if report.downtime.seconds is not None:
-        Gauge(
-            "runbook_downtime_seconds",
-            "Downtime measured between the downtime markers in the last run.",
-            ["runbook"],
-            registry=registry,
-        ).labels(runbook=runbook).set(report.downtime.seconds)
     Gauge(
         "runbook_rollback", "1 if the last run rolled back.", ["runbook"], registry=registry
     ).labels(runbook=runbook).set(1 if report.rollback else 0)
@@ -171,6 +156,7 @@ class LiveMetrics:
         self._executor_of: dict[str, str] = {}
         self._started_in_session: set[str] = set()
         self._downtime_began: float | None = None
+        self._phase_downtime: dict[str, Any] = {}
         self._downtime_before = 0.0
         self.runs = Counter(
             "runbook_runs", "Runs by final status.", ["runbook", "status"], registry=self.registry
@@ -222,20 +208,28 @@ class LiveMetrics:
         import time
 
         began = self._downtime_began
-        return self._downtime_before + (time.monotonic() - began if began is not None else 0.0)
+        return self._downtime_before + (time.time() - began if began is not None else 0.0)
+
+    def replayed(self, downtime: float | None) -> None:
+        """After feeding a finished journal: nobody works on the run, and the downtime
+        is the report's (which knows about rollbacks), not a clock still running."""
+        self.finish()
+        self.downtime.labels(runbook=self.runbook).set_function(lambda: downtime or 0.0)
 
     def event(self, kind: str, data: Mapping[str, Any]) -> None:
-        import time
-
         runbook = self.runbook
         step = str(data.get("step") or "")
         if kind == "phase_started":
+            self._phase_downtime[str(data.get("phase"))] = data.get("downtime")
             if data.get("downtime") == "begins" and self._downtime_began is None:
-                self._downtime_began = time.monotonic()
+                self._downtime_began = _when(data)
         elif kind == "phase_finished":
-            if data.get("downtime") == "ends" and self._downtime_began is not None:
-                self._downtime_before += time.monotonic() - self._downtime_began
+            ends = (data.get("downtime") or self._phase_downtime.get(str(data.get("phase")))) == "ends"
+            if ends and self._downtime_began is not None:
+                self._downtime_before += _when(data) - self._downtime_began
                 self._downtime_began = None
+        elif kind == "resumed":
+            self._started_in_session.clear()
         elif kind == "step_started":
             self._phase_of[step] = str(data.get("phase") or "")
             if data.get("executor"):
@@ -248,6 +242,9 @@ class LiveMetrics:
             self._started_in_session.discard(step)
         elif kind == _STEP_DONE:
             duration = data.get("duration")
+            result = data.get("result")
+            if duration is None and isinstance(result, Mapping):
+                duration = result.get("duration")  # journals written before it was recorded
             if isinstance(duration, int | float) and not isinstance(duration, bool):
                 self.step_duration.labels(
                     runbook=runbook,
@@ -276,6 +273,20 @@ class LiveMetrics:
         from prometheus_client import generate_latest
 
         return generate_latest(self.registry).decode("utf-8")
+
+
+def _when(data: Mapping[str, Any]) -> float:
+    """The event's time: its journal timestamp when replayed, now when live."""
+    import time
+    from datetime import datetime
+
+    ts = data.get("ts")
+    if isinstance(ts, str):
+        try:
+            return datetime.fromisoformat(ts).timestamp()
+        except ValueError:
+            pass
+    return time.time()
 
 
 class MetricsExport:
