@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from runbook_engine.display import value_text
 from runbook_engine.durations import format_duration, parse_duration
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Result, StepCall
@@ -189,9 +190,9 @@ class MonitorExecutor(ExecutorBase):
 
     def describe(self, call: StepCall) -> list[str]:
         window, every, probe, _, _ = self._parse(call)
-        keys = ", ".join(probe)
         return [
-            f"monitor for {window:g}s every {every:g}s, probe: {keys} {probe.get(next(iter(probe)))!r}"
+            f"monitor for {format_duration(window)}, a sample every {format_duration(every)}; "
+            f"probe: {value_text(probe)}"
         ]
 
 
