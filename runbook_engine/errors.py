@@ -42,6 +42,8 @@ class RunbookError(Exception):
     """Base of every error a user can cause."""
 
     rule: str = "RB000"
+    #: "error" stops lint and run; "warning" is reported and lets both go on.
+    severity: str = "error"
 
     def __init__(
         self,
@@ -61,6 +63,12 @@ class RunbookError(Exception):
         where = f"{self.span}: " if self.span else ""
         hint = f" ({self.hint})" if self.hint else ""
         return f"{where}{self.message}{hint}"
+
+
+class LintWarning(RunbookError):
+    """A finding worth a look that does not make the runbook wrong (``| raw``)."""
+
+    severity = "warning"
 
 
 class LoadError(RunbookError):

@@ -152,7 +152,6 @@ class Runbook:
     decisions: tuple[Decision, ...] = ()
     notify: Mapping[str, Any] = field(default_factory=dict)
     success: Mapping[str, str] = field(default_factory=dict)
-    notes: Any = None
     source_sha256: str = ""
 
     def all_steps(self) -> Iterator[Step]:
@@ -341,6 +340,5 @@ def build_runbook(doc: Document) -> Runbook:
         decisions=decisions,
         notify=dict(data.get("notify", {})),
         success=dict(data.get("success", {})),
-        notes=data.get("notes"),
         source_sha256=doc.sha256,
     )

@@ -112,6 +112,16 @@ def validate(doc: Document, *, remember_clean: bool = False) -> list[ValidationE
     return findings
 
 
+def validate_against(doc: Document, schema: dict[str, Any]) -> list[ValidationError]:
+    """Findings for a document against another schema (test cases), positioned and
+    worded like the runbook's own."""
+    from jsonschema import Draft202012Validator
+
+    findings = [_finding(doc, error) for error in Draft202012Validator(schema).iter_errors(doc.data)]
+    findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
+    return findings
+
+
 #: Distributions whose code decides a schema verdict besides this package's own.
 VALIDATOR_PACKAGES = ("jsonschema", "jsonschema-specifications", "referencing", "rpds-py", "attrs")
 

@@ -1,23 +1,35 @@
 """Sandboxed Jinja2 for runbook strings.
 
 Two environments share one sandbox: plain rendering for data (URLs, messages, SQL
-parameters) and command rendering, where every interpolated value is shell-quoted
-unless the author pipes it through ``| raw``. ``StrictUndefined`` makes a missing
-variable an error instead of an empty string in a production command.
+parameters) and command rendering, where every interpolated value becomes an
+environment variable the command refers to (shell_values.py), unless the author pipes
+it through ``| raw``. ``StrictUndefined`` makes a missing variable an error instead of
+an empty string in a production command. Arithmetic is bounded, so a template cannot
+exhaust the runner's memory or CPU (``'a' * 10**9``, ``10 ** 5000``).
 """
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes, pass_context
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from runbook_engine import shell_values
 from runbook_engine.errors import TemplateError
+from runbook_engine.shell_values import ShellCommand
+
+#: Largest string or list a template operator may build, and the largest integer (in
+#: bits) it may compute: far above any real command, far below memory trouble.
+MAX_SEQUENCE = 1_000_000
+MAX_INT_BITS = 4096
 
 #: Names every template may use besides the declared vars: exactly those the engine
 #: puts in the context (engine/context.py), so lint accepts nothing a run would refuse.
@@ -28,12 +40,19 @@ class Raw(str):
     """A value the author asked to interpolate into a command without quoting."""
 
 
-def _quote(value: Any) -> Any:
+#: The values of the command being rendered, collected by ``_as_slot``.
+_SLOTS: ContextVar[list[str]] = ContextVar("command_values")
+
+
+@pass_context
+def _as_slot(context: Context, value: Any) -> Any:
+    """Command finalize: park the value and leave a slot for its reference. (Passing
+    the context keeps Jinja from folding constants through it at compile time.)"""
     if isinstance(value, Raw):
         return value
-    if value is None:
-        return "''"
-    return shlex.quote(value if isinstance(value, str) else _text(value))
+    values = _SLOTS.get()
+    values.append("" if value is None else _text(value))
+    return shell_values.slot(len(values) - 1)
 
 
 def _text(value: Any) -> str:
@@ -42,20 +61,54 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _make_env(quote: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+class _BoundedSandbox(SandboxedEnvironment):
+    """The sandbox with arithmetic that refuses results too large to be meant."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "//", "%"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        _check_size(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+
+def _bits(value: Any) -> int:
+    return abs(value).bit_length() if isinstance(value, int) else 0
+
+
+def _check_size(operator: str, left: Any, right: Any) -> None:
+    too_big = False
+    if operator == "**" and isinstance(left, int) and isinstance(right, int):
+        too_big = right > 0 and max(_bits(left), 1) * right > MAX_INT_BITS and abs(left) > 1
+    elif operator == "*":
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(count, int):
+                too_big = too_big or len(seq) * count > MAX_SEQUENCE
+        too_big = too_big or _bits(left) + _bits(right) > MAX_INT_BITS
+    elif operator == "+" and isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
+        too_big = len(left) + len(right) > MAX_SEQUENCE
+    if too_big:
+        raise TemplateError(
+            f"template arithmetic result too large ({operator})",
+            hint=f"results are limited to {MAX_SEQUENCE:,} items and {MAX_INT_BITS} bits",
+            rule="RB208",
+        )
+
+
+def _make_env(command: bool) -> SandboxedEnvironment:
+    env = _BoundedSandbox(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
-        finalize=_quote if quote else None,
+        finalize=_as_slot if command else None,
     )
     env.filters["raw"] = lambda value: Raw(_text(value))
-    env.filters["quote"] = lambda value: Raw(shlex.quote(_text(value)))
+    # In a command every value is already data; elsewhere ``quote`` shell-quotes.
+    env.filters["quote"] = (lambda value: value) if command else (lambda value: Raw(shlex.quote(_text(value))))
     return env
 
 
-_DATA_ENV = _make_env(quote=False)
-_COMMAND_ENV = _make_env(quote=True)
+_DATA_ENV = _make_env(command=False)
+_COMMAND_ENV = _make_env(command=True)
 
 
 @lru_cache(maxsize=4096)
@@ -81,6 +134,8 @@ def _render_text(text: str, context: Mapping[str, Any], command: bool) -> str:
         ) from None
     except SecurityError as exc:
         raise TemplateError(f"template refused by the sandbox: {exc}", rule="RB203") from None
+    except TemplateError:
+        raise
     except Exception as exc:  # a template's own runtime error (e.g. 1/0) is the author's
         if "Undefined" in str(exc):  # an undefined value reached a filter (tojson, …)
             raise TemplateError(
@@ -114,9 +169,25 @@ class Renderer:
         context = self.context(extra)
         return _walk(value, lambda text: _render_text(text, context, command=False))
 
-    def render_command(self, text: str, extra: Mapping[str, Any] | None = None) -> str:
-        """Render a shell command; interpolated values are shell-quoted."""
-        return _render_text(text, self.context(extra), command=True)
+    def render_command(self, text: str, extra: Mapping[str, Any] | None = None) -> ShellCommand:
+        """Render a shell command; every interpolated value becomes an environment
+        variable the command refers to (see shell_values)."""
+        return render_shell(text, self.context(extra))
+
+
+def render_shell(text: str, context: Mapping[str, Any]) -> ShellCommand:
+    """A shell command template rendered with its values kept out of the text."""
+    if shell_values.OPEN in text or shell_values.CLOSE in text:
+        raise TemplateError("a command may not contain the characters U+E000 or U+E001", rule="RB205")
+    if not has_template(text):
+        return ShellCommand.plain(text)
+    values: list[str] = []
+    token = _SLOTS.set(values)
+    try:
+        rendered = _render_text(text, context, command=True)
+    finally:
+        _SLOTS.reset(token)
+    return shell_values.build(rendered, values)
 
 
 def _walk(value: Any, render: Any) -> Any:
@@ -137,6 +208,11 @@ def check_template(text: str) -> tuple[set[str], list[tuple[str, ...]]]:
         ast = _DATA_ENV.parse(text)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}", hint=f"template line {exc.lineno}", rule="RB201") from None
+    except ValueError as exc:  # an integer literal over Python's 4300-digit limit
+        raise TemplateError(f"template number too large: {exc}", rule="RB208") from None
+    _check_filters_and_tests(ast)
+    for expr in ast.find_all(nodes.BinExpr):
+        _constant(expr)
     names = set(meta.find_undeclared_variables(ast))
     chains: list[tuple[str, ...]] = []
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
@@ -144,6 +220,54 @@ def check_template(text: str) -> tuple[set[str], list[tuple[str, ...]]]:
         if chain:
             chains.append(chain)
     return names, _outermost(chains)
+
+
+def _check_filters_and_tests(ast: nodes.Template) -> None:
+    """Every filter and test must exist in the sandbox (the one the engine renders with)."""
+    for kind, node_type, known in (
+        ("filter", nodes.Filter, _COMMAND_ENV.filters),
+        ("test", nodes.Test, _COMMAND_ENV.tests),
+    ):
+        for node in ast.find_all(node_type):
+            if node.name not in known:
+                close = difflib.get_close_matches(node.name, sorted(known), n=1)
+                raise TemplateError(
+                    f"unknown template {kind} {node.name!r}",
+                    hint=f"did you mean {close[0]!r}?" if close else f"see the Jinja2 {kind}s",
+                    rule="RB207",
+                )
+
+
+_OPERATORS: dict[type[nodes.Node], str] = {
+    nodes.Add: "+", nodes.Sub: "-", nodes.Mul: "*", nodes.Pow: "**", nodes.FloorDiv: "//", nodes.Mod: "%"
+}
+
+
+def _constant(node: nodes.Node) -> Any:
+    """The value of a constant expression, computed with the run's bounds (raises
+    RB208 as rendering would); None when it depends on a name."""
+    if isinstance(node, nodes.Const):
+        return node.value
+    operator = _OPERATORS.get(type(node))
+    if operator is None or not isinstance(node, nodes.BinExpr):
+        return None
+    left, right = _constant(node.left), _constant(node.right)
+    if left is None or right is None:
+        return None
+    _check_size(operator, left, right)
+    try:
+        return _COMMAND_ENV.binop_table[operator](left, right)
+    except Exception:  # 1 // 0, 'a' - 1: the run reports it (RB204)
+        return None
+
+
+def raw_uses(text: str) -> int:
+    """How many times ``text`` pipes a value through ``| raw`` (lint warns, RB206)."""
+    try:
+        ast = _DATA_ENV.parse(text)
+    except (TemplateSyntaxError, ValueError):
+        return 0
+    return sum(1 for node in ast.find_all(nodes.Filter) if node.name == "raw")
 
 
 def _steps_chain(node: nodes.Node) -> tuple[str, ...] | None:

@@ -8,6 +8,11 @@ host var), so ``{{ host.vars.app_dir }}`` differs per host although every daemon
 this machine. ``SetEnv SHLVL=1`` makes the remote bash think it is nested, so it skips
 ``~/.bashrc`` (Debian's bash sources it for ssh commands at shell level 1), which would
 otherwise cost each command the start-up of whatever that file runs.
+
+`IsolatedFleet` goes further (runbook_engine.hostfleet): each host has its own
+loopback address, sshd, hostname, PID namespace and its own /opt, /var/log/app,
+/scripts and /tmp, so the seed's real paths work and nothing one host does is seen by
+another. ``isolated_fleet_factory`` starts such fleets for tests.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,12 +33,18 @@ from typing import Any
 
 import pytest
 
+from runbook_engine import hostfleet
 from runbook_engine.executors.base import Host, StepCall
+from runbook_engine.shell_values import ShellCommand
+from runbook_engine.templating import render_shell
 
 SSHD = "/usr/sbin/sshd"
 
 __all__ = [
     "FleetHost",
+    "IsolatedFleet",
+    "isolated_fleet_factory",
+    "start_isolated_fleet",
     "SshFleet",
     "make_call",
     "local_hosts",
@@ -67,7 +79,7 @@ def make_call(
 ) -> StepCall:
     """A `StepCall` whose templates render like the engine's: sandboxed Jinja2 with
     StrictUndefined, the current host as ``host``, and ``values`` as variables.
-    Commands shell-quote nothing here; tests that need quoting use the engine."""
+    Commands keep their values out of the text, as in the engine (``ShellCommand``)."""
     env = _environment()
     base = dict(values or {})
 
@@ -85,8 +97,8 @@ def make_call(
             return [render(v, host) for v in value]
         return value
 
-    def render_command(text: str, host: Host | None = None) -> str:
-        return str(render(text, host))
+    def render_command(text: str, host: Host | None = None) -> ShellCommand:
+        return render_shell(text, {**base, "vars": base, "host": host})
 
     kwargs: dict[str, Any] = {}
     if log is not None:
@@ -358,6 +370,135 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@dataclass
+class IsolatedFleet:
+    """Separate hosts on this machine (see runbook_engine.hostfleet); `close` leaves no
+    process, no mount and no folder behind."""
+
+    directory: Path
+    members: list[hostfleet.IsolatedHost]
+    user: str = "root"
+
+    @property
+    def client_key(self) -> Path:
+        return self.directory / "ssh" / "client_key"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.directory / "ssh" / "known_hosts"
+
+    def member(self, name: str) -> hostfleet.IsolatedHost:
+        return next(m for m in self.members if m.name == name)
+
+    def folder(self, name: str) -> Path:
+        """The host's backing folder (opt/, var/log/app/, scripts/, tmp/), for setting
+        a host up; read a host's state with `ssh` instead."""
+        return self.member(name).folder
+
+    def ssh_vars(self, name: str) -> dict[str, Any]:
+        member = self.member(name)
+        return {
+            "ansible_host": member.address,
+            "ansible_port": member.port,
+            "ansible_user": self.user,
+            "ansible_ssh_private_key_file": str(self.client_key),
+            "ansible_ssh_common_args": f"-o UserKnownHostsFile={self.known_hosts} "
+            "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes",
+        }
+
+    def host(self, name: str) -> Host:
+        member = self.member(name)
+        return Host(
+            name=name,
+            address=member.address,
+            port=member.port,
+            user=self.user,
+            connection="ssh",
+            vars=self.ssh_vars(name),
+            groups=("all", "fleet"),
+        )
+
+    def hosts(self) -> tuple[Host, ...]:
+        return tuple(self.host(m.name) for m in self.members)
+
+    def ssh(self, name: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` on the host over its own sshd with OpenSSH, host key verified."""
+        member = self.member(name)
+        argv = [
+            "ssh", "-q", "-i", str(self.client_key), "-o", f"UserKnownHostsFile={self.known_hosts}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            "-p", str(member.port), f"{self.user}@{member.address}", command,
+        ]  # fmt: skip
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def write_inventory(self, path: Path, groups: Mapping[str, Sequence[str]] | None = None) -> Path:
+        lines = ["[fleet]"]
+        for member in self.members:
+            pairs = {k: v for k, v in self.ssh_vars(member.name).items() if k != "ansible_ssh_common_args"}
+            lines.append(member.name + " " + " ".join(f"{k}={v}" for k, v in pairs.items()))
+        for group, names in (groups or {}).items():
+            lines += ["", f"[{group}]", *names]
+        lines += [
+            "",
+            "[fleet:vars]",
+            "ansible_connection=ssh",
+            f"ansible_ssh_common_args='{self.ssh_vars(self.members[0].name)['ansible_ssh_common_args']}'",
+            f"ansible_python_interpreter={sys.executable}",
+            "ansible_remote_tmp=/tmp/.ansible",
+        ]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def close(self) -> None:
+        for member in self.members:
+            hostfleet.stop_host(member)
+        self.members = []
+        hostfleet.release_block(self.directory)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start_isolated_fleet(
+    names: Sequence[str] = ("app-01", "app-02", "app-03"), directory: Path | None = None
+) -> IsolatedFleet:
+    """Start one isolated host per name; the caller must `close()` the fleet."""
+    directory = directory or hostfleet.default_fleet_base()
+    block = hostfleet.claim_block(directory, len(names), [22])
+    fleet = IsolatedFleet(directory, [])
+    try:
+        key = hostfleet.write_client_key(directory / "ssh")
+        for name, address in zip(names, block.addresses, strict=True):
+            fleet.members.append(
+                hostfleet.start_host(
+                    name, address, directory / "hosts" / name, directory / "sshd" / name,
+                    directory / "hosts", key.with_suffix(".pub"),
+                )  # fmt: skip
+            )
+        fleet.known_hosts.write_text("".join(m.known_hosts_line() + "\n" for m in fleet.members))
+    except BaseException:
+        fleet.close()
+        raise
+    return fleet
+
+
+@pytest.fixture
+def isolated_fleet_factory() -> Iterator[Callable[..., IsolatedFleet]]:
+    """Start fleets of isolated hosts: ``isolated_fleet_factory(["a", "b"])``. Skips
+    when they cannot run here (the CI conftest turns that into a failure)."""
+    reason = hostfleet.isolation_unavailable()
+    if reason:
+        pytest.skip(reason)
+    fleets: list[IsolatedFleet] = []
+
+    def start(names: Sequence[str] = ("app-01", "app-02", "app-03")) -> IsolatedFleet:
+        fleet = start_isolated_fleet(names)
+        fleets.append(fleet)
+        return fleet
+
+    yield start
+    for fleet in fleets:
+        fleet.close()
 
 
 @pytest.fixture

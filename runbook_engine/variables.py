@@ -8,6 +8,7 @@ where it was declared, so nothing runs with a bad input.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -28,21 +29,48 @@ class ResolvedVars:
     sha256: str
 
 
-def parse_assignments(items: Sequence[str]) -> dict[str, str]:
-    """``["k=v", …]`` from the command line into a mapping."""
+def parse_assignments(items: Sequence[str], flag: str = "--var") -> dict[str, str]:
+    """``["k=v", …]`` from the command line (``flag``) into a mapping."""
     result: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise VariableError(f"--var {item!r} is not NAME=VALUE")
+            raise VariableError(f"{flag} {item!r} is not NAME=VALUE")
         result[name.strip()] = value
     return result
 
 
-def read_vars_file(path: Path) -> dict[str, Any]:
+#: Top-level key of a vars file shared by several runbooks: keys the runbook does
+#: not declare are then ignored instead of refused (docs/cli.md, "Vars files").
+SHARED_KEY = "x-shared"
+
+
+def read_vars_file(path: Path, runbook: Runbook) -> dict[str, Any]:
+    """A vars file's values, checked like ``--var``: a key the runbook does not
+    declare is an error (a typo would otherwise deploy the default), unless the
+    file says ``x-shared: true``."""
     from runbook_engine.loader import load_file
 
-    return dict(load_file(path).data)
+    document = load_file(path)
+    if not isinstance(document.data, Mapping):
+        raise VariableError(f"vars file {path} is not a mapping of var names to values", span=document.span(""))
+    values = {str(k): v for k, v in document.data.items()}
+    shared = values.pop(SHARED_KEY, False) is True
+    if not shared:
+        for name in values:
+            if name not in runbook.vars:
+                raise VariableError(
+                    f"unknown var {name!r} in vars file {path}",
+                    span=document.key_span(f"/{name}"),
+                    hint=_unknown_hint(name, runbook) + f"; a vars file shared by several runbooks says {SHARED_KEY}: true",
+                )
+    return {k: v for k, v in values.items() if k in runbook.vars}
+
+
+def _unknown_hint(name: str, runbook: Runbook) -> str:
+    close = difflib.get_close_matches(name, list(runbook.vars), n=1)
+    known = f"declared vars: {', '.join(sorted(runbook.vars)) or 'none'}"
+    return f"did you mean {close[0]!r}? {known}" if close else known
 
 
 def convert(spec: VarSpec, value: Any, origin: str) -> Any:
@@ -110,11 +138,10 @@ def resolve_vars(
     environ = environ or {}
     from_files: dict[str, Any] = {}
     for path in vars_files:
-        from_files.update(read_vars_file(path))
+        from_files.update(read_vars_file(path, runbook))
     unknown = sorted(set(cli_vars) - set(runbook.vars))
     if unknown:
-        close = ", ".join(sorted(runbook.vars))
-        raise VariableError(f"unknown var {unknown[0]!r} given with --var", hint=f"declared vars: {close}")
+        raise VariableError(f"unknown var {unknown[0]!r} given with --var", hint=_unknown_hint(unknown[0], runbook))
     values: dict[str, Any] = {}
     secrets: set[str] = set()
     for name, spec in runbook.vars.items():

@@ -4,7 +4,8 @@
   a test may skip when the service is missing; under ``CI=true`` a skip of a service
   test is turned into a failure, because CI must exercise the real thing.
 * Hypothesis runs a bounded, derandomized profile under CI so a green run stays green.
-* The on-disk caches of the code under test live in a temporary folder.
+* The on-disk caches and the state dir (locks, installation key, default runs dir)
+  of the code under test live in temporary folders.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ IN_CI = os.environ.get("CI") == "true"
 # developer's ~/.cache (subprocesses inherit it)
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="runbook-tests-cache-")
 atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
+# the state dir (locks, installation key, default runs dir) too: no test may write to
+# the developer's ~/.local/state
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="runbook-tests-state-")
+atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

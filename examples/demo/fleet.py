@@ -421,6 +421,8 @@ def run_vars(fleet: Fleet) -> dict[str, str]:
 
 def write_vars(fleet: Fleet) -> None:
     lines = ["# Vars for runbooks/monthly-update.yaml against this demo fleet (docs/demo.md)."]
+    lines += ["# Shared with the demo's other tools: keys a runbook does not declare are ignored."]
+    lines += ["x-shared: true"]
     lines += [f"{key}: {json.dumps(value)}" for key, value in run_vars(fleet).items()]
     (fleet.root / "vars.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 

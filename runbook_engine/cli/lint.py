@@ -12,11 +12,19 @@ from runbook_engine.lint.reporters import REPORTERS
 
 
 def _files(paths: tuple[str, ...]) -> list[str]:
+    """Runbook files; in a folder, a runbook's test cases (``*.tests.yaml``,
+    ``*.tests/``) are left to ``runbook test``, which lints them."""
+    from runbook_engine.casetest.cases import is_case_file
+
     files: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(str(p) for p in sorted(path.rglob("*.y*ml")) if p.suffix in (".yaml", ".yml"))
+            files.extend(
+                str(p)
+                for p in sorted(path.rglob("*.y*ml"))
+                if p.suffix in (".yaml", ".yml") and not is_case_file(p.relative_to(path))
+            )
         else:
             files.append(raw)
     return files
@@ -38,6 +46,7 @@ def lint(paths: tuple[str, ...], fmt: str) -> None:
     if any(a.unusable for a in analyses):
         sys.exit(2)
     count = sum(len(a.findings) for a in analyses)
+    errors = sum(len(a.errors) for a in analyses)
     if fmt == "text":
         click.echo(f"{len(files)} file(s) checked, {count} finding(s)", err=True)
-    sys.exit(1 if count else 0)
+    sys.exit(1 if errors else 0)

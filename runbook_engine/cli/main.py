@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("runbook_engine.cli.graph:graph", "Draw the step graph (Mermaid or DOT)."),
     "schema": ("runbook_engine.cli.schema:schema", "Print the composed JSON Schema."),
     "plugins": ("runbook_engine.cli.plugins:plugins", "List installed executors."),
+    "test": ("runbook_engine.cli.test:test", "Run a runbook's test cases with stubbed results."),
 }
 
 

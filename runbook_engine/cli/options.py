@@ -26,9 +26,9 @@ def load_checked(path: str) -> Runbook:
     from runbook_engine.lint import analyze
 
     analysis = analyze(path, remember_clean=True)
-    if analysis.findings:
-        first = analysis.findings[0]
-        more = len(analysis.findings) - 1
+    if analysis.errors:
+        first = analysis.errors[0]
+        more = len(analysis.errors) - 1
         if more:
             first.hint = (first.hint + "; " if first.hint else "") + f"{more} more finding(s): run `runbook lint {path}`"
         raise first

@@ -26,8 +26,8 @@ from runbook_engine.variables import parse_assignments
     "--input",
     "inputs",
     multiple=True,
-    metavar="NAME=VALUE",
-    help="A typed input of the confirmed gate.",
+    metavar="[STEP.]NAME=VALUE",
+    help="A typed input of a confirmed gate (STEP. may be left out when one gate is confirmed).",
 )
 @click.option(
     "--rerun", multiple=True, metavar="STEP", help="Run an interrupted non-idempotent STEP again."
@@ -48,6 +48,11 @@ from runbook_engine.variables import parse_assignments
     help="Give a secret var again (not journaled).",
 )
 @click.option("--inventory", "-i", metavar="PATH", help="Inventory, when the run recorded none.")
+@click.option(
+    "--outside-window",
+    is_flag=True,
+    help="Resume although the change window is closed (recorded).",
+)
 @shared_run_options
 @observe_options
 def resume(
@@ -59,6 +64,7 @@ def resume(
     allow_changed: bool,
     var_items: tuple[str, ...],
     inventory: str | None,
+    outside_window: bool,
     runs_dir: Path,
     yes: bool,
     acting_as: str | None,
@@ -66,23 +72,32 @@ def resume(
     report_dir: Path | None,
     concurrency: int,
 ) -> None:
-    """Continue RUN (a run id, a unique prefix, or `last`)."""
+    """Continue RUN (a run id, a unique prefix, or `last`). The run's lock is taken
+    before anything else is read; every operator action is checked before any is
+    recorded."""
     from runbook_engine.engine import ResumeOptions, resume_run
     from runbook_engine.journal import Journal
 
     journal = Journal.open(runs_dir, run_ref)
-    runbook = load_checked(str(journal.meta["runbook_path"]))
-    options = run_options(runs_dir, acting_as, yes, log_format, inventory, report_dir, concurrency)
+    options = run_options(
+        runs_dir, acting_as, yes, log_format, inventory, report_dir, concurrency,
+        outside_window=outside_window,
+    )  # fmt: skip
     request = ResumeOptions(
         confirm=confirm,
-        inputs=parse_assignments(inputs),
+        inputs=parse_assignments(inputs, "--input"),
         rerun=rerun,
         skip=skip,
         allow_changed=allow_changed,
         cli_vars=parse_assignments(var_items),
     )
-    progress = observed_progress(log_format, runbook.name)
-    summary = resume_run(journal, runbook, options, request, progress)
+    summary = resume_run(
+        journal,
+        lambda: load_checked(str(journal.meta["runbook_path"])),
+        options,
+        request,
+        observed_progress(log_format, str(journal.meta.get("runbook") or "unknown")),
+    )
     click.echo(
         f"run {summary.run_id}: {summary.status} — journal and report in {summary.dir}", err=True
     )

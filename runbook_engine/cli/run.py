@@ -16,6 +16,7 @@ import click
 from runbook_engine.cli.observe import observe_options, observed_progress
 from runbook_engine.cli.options import load_checked, resolve, var_options
 from runbook_engine.cli.runs import runs_dir_option
+from runbook_engine.variables import parse_assignments
 
 
 def operator_name(given: str | None) -> str:
@@ -38,6 +39,7 @@ def run_options(
     concurrency: int,
     *,
     outside_window: bool = False,
+    inputs: dict[str, str] | None = None,
 ) -> Any:
     """The ``RunOptions`` that ``run`` and ``resume`` build from the same options."""
     from runbook_engine.engine import RunOptions
@@ -51,6 +53,7 @@ def run_options(
         outside_window=outside_window,
         report_dir=report_dir,
         concurrency=concurrency,
+        inputs=inputs or {},
     )
 
 
@@ -106,6 +109,13 @@ def shared_run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Run although it is outside the change window (recorded).",
 )
 @click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="STEP.NAME=VALUE",
+    help="An input of gate STEP, given up front (used when the gate is confirmed).",
+)
+@click.option(
     "--stub",
     "stubs",
     multiple=True,
@@ -121,6 +131,7 @@ def run(
     inventory: str | None,
     dry_run: bool,
     outside_window: bool,
+    inputs: tuple[str, ...],
     stubs: tuple[str, ...],
     runs_dir: Path,
     yes: bool,
@@ -141,7 +152,7 @@ def run(
         return
     options = run_options(
         runs_dir, acting_as, yes, log_format, inventory, report_dir, concurrency,
-        outside_window=outside_window,
+        outside_window=outside_window, inputs=parse_assignments(inputs, "--input"),
     )  # fmt: skip
     summary = start_run(runbook, resolved, options, observed_progress(log_format, runbook.name))
     click.echo(

@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
-#: Where runs live unless ``--runs-dir`` or ``RUNBOOK_RUNS_DIR`` says otherwise.
-DEFAULT_RUNS_DIR = ".runbook/runs"
+#: Where runs live unless ``--runs-dir`` or ``RUNBOOK_RUNS_DIR`` says otherwise: the
+#: per-user state dir, the same from any working directory (see journal/state.py).
+DEFAULT_RUNS_DIR = "$XDG_STATE_HOME/runbook-engine/runs"
 
 _STATUS_STYLE = {
     "succeeded": "green",
@@ -30,11 +31,17 @@ def runs_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--runs-dir",
         type=click.Path(file_okay=False, path_type=Path),
-        default=DEFAULT_RUNS_DIR,
+        default=_default_runs_dir,
         envvar="RUNBOOK_RUNS_DIR",
-        show_default=True,
+        show_default=DEFAULT_RUNS_DIR,
         help="Directory holding run journals and the run index.",
     )(command)
+
+
+def _default_runs_dir() -> Path:
+    from runbook_engine.journal.state import default_runs_dir
+
+    return default_runs_dir()
 
 
 @click.command()
@@ -53,7 +60,9 @@ def runs(runs_dir: Path, fmt: str) -> None:
         click.echo(json.dumps([{**asdict(r), **extra[r.run_id]} for r in rows], indent=2))
         return
     if not rows:
-        click.echo(f"no runs in {runs_dir}", err=True)
+        from runbook_engine.journal.journal import RUNS_DIR_HINT
+
+        click.echo(f"no runs in {runs_dir} ({RUNS_DIR_HINT})", err=True)
         return
     from rich.console import Console
     from rich.table import Table

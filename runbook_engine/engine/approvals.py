@@ -1,9 +1,10 @@
 """Who answers manual steps and approval gates during a run.
 
-In order: a confirmation recorded in the journal (``runbook resume --confirm``), then
-``--yes`` for gates that allow it, then a prompt on the terminal, and otherwise
-nobody: the engine pauses the run durably and exits 5. Every answer is journaled as
-an ``operator`` event by the engine.
+In order: a gate past its deadline times out (it takes its ``on_timeout``, whoever
+answers); then a confirmation recorded in the journal (an operator transaction, see
+`operator_actions`), then ``--yes`` for gates that allow it and whose required
+inputs were given up front (``--input STEP.NAME=VALUE``), then a prompt on the
+terminal, and otherwise nobody: the engine pauses the run durably and exits 5.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -30,6 +31,8 @@ class RunOperator:
     interactive: bool = False
     recorded: dict[str, OperatorAnswer] = field(default_factory=dict)
     deadlines: dict[str, float] = field(default_factory=dict)
+    #: Inputs given up front per gate (``--input STEP.NAME=VALUE``).
+    preset: dict[str, dict[str, Any]] = field(default_factory=dict)
     suspend: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
     record: Callable[[str, str, OperatorAnswer], None] = lambda action, step, answer: None
     #: Where prompts are read and written; None means the process's own terminal
@@ -47,13 +50,17 @@ class RunOperator:
 
     async def answer(self, request: OperatorRequest) -> OperatorAnswer | None:
         action = "approve" if request.gate.approval else "confirm"
-        if request.step_id in self.recorded:
-            return self.recorded.pop(request.step_id)
         deadline = self.deadlines.get(request.step_id)
         if deadline is not None and time.time() > deadline:
+            self.recorded.pop(request.step_id, None)
             return OperatorAnswer(by="-", at=utc_now(), confirmed=False, timed_out=True)
+        if request.step_id in self.recorded:
+            return self.recorded.pop(request.step_id)
+        given = self.preset.get(request.step_id, {})
         if self.yes and request.gate.allow_yes:
-            answer = OperatorAnswer(by=self.acting_as, at=utc_now(), auto=True)
+            if any(s.required and s.name not in given for s in request.gate.inputs):
+                return None  # --yes cannot make up inputs: pause and say which are needed
+            answer = OperatorAnswer(by=self.acting_as, at=utc_now(), inputs=given, auto=True)
             self.record(action, request.step_id, answer)
             return answer
         if not self.interactive:
@@ -73,8 +80,10 @@ class RunOperator:
             self._say(f"  approvers: {', '.join(gate.approvers)}")
         if gate.distinct:
             self._say(f"  the approver must not be {self.initiator}")
-        inputs: dict[str, Any] = {}
+        inputs: dict[str, Any] = dict(self.preset.get(request.step_id, {}))
         for spec in gate.inputs:
+            if spec.name in inputs:
+                continue
             hint = f" ({'/'.join(spec.choices)})" if spec.choices else f" [{spec.type}]"
             text = await self._ask(f"  {spec.description or spec.name}{hint}: ", deadline)
             if text is None:
@@ -118,22 +127,3 @@ class RunOperator:
             return None
         finally:
             loop.remove_reader(fd)
-
-
-def recorded_answers(operator_actions: list[Mapping[str, Any]]) -> dict[str, OperatorAnswer]:
-    """Confirmations and approvals given with ``runbook resume --confirm`` that the
-    engine has not used yet (the last word per step counts)."""
-    answers: dict[str, OperatorAnswer] = {}
-    for action in operator_actions:
-        step = action.get("step")
-        if not isinstance(step, str):
-            continue
-        if action.get("action") in ("confirm", "approve") and action.get("source") == "resume":
-            answers[step] = OperatorAnswer(
-                by=str(action.get("by")),
-                at=str(action.get("ts", utc_now())),
-                inputs=dict(action.get("inputs") or {}),
-            )
-        elif action.get("action") in ("skip", "rerun", "abort"):
-            answers.pop(step, None)
-    return answers

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,13 @@ class RunContext:
     concurrency: int = 4
     started: float = field(default_factory=time.monotonic)
     stubs: Mapping[str, Any] = field(default_factory=dict)
+    #: The run's time: decision windows (``after:``) read ``clock``, retry delays
+    #: wait with ``sleep``. `runbook test` gives both a simulated clock.
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: Step key → executor instance; None means the installed plugin (the registry).
+    #: `runbook test` puts its stubs here, so no real executor can run.
+    executor_factory: Callable[[str], Any] | None = None
 
     def __post_init__(self) -> None:
         self._sync_lock = asyncio.Lock()
@@ -79,6 +86,14 @@ class RunContext:
         if fresh:
             self.secrets = frozenset(self.secrets | fresh)
             self.redactor = Redactor(self.secrets)
+
+    def keep_secret_captures(
+        self, step_id: str, captures: Mapping[str, Any], host_captures: Mapping[str, Any]
+    ) -> None:
+        """A ``secret_output`` step's captures, kept (encrypted, never journaled) so a
+        resumed run has the real values, not the mask."""
+        if captures or host_captures:
+            self.journal.seal(step_id, {"captures": captures, "host_captures": host_captures})
 
     def emit(self, event: str, *, journal: bool = True, **data: Any) -> dict[str, Any]:
         """Record one event (redacted) in the journal and show it."""

@@ -15,6 +15,7 @@ from runbook_engine.executors.base import Host, Result, StepCall
 from runbook_engine.executors.registry import executor_class
 from runbook_engine.model import COMMON_STEP_KEYS, Step
 from runbook_engine.redaction import MASK
+from runbook_engine.shell_values import ShellCommand
 from runbook_engine.templating import has_template
 
 #: Extra seconds the engine gives an executor past the step's timeout to stop its
@@ -31,7 +32,8 @@ class Dispatch:
 
     def executor(self, key: str) -> Any:
         if key not in self._instances:
-            self._instances[key] = executor_class(key)()
+            factory = self.ctx.executor_factory
+            self._instances[key] = factory(key) if factory else executor_class(key)()
         return self._instances[key]
 
     async def close(self) -> None:
@@ -52,9 +54,7 @@ class Dispatch:
                 return value
             return ctx.renderer.render(value, ctx.template_extra(host))
 
-        def render_command(text: str, host: Host | None = None) -> str:
-            if not has_template(text):
-                return text
+        def render_command(text: str, host: Host | None = None) -> ShellCommand:
             return ctx.renderer.render_command(text, ctx.template_extra(host))
 
         def log(line: str, host: str | None = None) -> None:

@@ -15,8 +15,8 @@ from runbook_engine import predicates
 from runbook_engine.engine.outcome import StepOutcome
 from runbook_engine.errors import PredicateError
 from runbook_engine.executors.base import NamedCheck, Result
-from runbook_engine.model import Step
 from runbook_engine.predicates.evaluator import StepIndex
+from runbook_engine.vocabulary import STEP_COPIED_RESULT_FIELDS, STEP_STATUS_FIELDS, StepStatus
 
 
 class Evaluator:
@@ -95,30 +95,29 @@ class RunView:
         )
 
 
-_PENDING: dict[str, Any] = {
-    "status": "pending",
-    "succeeded": False,
-    "failed": False,
-    "skipped": False,
-    "cancelled": False,
-    "rolled_back": False,
-    "attempts": 0,
-}
+def _status_fields(status: StepStatus, attempts: int) -> dict[str, Any]:
+    """`vocabulary.STEP_STATUS_FIELDS` for one step."""
+    fields: dict[str, Any] = {
+        "status": status,
+        "succeeded": status in ("succeeded", "rolled_back"),  # it did run to success
+        "failed": status == "failed",
+        "skipped": status == "skipped",
+        "cancelled": status == "cancelled",
+        "rolled_back": status == "rolled_back",
+        "attempts": attempts,
+    }
+    assert fields.keys() == STEP_STATUS_FIELDS.keys()
+    return fields
+
+
+_PENDING: dict[str, Any] = _status_fields("pending", 0)
 
 
 def step_fields(outcome: StepOutcome) -> dict[str, Any]:
     """``steps.<id>.…`` in templates and predicates: status words, rc, captures."""
-    fields: dict[str, Any] = {
-        "status": outcome.status,
-        "succeeded": outcome.status in ("succeeded", "rolled_back"),  # it did run to success
-        "failed": outcome.status == "failed",
-        "skipped": outcome.status == "skipped",
-        "cancelled": outcome.status == "cancelled",
-        "rolled_back": outcome.status == "rolled_back",
-        "attempts": outcome.attempts,
-    }
+    fields = _status_fields(outcome.status, outcome.attempts)
     if outcome.result is not None:
-        for name in ("rc", "exit_code", "stdout", "stderr", "duration", "status_code"):
+        for name in STEP_COPIED_RESULT_FIELDS:
             if name in outcome.result.fields:
                 fields.setdefault(name, outcome.result.fields[name])
         fields["hosts"] = {
@@ -136,7 +135,3 @@ def safe_holds(evaluator: Evaluator, text: str, context: Any) -> tuple[bool, str
         return evaluator.holds(text, context), None
     except PredicateError as exc:
         return False, exc.message
-
-
-def describe_step(step: Step) -> str:
-    return step.title or step.id

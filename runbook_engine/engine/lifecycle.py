@@ -98,13 +98,13 @@ class StepRunner:
                 )
             ok, error = self.judge(step, result)
             done = ok if not step.until else self._until(step, result)
-            if done or attempt - first_attempt + 1 >= attempts:
+            if done or attempt >= attempts:  # the budget counts attempts across resumes
                 break
             ctx.show(
                 "message",
                 text=f"{step.id}: attempt {attempt} {'not yet' if step.until else 'failed'}; retrying",
             )
-            await asyncio.sleep(step.delay * (step.backoff ** (attempt - first_attempt)))
+            await ctx.sleep(step.delay * (step.backoff ** (attempt - first_attempt)))
             attempt += 1
         if step.until and not done:
             ok, error = False, f"until {step.until!r} did not hold after {attempt} attempts"
@@ -191,6 +191,7 @@ class StepRunner:
         result = result_to_journal(outcome.result)
         captures: Any = dict(outcome.captures)
         if step.secret_output:
+            ctx.keep_secret_captures(step.id, captures, outcome.host_captures)
             result = _masked(result)
             captures = _masked(captures)
         if result is not None:

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from runbook_engine.executors.base import Result
+from runbook_engine.vocabulary import RunStatus, StepStatus, host_failed
 
-#: Step statuses, in the words of the journal.
-PENDING = "pending"
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-SKIPPED = "skipped"
-CANCELLED = "cancelled"
-ROLLED_BACK = "rolled_back"
-PAUSED = "paused"
+#: The step statuses the engine names in code (all of them: `vocabulary.StepStatus`).
+SUCCEEDED: Final[StepStatus] = "succeeded"
+FAILED: Final[StepStatus] = "failed"
+SKIPPED: Final[StepStatus] = "skipped"
+CANCELLED: Final[StepStatus] = "cancelled"
+ROLLED_BACK: Final[StepStatus] = "rolled_back"
 
 #: Run status → process exit code.
-EXIT_CODES: Mapping[str, int] = {
+EXIT_CODES: Mapping[RunStatus, int] = {
     "succeeded": 0,
     "failed": 1,
     "unusable": 2,
@@ -39,15 +37,13 @@ EXIT_CODES: Mapping[str, int] = {
 class StepOutcome:
     """How one step ended: its status, the executor's result, what it captured."""
 
-    status: str
+    status: StepStatus
     result: Result | None = None
     captures: Mapping[str, Any] = field(default_factory=dict)
     host_captures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     attempts: int = 0
     error: str | None = None
     paused: bool = False
-    #: The failure policy that applies (``on_failure``, or ``on_timeout`` of a gate).
-    policy: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -56,13 +52,7 @@ class StepOutcome:
     def failed_hosts(self) -> tuple[str, ...]:
         if self.result is None:
             return ()
-        return tuple(
-            name
-            for name, fields in self.result.hosts.items()
-            if fields.get("failed")
-            or fields.get("unreachable")
-            or fields.get("rc") not in (0, None)
-        )
+        return tuple(name for name, fields in self.result.hosts.items() if host_failed(fields))
 
 
 def result_from_journal(data: Mapping[str, Any] | None) -> Result | None:

@@ -217,8 +217,7 @@ class LiveProgress:
             )
         for step, info in self._running.items():
             elapsed = format_duration(time.monotonic() - info["started"])
-            ticks = " ".join(f"{h}{'✓' if ok else '✗'}" for h, ok in info["hosts"].items())
-            table.add_row(Spinner("dots"), f"{step} {info['title']} [dim]{elapsed}[/] {ticks}")
+            table.add_row(Spinner("dots"), f"{step} {info['title']} [dim]{elapsed}[/]")
         return table
 
     def event(self, kind: str, **data: Any) -> None:
@@ -232,10 +231,7 @@ class LiveProgress:
             self._running[data["step"]] = {
                 "title": data["title"],
                 "started": time.monotonic(),
-                "hosts": {},
             }
-        elif kind == "host_done" and data["step"] in self._running:
-            self._running[data["step"]]["hosts"][data["host"]] = data["ok"]
         elif kind == "step_finished":
             self._running.pop(data["step"], None)
         if kind != "step_output" or len(self._running) <= 1:

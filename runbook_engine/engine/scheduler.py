@@ -15,6 +15,7 @@ from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.decisions import DecisionMatrix, DecisionTaken
 from runbook_engine.engine.dispatch import Dispatch
 from runbook_engine.engine.lifecycle import StepRunner
+from runbook_engine.engine.operator_actions import resume_hint
 from runbook_engine.engine.outcome import (
     CANCELLED,
     EXIT_CODES,
@@ -26,10 +27,12 @@ from runbook_engine.engine.outcome import (
     result_to_journal,
 )
 from runbook_engine.engine.rollback import rollback_plan
+from runbook_engine.errors import RunbookError
 from runbook_engine.executors.base import Result
 from runbook_engine.executors.manual import parse_gate
 from runbook_engine.graph import StepGraph
 from runbook_engine.model import Phase, Step
+from runbook_engine.vocabulary import RunStatus
 
 #: Which reason to stop wins when several arrive: the operator, then rollback.
 _PRIORITY = {"pause": 0, "abort": 1, "rollback": 2, "cancel": 3}
@@ -75,7 +78,7 @@ class Run:
         self.offer_rollback = offer_rollback or (lambda reason: False)
         self.dispatch = Dispatch(ctx)
         self.steps = StepRunner(ctx, self.dispatch, self._options_for)
-        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator)
+        self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator, clock=ctx.clock)
         self.outcomes: dict[str, StepOutcome] = dict(self.restored.outcomes)
         self.completion_order: list[str] = list(self.restored.completion_order)
         self.stop: Stop | None = None
@@ -100,7 +103,7 @@ class Run:
             task.cancel()
         self._wake.set()
 
-    async def execute(self) -> str:
+    async def execute(self) -> RunStatus:
         """Run to the end (or to a pause) and return the run status."""
         ctx = self.ctx
         try:
@@ -121,7 +124,7 @@ class Run:
 
     # -- forward run --------------------------------------------------------------
 
-    async def _forward(self) -> str:
+    async def _forward(self) -> RunStatus:
         if await self._prerequisites():
             await self._graph()
         return await self._finish_stop() if self.stop else self._succeeded()
@@ -261,12 +264,16 @@ class Run:
             reason=outcome.error or "waiting",
             deadline=deadline,
         )
-        self.ctx.show(
-            "message",
-            text=f"paused at {step.id}: continue with `runbook resume {self.ctx.run_id} --confirm {step.id}`",
-        )
+        self.ctx.show("message", text=f"paused at {step.id}: continue with `{self._resume_hint(step)}`")
         if self.stop is None:
             self.stop = Stop("pause", f"{step.id} waits for an operator")
+
+    def _resume_hint(self, step: Step) -> str:
+        try:
+            gate = parse_gate(self.ctx.renderer.render(step.spec))
+        except RunbookError:
+            gate = None
+        return resume_hint(self.ctx.run_id, step.id, gate, self.operator.preset.get(step.id, {}))
 
     def _after_step(self, step: Step, outcome: StepOutcome) -> list[str]:
         """Apply the step's failure policy and the decision matrix; return steps
@@ -417,15 +424,15 @@ class Run:
 
     # -- endings ------------------------------------------------------------------
 
-    def _succeeded(self) -> str:
+    def _succeeded(self) -> RunStatus:
         for decision, held in self.matrix.open_windows():
             self.ctx.show(
                 "warning",
                 text=f"decision {decision.condition!r} was holding for {held:.0f}s of its {decision.after:.0f}s window when the run ended",
             )
-        return SUCCEEDED
+        return "succeeded"
 
-    async def _finish_stop(self) -> str:
+    async def _finish_stop(self) -> RunStatus:
         stop = self.stop
         assert stop is not None
         if stop.kind == "pause":
@@ -436,9 +443,9 @@ class Run:
             if self.offer_rollback(stop.reason):
                 return await self._rollback(stop.reason)
             return "cancelled"
-        return FAILED
+        return "failed"
 
-    async def _rollback(self, reason: str, start_at: str | None = None) -> str:
+    async def _rollback(self, reason: str, start_at: str | None = None) -> RunStatus:
         ctx = self.ctx
         already = {sid for sid, o in self.outcomes.items() if o.status != "pending"}
         plan = rollback_plan(ctx.runbook, self.outcomes, self.completion_order, start_at)
@@ -448,7 +455,7 @@ class Run:
         run_info = ctx.renderer.base.get("run", {})
         ctx.renderer.base["run"] = {**run_info, "rollback_reason": self.restored.rollback_reason or reason}
         self.stop = None
-        status = ROLLED_BACK
+        status: RunStatus = "rolled_back"
         for step, undoes in plan:
             if step.id in already and self.outcomes[step.id].status in (SUCCEEDED, SKIPPED):
                 continue

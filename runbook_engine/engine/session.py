@@ -12,17 +12,26 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook_engine.engine.approvals import RunOperator, recorded_answers
+from runbook_engine.engine.approvals import RunOperator
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.evaluation import Evaluator, RunView
+from runbook_engine.engine.operator_actions import EVENT as ACTIONS_EVENT
+from runbook_engine.engine.operator_actions import (
+    ActionRequest,
+    RunStanding,
+    find_step,
+    plan_actions,
+    recorded_answers,
+)
 from runbook_engine.engine.outcome import (
     EXIT_CODES,
     SKIPPED,
+    SUCCEEDED,
     StepOutcome,
     result_from_journal,
 )
@@ -31,13 +40,15 @@ from runbook_engine.engine.scheduler import Restored, Run
 from runbook_engine.engine.window import outside_window
 from runbook_engine.errors import InventoryError, RunbookError, RunError
 from runbook_engine.executors.base import NamedCheck
-from runbook_engine.executors.manual import OperatorAnswer, check_answer, parse_gate
+from runbook_engine.executors.manual import OperatorAnswer
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import build_graph
-from runbook_engine.model import Runbook, Step
+from runbook_engine.journal.state import state_dir
+from runbook_engine.model import Runbook
 from runbook_engine.redaction import MASK
 from runbook_engine.templating import Renderer
 from runbook_engine.variables import ResolvedVars, resolve_vars
+from runbook_engine.vocabulary import RunStatus
 
 #: Copy of the runbook text kept in the run directory, to show what changed on resume.
 RUNBOOK_COPY = "runbook.yaml"
@@ -58,6 +69,10 @@ class RunOptions:
     report_dir: Path | None = None
     concurrency: int = 4
     workdir: Path = field(default_factory=Path.cwd)
+    #: ``--input STEP.NAME=VALUE``: inputs of gates, given up front.
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    #: Where locks and the installation key live (journal/state.py).
+    state_dir: Path = field(default_factory=state_dir)
 
 
 @dataclass(frozen=True)
@@ -85,8 +100,10 @@ def all_checks() -> dict[str, NamedCheck]:
     return checks
 
 
-def lock_key(runbook: Runbook, inventory: str | None) -> str:
-    return f"{Path(runbook.path).resolve()}|{Path(inventory).resolve() if inventory else '-'}"
+def lock_key(runbook_path: str | Path, inventory: str | None) -> str:
+    """The identity one lock guards: the runbook file and the inventory, as real
+    paths, so the same pair named two ways is still one lock."""
+    return f"{Path(runbook_path).resolve()}|{Path(inventory).resolve() if inventory else '-'}"
 
 
 def inventory_path(runbook: Runbook, given: str | None) -> str | None:
@@ -172,10 +189,10 @@ def _context(
     return ctx
 
 
-def _drive(run: Run, progress: Progress) -> str:
+def _drive(run: Run, progress: Progress) -> RunStatus:
     """Run the scheduler with Ctrl-C and SIGTERM turned into a graceful stop."""
 
-    async def main() -> str:
+    async def main() -> RunStatus:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -208,7 +225,7 @@ def _offer_rollback(options: RunOptions, progress: Progress) -> Callable[[str], 
     return offer
 
 
-def _finish(journal: Any, status: str, runbook: Runbook, options: RunOptions) -> RunSummary:
+def _finish(journal: Any, status: RunStatus, runbook: Runbook, options: RunOptions) -> RunSummary:
     code = EXIT_CODES[status]
     journal.close(status, code)
     _write_reports(journal, runbook, options.report_dir)
@@ -261,10 +278,19 @@ def start_run(
             f"outside the change window: {why_outside}",
             hint="pass --outside-window to run anyway (recorded in the journal)",
         )
+    preset = plan_actions(
+        ActionRequest(by=options.initiator, inputs=options.inputs, source="run"),
+        runbook,
+        RunStanding(waiting=(), interrupted=(), finished=()),
+        Renderer(dict(resolved.values), {"run": {"id": ""}}).render,
+        options.initiator,
+    ).preset
     inv_path = inventory_path(runbook, options.inventory)
-    inventory = load_hosts(runbook, inv_path)
-    lock = RunLock(options.runs_dir, lock_key(runbook, inv_path)).acquire()
+    if inv_path is not None:
+        inv_path = str(Path(inv_path).resolve())  # a resume from elsewhere finds it again
+    lock = RunLock(options.state_dir, lock_key(runbook.path, inv_path)).acquire()
     try:
+        inventory = load_hosts(runbook, inv_path)
         journal = Journal.create(
             options.runs_dir,
             runbook_name=runbook.name,
@@ -273,6 +299,7 @@ def start_run(
             vars_sha256=resolved.sha256,
             inventory=inv_path,
             initiator=options.initiator,
+            state_dir=options.state_dir,
         )
         lock.record_run(journal.run_id)
         with contextlib.suppress(OSError):
@@ -282,7 +309,7 @@ def start_run(
         ctx = _context(
             runbook, resolved, journal, progress, options, options.initiator, inventory, inv_path
         )
-        operator = _operator(ctx, options, progress)
+        operator = _operator(ctx, options, progress, preset)
         ctx.emit(
             "run_started",
             run_id=journal.run_id,
@@ -303,7 +330,12 @@ def start_run(
         lock.release()
 
 
-def _operator(ctx: RunContext, options: RunOptions, progress: Progress) -> RunOperator:
+def _operator(
+    ctx: RunContext,
+    options: RunOptions,
+    progress: Progress,
+    preset: Mapping[str, Mapping[str, Any]],
+) -> RunOperator:
     def record(action: str, step: str, answer: OperatorAnswer) -> None:
         ctx.emit(
             "operator",
@@ -321,6 +353,7 @@ def _operator(ctx: RunContext, options: RunOptions, progress: Progress) -> RunOp
         interactive=options.interactive,
         suspend=progress.suspend,
         record=record,
+        preset={step: dict(values) for step, values in preset.items()},
     )
 
 
@@ -390,7 +423,9 @@ def check_orphans(
 
 
 def restore(runbook: Runbook, events: Sequence[Mapping[str, Any]], state: Any) -> Restored:
-    """The outcomes a resumed run starts from."""
+    """The outcomes a resumed run starts from. ``attempts`` counts the attempts that
+    reached a verdict, so the retry budget spans every resume; an attempt cut short
+    (interrupted, paused, cancelled) is made again under the same number."""
     outcomes: dict[str, StepOutcome] = {}
     order: list[str] = []
     for event in events:
@@ -399,7 +434,7 @@ def restore(runbook: Runbook, events: Sequence[Mapping[str, Any]], state: Any) -
                 order.remove(event["step"])
             order.append(event["step"])
     for step_id, st in state.steps.items():
-        if st.status in ("succeeded", "failed", "skipped", "rolled_back", "cancelled"):
+        if st.status in ("succeeded", "failed", "skipped", "rolled_back"):
             result = result_from_journal(st.result)
             by_host = (st.result or {}).get("captures_by_host") or {}
             outcomes[step_id] = StepOutcome(
@@ -413,97 +448,184 @@ def restore(runbook: Runbook, events: Sequence[Mapping[str, Any]], state: Any) -
     rollback_reason = None
     if state.rollback is not None and state.rollback.status is None:
         rollback_reason = state.rollback.reason or "rollback interrupted"
-    attempts = {sid: st.attempts for sid, st in state.steps.items()}
+    judged = {
+        sid: st.attempts - (0 if sid in outcomes else 1) for sid, st in state.steps.items()
+    }
     return Restored(
         outcomes=outcomes,
         completion_order=[sid for sid in order if sid in outcomes],
         rollback_reason=rollback_reason,
-        attempts=attempts,
+        attempts={sid: max(0, n) for sid, n in judged.items()},
     )
 
 
-def _find_step(runbook: Runbook, step_id: str) -> Step | None:
-    for step in runbook.all_steps():
-        if step.id == step_id:
-            return step
-        if step.undo is not None and step.undo.id == step_id:
-            return step.undo
-    for index, item in enumerate(runbook.prerequisites):
-        sid = item.step.id if item.step else f"prerequisite-{index + 1}"
-        if sid == step_id:
-            return item.step or Step(
-                id=sid, phase="prerequisites", executor="manual", spec=item.text
+def _restore_secret_captures(
+    ctx: RunContext, runbook: Runbook, journal: Any, restored: Restored
+) -> None:
+    """Put the real captures of finished ``secret_output`` steps back in place of
+    the journal's mask (and keep redacting them)."""
+    secret_steps = [
+        sid
+        for sid, outcome in restored.outcomes.items()
+        if outcome.status == SUCCEEDED
+        and (step := find_step(runbook, sid)) is not None
+        and step.secret_output
+        and step.capture
+    ]
+    if not secret_steps:
+        return
+    sealed = journal.unsealed()
+    for sid in secret_steps:
+        if sid not in sealed:
+            raise RunError(
+                f"secret captures of step {sid!r} cannot be restored: they are not in"
+                f" {journal.dir / 'secrets.sealed'}",
+                hint="later steps would get the mask instead of the value; start a new run",
             )
-    return None
+        kept = sealed[sid]
+        outcome = restored.outcomes[sid]
+        restored.outcomes[sid] = replace(
+            outcome,
+            captures=dict(kept.get("captures") or {}),
+            host_captures={str(h): dict(c) for h, c in (kept.get("host_captures") or {}).items()},
+        )
+        values = [v for v in (kept.get("captures") or {}).values() if isinstance(v, str)]
+        values += [
+            v
+            for by_host in (kept.get("host_captures") or {}).values()
+            for v in by_host.values()
+            if isinstance(v, str)
+        ]
+        ctx.add_secrets(values)
 
 
-def resume_run(
-    journal: Any,
-    runbook: Runbook,
-    options: RunOptions,
-    resume: ResumeOptions,
-    progress: Progress,
-) -> RunSummary:
-    """Continue a paused or interrupted run. Refuses (RunError) what would be unsafe:
-    a finished run, a changed runbook or vars, a live orphan, an interrupted
-    non-idempotent step the operator has not decided about."""
-    from runbook_engine.journal import RunLock, replay
+def _refuse_unless_resumable(journal: Any, state: Any) -> None:
     from runbook_engine.journal.replay import FINAL_STATUSES
 
-    events = journal.events()
-    state = replay(events)
-    if state.status in FINAL_STATUSES:
+    if state.status in FINAL_STATUSES and state.status != "cancelled":
         raise RunError(
             f"run {journal.run_id} already finished ({state.status})",
             hint="start a new run with `runbook run`",
         )
-    diff = changed_runbook(journal, runbook)
-    if diff is not None and not resume.allow_changed:
+
+
+def _verified_events(journal: Any) -> list[dict[str, Any]]:
+    """The journal's events, only if `verify` accepts the journal."""
+    from runbook_engine.journal import verify_run
+
+    problems = verify_run(journal)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise RunError(
-            f"the runbook changed since run {journal.run_id} started:\n{diff}",
-            hint="resume with --allow-changed to continue with the new text (recorded)",
+            f"run {journal.run_id}: the journal does not verify: {problems[0]}{more}",
+            hint=f"`runbook verify {journal.run_id}` lists every problem; a journal that does"
+            " not verify is never resumed",
         )
-    resolved = resume_vars(runbook, state.vars, resume.cli_vars)
-    if resolved.sha256 != journal.meta.get("vars_sha256") and not resume.allow_changed:
-        now = journaled_vars(runbook, resolved.values)
-        changed = sorted(k for k in set(now) | set(state.vars) if now.get(k) != state.vars.get(k))
-        what = (
-            ", ".join(changed)
-            if changed
-            else "a secret var (give it again with --var or its env var)"
-        )
-        raise RunError(
-            f"the vars differ from those run {journal.run_id} started with: {what}",
-            hint="pass the same values, or --allow-changed",
-        )
-    graph = build_graph(runbook)
-    inv_path = journal.meta.get("inventory") or inventory_path(runbook, options.inventory)
-    inventory = load_hosts(runbook, inv_path)
-    lock = RunLock(options.runs_dir, lock_key(runbook, inv_path), run_id=journal.run_id).acquire()
+    events: list[dict[str, Any]] = journal.events()
+    return events
+
+
+def resume_run(
+    journal: Any,
+    load_runbook: Callable[[], Runbook],
+    options: RunOptions,
+    resume: ResumeOptions,
+    progress: Progress,
+    *,
+    now: datetime | None = None,
+) -> RunSummary:
+    """Continue a paused, interrupted or cancelled run.
+
+    The run's lock comes first, before the journal or the runbook is read; then the
+    journal must verify. Refuses (RunError, nothing written) what would be unsafe: a
+    finished run, a changed runbook or vars, a live orphan, an interrupted
+    non-idempotent step the operator has not decided about, operator actions that
+    do not all hold, a closed change window without ``--outside-window``.
+    """
+    from runbook_engine.journal import RunLock, replay
+
+    key = lock_key(str(journal.meta.get("runbook_path")), journal.meta.get("inventory"))
+    lock = RunLock(options.state_dir, key, run_id=journal.run_id).acquire()
     try:
+        events = _verified_events(journal)
+        state = replay(events)
+        _refuse_unless_resumable(journal, state)
+        runbook = load_runbook()
+        diff = changed_runbook(journal, runbook)
+        if diff is not None and not resume.allow_changed:
+            raise RunError(
+                f"the runbook changed since run {journal.run_id} started:\n{diff}",
+                hint="resume with --allow-changed to continue with the new text (recorded)",
+            )
+        why_outside = outside_window(runbook.window, now or datetime.now(UTC))
+        if why_outside and not options.outside_window:
+            raise RunError(
+                f"outside the change window: {why_outside}",
+                hint="pass --outside-window to resume anyway (recorded in the journal)",
+            )
+        resolved = resume_vars(runbook, state.vars, resume.cli_vars)
+        _refuse_changed_vars(journal, runbook, resolved, state, resume)
+        graph = build_graph(runbook)
+        inv_path = journal.meta.get("inventory") or inventory_path(runbook, options.inventory)
+        inventory = load_hosts(runbook, inv_path)
         initiator = state.initiator or str(journal.meta.get("initiator") or options.initiator)
         ctx = _context(
             runbook, resolved, journal, progress, options, initiator, inventory, inv_path
         )
         ctx.started -= _seconds_since(state.started_at)  # the run's whole duration
         restored = restore(runbook, events, state)
-        ask = _ask_terminal if options.interactive else None
-        _decide_interrupted(ctx, runbook, events, state, resume, restored, options.initiator, ask)
-        operator = _operator(ctx, options, progress)
-        operator.initiator = initiator
-        _record_confirmations(ctx, runbook, state, resume, options.initiator, initiator)
-        operator.recorded = recorded_answers(
-            [e for e in journal.events() if e.get("event") == "operator"]
+        _restore_secret_captures(ctx, runbook, journal, restored)
+        check_orphans(events, state.interrupted)
+        request = _with_terminal_choices(
+            runbook, state, resume, _ask_terminal if options.interactive else None
         )
-        for event in events:
-            if event.get("event") == "paused" and isinstance(event.get("deadline"), int | float):
-                operator.deadlines[event["step"]] = float(event["deadline"])
+        deadlines = {
+            str(e["step"]): float(e["deadline"])
+            for e in events
+            if e.get("event") == "paused" and isinstance(e.get("deadline"), int | float)
+        }
+        standing = RunStanding(
+            waiting=state.pending_confirmations,
+            interrupted=state.interrupted,
+            finished=[sid for sid, st in state.steps.items() if st.status in _ANSWERED],
+            deadlines=deadlines,
+        )
+        transaction = plan_actions(
+            ActionRequest(
+                by=options.initiator,
+                confirm=request.confirm,
+                inputs=request.inputs,
+                rerun=request.rerun,
+                skip=request.skip,
+            ),
+            runbook,
+            standing,
+            ctx.renderer.render,
+            initiator,
+        )
+        if not transaction.empty:
+            ctx.emit(ACTIONS_EVENT, **transaction.journal_data())
+        for action in transaction.actions:
+            if action.late:
+                ctx.show(
+                    "warning",
+                    text=f"{action.step}: answered after its deadline; it takes its on_timeout",
+                )
+            if action.action == "skip":
+                _record_skipped(ctx, runbook, action.step, restored)
+        operator = _operator(ctx, options, progress, transaction.preset)
+        operator.initiator = initiator
+        operator.recorded = recorded_answers(journal.events())
+        operator.deadlines.update(deadlines)
         ctx.emit(
             "resumed",
             by=options.initiator,
             run_id=journal.run_id,
             allow_changed=bool(diff) or None,
+            outside_window=why_outside or None,
         )
+        if why_outside:
+            ctx.show("warning", text=f"resuming outside the change window: {why_outside}")
         run = Run(ctx, graph, operator, restored, offer_rollback=_offer_rollback(options, progress))
         status = _drive(run, progress)
         return _finish(journal, status, runbook, options)
@@ -523,99 +645,74 @@ def _seconds_since(ts: str | None) -> float:
     return max((datetime.now(UTC) - began).total_seconds(), 0.0)
 
 
-def _decide_interrupted(
-    ctx: RunContext,
-    runbook: Runbook,
-    events: Sequence[Mapping[str, Any]],
-    state: Any,
-    resume: ResumeOptions,
-    restored: Restored,
-    by: str,
-    ask: Callable[[str], str] | None,
+#: Step statuses after which a gate can no longer be answered.
+_ANSWERED = frozenset({"succeeded", "failed", "skipped", "rolled_back", "confirmed"})
+
+
+def _refuse_changed_vars(
+    journal: Any, runbook: Runbook, resolved: ResolvedVars, state: Any, resume: ResumeOptions
 ) -> None:
-    """An interrupted step runs again only if idempotent or ``--rerun``; ``--skip``
-    records it skipped; otherwise the operator is asked at a terminal, and without
-    one resume refuses."""
-    check_orphans(events, state.interrupted)
-    for step_id in resume.rerun:
-        if step_id not in state.interrupted:
-            raise RunError(
-                f"--rerun {step_id}: that step was not interrupted",
-                hint=f"interrupted: {', '.join(state.interrupted) or 'none'}",
-            )
+    if resolved.sha256 == journal.meta.get("vars_sha256") or resume.allow_changed:
+        return
+    now = journaled_vars(runbook, resolved.values)
+    changed = sorted(k for k in set(now) | set(state.vars) if now.get(k) != state.vars.get(k))
+    what = (
+        ", ".join(changed) if changed else "a secret var (give it again with --var or its env var)"
+    )
+    raise RunError(
+        f"the vars differ from those run {journal.run_id} started with: {what}",
+        hint="pass the same values, or --allow-changed",
+    )
+
+
+def _with_terminal_choices(
+    runbook: Runbook, state: Any, resume: ResumeOptions, ask: Callable[[str], str] | None
+) -> ResumeOptions:
+    """The request completed with the operator's choice for every interrupted
+    non-idempotent step it does not decide: asked at a terminal, else refused. An
+    interrupted idempotent step simply runs again."""
+    rerun, skip = list(resume.rerun), list(resume.skip)
     for step_id in state.interrupted:
-        step = _find_step(runbook, step_id)
+        step = find_step(runbook, step_id)
         if step is None:
             raise RunError(f"interrupted step {step_id!r} is not in the runbook any more")
-        choice = "skip" if step_id in resume.skip else "rerun" if step_id in resume.rerun else None
-        if choice is None and not step.idempotent:
-            question = f"step {step_id!r} was interrupted while running and is not idempotent; it may have done part of its work"
-            if ask is None:
-                raise RunError(
-                    question,
-                    hint=f"check what it did, then resume with --rerun {step_id} or --skip {step_id}",
-                )
-            answer = ask(f"{question}. [r]erun, [s]kip or [a]bort? ").strip().lower()[:1]
-            choice = {"r": "rerun", "s": "skip"}.get(answer)
-            if choice is None:
-                raise RunError(f"resume abandoned at interrupted step {step_id!r}")
-        if choice == "skip":
-            ctx.emit("operator", action="skip", step=step_id, by=by, source="resume")
-            outcome = StepOutcome(
-                status=SKIPPED, error="skipped by the operator after an interruption"
+        if step_id in rerun or step_id in skip or step.idempotent:
+            continue
+        question = f"step {step_id!r} was interrupted while running and is not idempotent; it may have done part of its work"
+        if ask is None:
+            raise RunError(
+                question,
+                hint=f"check what it did, then resume with --rerun {step_id} or --skip {step_id}",
             )
-            ctx.emit(
-                "step_finished",
-                step=step_id,
-                phase=step.phase,
-                status=SKIPPED,
-                result=None,
-                attempt=0,
-                captures={},
-                error=outcome.error,
-                duration=0.0,
-            )
-            restored.outcomes[step_id] = outcome
-            restored.completion_order.append(step_id)
-        elif choice == "rerun":
-            ctx.emit("operator", action="rerun", step=step_id, by=by, source="resume")
+        answer = ask(f"{question}. [r]erun, [s]kip or [a]bort? ").strip().lower()[:1]
+        if answer == "r":
+            rerun.append(step_id)
+        elif answer == "s":
+            skip.append(step_id)
+        else:
+            raise RunError(f"resume abandoned at interrupted step {step_id!r}")
+    return replace(resume, rerun=tuple(rerun), skip=tuple(skip))
+
+
+def _record_skipped(ctx: RunContext, runbook: Runbook, step_id: str, restored: Restored) -> None:
+    step = find_step(runbook, step_id)
+    outcome = StepOutcome(status=SKIPPED, error="skipped by the operator after an interruption")
+    ctx.emit(
+        "step_finished",
+        step=step_id,
+        phase=step.phase if step else None,
+        status=SKIPPED,
+        result=None,
+        attempt=0,
+        captures={},
+        error=outcome.error,
+        duration=0.0,
+    )
+    restored.outcomes[step_id] = outcome
+    restored.completion_order.append(step_id)
 
 
 def _ask_terminal(question: str) -> str:
     sys.stderr.write(question)
     sys.stderr.flush()
     return sys.stdin.readline()
-
-
-def _record_confirmations(
-    ctx: RunContext,
-    runbook: Runbook,
-    state: Any,
-    resume: ResumeOptions,
-    by: str,
-    initiator: str,
-) -> None:
-    for step_id in resume.confirm:
-        if step_id not in state.pending_confirmations:
-            waiting = ", ".join(state.pending_confirmations) or "none"
-            raise RunError(
-                f"--confirm {step_id}: that step is not waiting for an operator",
-                hint=f"waiting: {waiting}",
-            )
-        step = _find_step(runbook, step_id)
-        gate = parse_gate(ctx.renderer.render(step.spec if step else ""))
-        answer = OperatorAnswer(by=by, at="", inputs=dict(resume.inputs))
-        _, refused = check_answer(gate, answer, initiator)
-        if refused:
-            raise RunError(
-                f"--confirm {step_id}: {refused}",
-                hint="--as NAME says who confirms; --input NAME=VALUE gives inputs",
-            )
-        ctx.emit(
-            "operator",
-            action="approve" if gate.approval else "confirm",
-            step=step_id,
-            by=by,
-            inputs=dict(resume.inputs),
-            source="resume",
-        )

@@ -16,13 +16,14 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from runbook_engine.errors import ExecutorError
+from runbook_engine.errors import ExecutorError, TemplateError
 from runbook_engine.executors.base import ExecutorBase, Result, StepCall
 
 CALLBACK_DIR = Path(__file__).with_name("ansible_callback")
@@ -97,6 +98,53 @@ def parse_spec(raw: Any) -> AnsibleSpec:
     )
 
 
+#: Modules whose free-form args are a command line on the host.
+FREE_FORM_SHELL = frozenset({"shell", "command", "raw", "script"})
+
+
+def _args_referring(call: StepCall, args: Any, shell_like: bool, extra: dict[str, Any]) -> Any:
+    """``args`` with every interpolated value moved into ``extra`` and referred to by
+    an Ansible expression; in a free-form shell command as ``{{ rb_vN | quote }}``
+    (a bare word; inside quotes it is refused, RB205)."""
+    if isinstance(args, Mapping):
+        return {k: _args_referring(call, v, False, extra) for k, v in args.items()}
+    if isinstance(args, list):
+        return [_args_referring(call, v, False, extra) for v in args]
+    if not isinstance(args, str):
+        return args
+    command = call.render_command(args, None)
+
+    def reference(index: int, context: str, before: str) -> str:
+        name = f"rb_v{len(extra) + 1}"
+        extra[name] = command.values[index]
+        if not shell_like:
+            return "{{ " + name + " }}"
+        if context != "bare":
+            raise TemplateError(
+                "in the args of a shell-like ansible module a template must stand as a bare word",
+                hint="remove the quotes around it: the value is quoted for the shell already",
+                rule="RB205",
+            )
+        return "{{ " + name + " | quote }}"
+
+    return command.refer(reference)
+
+
+def unsafe_yaml(value: Any) -> str:
+    """``value`` as YAML (JSON syntax) with every string tagged ``!unsafe``, so Ansible
+    never evaluates a ``{{ }}`` that a value happens to contain."""
+    if isinstance(value, str):
+        return "!unsafe " + json.dumps(value, ensure_ascii=False)
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(str(k), ensure_ascii=False)}: {unsafe_yaml(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(unsafe_yaml(v) for v in value) + "]"
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return unsafe_yaml(str(value))
+
+
 def ansible_binary(name: str) -> str:
     """An ansible-core program: beside this Python (the venv) first, then PATH."""
     beside = Path(sys.executable).parent / name
@@ -149,9 +197,10 @@ class AnsibleExecutor(ExecutorBase):
         "stderr": "str",
     }
 
-    def command(self, call: StepCall) -> list[str]:
-        """The argv this step runs (templates rendered)."""
-        spec = parse_spec(call.render(call.spec, None))
+    def command(self, call: StepCall, vars_file: str = "extra-vars.yml") -> list[str]:
+        """The argv this step runs (templates rendered); the extra vars are in
+        ``vars_file`` (``extra_vars``), never on the command line."""
+        spec, extra = self.prepare(call)
         inventory = spec.inventory or call.options.get("inventory_path")
         argv: list[str]
         if spec.playbook is not None:
@@ -175,8 +224,8 @@ class AnsibleExecutor(ExecutorBase):
                 argv += ["--limit", spec.limit]
         if inventory:
             argv += ["-i", str(inventory)]
-        if spec.extra_vars:
-            argv += ["-e", json.dumps(dict(spec.extra_vars), default=str)]
+        if extra:
+            argv += ["-e", f"@{vars_file}"]
         if spec.check:
             argv.append("--check")
         if spec.diff:
@@ -188,18 +237,46 @@ class AnsibleExecutor(ExecutorBase):
             argv += ["--forks", str(forks)]
         return argv
 
+    def prepare(self, call: StepCall) -> tuple[AnsibleSpec, dict[str, Any]]:
+        """The spec with its templates rendered, and the extra vars for the vars file.
+        Values interpolated into ``args`` join the extra vars as ``rb_v1``… and the
+        args refer to them, so no value becomes module-argument or shell syntax."""
+        raw = call.spec
+        if not isinstance(raw, Mapping):
+            return parse_spec(raw), {}
+        rendered = call.render({k: v for k, v in raw.items() if k != "args"}, None)
+        extra_values: dict[str, Any] = {}
+        if "args" in raw:
+            shell_like = str(rendered.get("module", "")).rsplit(".", 1)[-1] in FREE_FORM_SHELL
+            rendered["args"] = _args_referring(call, raw["args"], shell_like, extra_values)
+        spec = parse_spec(rendered)
+        return spec, {**dict(spec.extra_vars), **extra_values}
+
     def describe(self, call: StepCall) -> list[str]:
         import shlex
 
         try:
-            argv = self.command(call)
-        except ExecutorError as exc:
+            spec, extra = self.prepare(call)
+            argv = self.command(call, "extra-vars.yml")
+        except (ExecutorError, TemplateError) as exc:
             return [f"(cannot run: {exc})"]
         argv[0] = Path(argv[0]).name
-        return [call.redact(shlex.join(argv))]
+        shown = shlex.join(argv)
+        if extra:
+            shown += f"  # extra-vars.yml: {json.dumps(extra, default=str, ensure_ascii=False)}"
+        return [call.redact(shown)]
 
     async def run(self, call: StepCall) -> Result:
-        argv = self.command(call)
+        with tempfile.TemporaryDirectory(prefix="runbook-ansible-") as private:
+            # mode 0700 folder, 0600 file: only this user reads the values
+            _, extra = self.prepare(call)
+            vars_file = Path(private) / "extra-vars.yml"
+            descriptor = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(unsafe_yaml(extra) + "\n")
+            return await self._run(call, self.command(call, str(vars_file)))
+
+    async def _run(self, call: StepCall, argv: list[str]) -> Result:
         env = {
             **os.environ,
             "ANSIBLE_STDOUT_CALLBACK": CALLBACK_NAME,

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from runbook_engine.shell_values import ShellCommand
+
 #: Types a result field may declare; lint type-checks predicates against them.
 FIELD_TYPES = frozenset({"int", "float", "number", "str", "bool", "duration", "json", "list", "map", "any"})
 
@@ -73,8 +75,9 @@ class StepCall:
 
     ``spec`` is the value under the executor's key exactly as written (templates not
     yet rendered). ``render`` renders templates in any value (recursively) for a host
-    (or ``None``); ``render_command`` renders a shell command, shell-quoting every
-    interpolated value unless marked ``| raw``. ``log`` streams one output line to
+    (or ``None``); ``render_command`` renders a shell command into a ``ShellCommand``
+    whose script refers to every interpolated value through an environment variable
+    (``command.env``) unless marked ``| raw`` (docs/format.md, "Values are data"). ``log`` streams one output line to
     the progress view and the journal (already redacted by the engine). ``redact``
     removes secret values from any text the executor reports.
     """
@@ -86,7 +89,9 @@ class StepCall:
     workdir: Path = Path(".")
     options: Mapping[str, Any] = field(default_factory=dict)
     render: Callable[[Any, Host | None], Any] = field(default=lambda value, host=None: value)
-    render_command: Callable[[str, Host | None], str] = field(default=lambda text, host=None: text)
+    render_command: Callable[[str, Host | None], ShellCommand] = field(
+        default=lambda text, host=None: ShellCommand.plain(text)
+    )
     log: Callable[[str, str | None], None] = field(default=lambda line, host=None: None)
     redact: Callable[[str], str] = field(default=lambda text: text)
 
@@ -123,6 +128,7 @@ class ExecutorBase:
     fields: ClassVar[Mapping[str, str]] = {}
     host_fields: ClassVar[Mapping[str, str]] = {}
     checks: ClassVar[Mapping[str, NamedCheck]] = {}
+    supplies_roots: ClassVar[frozenset[str]] = frozenset()
 
     async def run(self, call: StepCall) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError

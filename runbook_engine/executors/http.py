@@ -144,6 +144,29 @@ def _all_ok(fields: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]]) -
     return fields.get("failed") == 0
 
 
+#: Characters a value keeps in the part of a URL before its query: the path's own
+#: separators. ``?``, ``#``, ``%``, spaces and the rest are percent-encoded.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~[]"
+
+
+def url_with_values(call: StepCall, template: str, host: Host | None) -> str:
+    """The URL with every interpolated value percent-encoded for where it stands: in
+    the query or fragment completely (``&``, ``=`` and ``#`` stay data), before them
+    everything but the path's separators (a value may hold a base URL or a path)."""
+    from urllib.parse import quote
+
+    command = call.render_command(template, host)
+    if not command.values:
+        return command.script
+
+    def reference(index: int, context: str, before: str) -> str:
+        value = command.values[index]
+        in_query = "?" in before or "#" in before
+        return quote(value, safe="" if in_query else _PATH_SAFE)
+
+    return command.refer(reference)
+
+
 class HttpExecutor(ExecutorBase):
     """One ``httpx.AsyncClient`` per TLS configuration, kept for the whole run."""
 
@@ -205,9 +228,11 @@ class HttpExecutor(ExecutorBase):
         )
 
     def _spec(self, call: StepCall, host: Host | None) -> Mapping[str, Any]:
-        spec = call.render(call.spec, host)
-        if not isinstance(spec, Mapping) or not spec.get("url"):
+        raw = call.spec
+        if not isinstance(raw, Mapping) or not raw.get("url"):
             raise ExecutorError("http step needs a mapping with a url")
+        spec = dict(call.render({k: v for k, v in raw.items() if k != "url"}, host))
+        spec["url"] = url_with_values(call, str(raw["url"]), host)
         return spec
 
     async def _client(self, call: StepCall, spec: Mapping[str, Any]) -> httpx.AsyncClient:

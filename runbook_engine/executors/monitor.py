@@ -87,6 +87,8 @@ class MonitorExecutor(ExecutorBase):
     """Watches a probe over a window (post-deploy performance, error rates)."""
 
     key: ClassVar[str] = "monitor"
+    #: A monitor step is what makes ``probe``, ``baseline`` and ``samples`` exist.
+    supplies_roots: ClassVar[frozenset[str]] = frozenset({"probe"})
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "Sample a probe every `every` for `for`; decisions are evaluated on each sample.",
         "type": "object",

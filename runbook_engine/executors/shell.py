@@ -22,11 +22,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, NamedCheck, Result, StepCall
+from runbook_engine.shell_values import ShellCommand
 
 #: Bytes of stdout and of stderr kept per command; the rest is counted and marked.
 DEFAULT_MAX_OUTPUT = 1 << 20
@@ -74,6 +75,8 @@ class ShellSpec:
     """The value under ``shell:`` after rendering."""
 
     command: str
+    #: The command as ``plan`` shows it (values quoted in place), when rendered.
+    shown: str = ""
     cwd: str | None = None
     env: Mapping[str, str] | None = None
     stdin: str | None = None
@@ -198,6 +201,12 @@ def _death_signal(guardian: bool) -> _DeathSignal:
     return _DeathSignal(preexec=preexec, guarded=True)
 
 
+def _with_command(spec: ShellSpec, command: ShellCommand) -> ShellSpec:
+    """The spec running ``command``: its values join the environment, never the text."""
+    env = {**(spec.env or {}), **command.env} if command.values else spec.env
+    return replace(spec, command=command.script, shown=command.shown, env=env)
+
+
 def _parse_spec(raw: Any) -> ShellSpec:
     if isinstance(raw, str):
         return ShellSpec(command=raw)
@@ -282,12 +291,12 @@ class ShellExecutor(ExecutorBase):
     def _spec_for(self, call: StepCall, host: Host | None) -> ShellSpec:
         raw = call.spec
         if isinstance(raw, str):
-            return ShellSpec(command=call.render_command(raw, host))
+            return _with_command(ShellSpec(command=raw), call.render_command(raw, host))
         spec = _parse_spec(raw)
         rest = {k: v for k, v in raw.items() if k != "command"}
         rendered = call.render(rest, host) if rest else {}
-        merged = _parse_spec({"command": call.render_command(spec.command, host), **rendered})
-        return merged
+        merged = _parse_spec({"command": spec.command, **rendered})
+        return _with_command(merged, call.render_command(spec.command, host))
 
     def _local_hosts(self, call: StepCall) -> tuple[Host, ...]:
         remote = [h.name for h in call.hosts if h.connection != "local"]
@@ -306,7 +315,7 @@ class ShellExecutor(ExecutorBase):
             spec = self._spec_for(call, host)
             where = f"[{host.name}] " if host is not None else ""
             cwd = f"(cd {spec.cwd}) " if spec.cwd else ""
-            lines.append(f"{where}{cwd}{spec.command}")
+            lines.append(call.redact(f"{where}{cwd}{spec.shown}"))
         return lines
 
     async def run(self, call: StepCall) -> Result:

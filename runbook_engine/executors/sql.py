@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from runbook_engine.display import value_text
-from runbook_engine.errors import ExecutorError
+from runbook_engine.errors import ExecutorError, TemplateError
 from runbook_engine.executors import migrations
 from runbook_engine.executors.base import ExecutorBase, NamedCheck, Result, StepCall
 from runbook_engine.executors.wait import DURATION_SCHEMA, to_seconds
@@ -572,7 +572,7 @@ class SqlExecutor(ExecutorBase):
     }
 
     async def run(self, call: StepCall) -> Result:
-        spec = call.render(call.spec, None)
+        spec = render_spec(call)
         if not isinstance(spec, Mapping):
             raise ExecutorError(
                 "sql step must be a mapping with a dsn and a query, script or migrate"
@@ -655,7 +655,7 @@ class SqlExecutor(ExecutorBase):
         return migration
 
     def describe(self, call: StepCall) -> list[str]:
-        spec = call.render(call.spec, None)
+        spec = render_spec(call)
         target = parse_dsn(spec.get("dsn"), spec.get("database"), call.workdir)
         where = call.redact(target.shown)
         if "query" in spec:
@@ -673,6 +673,33 @@ class SqlExecutor(ExecutorBase):
             r = spec["rollback"]
             return [f"sql {where}: revert migrations from {r['dir']} back to {r['to']}"]
         return [f"sql {where}: migration status of {spec['migration_status']['dir']}"]
+
+
+#: Keys whose value is SQL text: a template there may not interpolate a value.
+SQL_TEXT_KEYS = ("query", "script")
+
+
+def render_spec(call: StepCall) -> Any:
+    """The spec rendered as data, except the SQL text: a value interpolated into it
+    would become SQL syntax, so only ``| raw`` may paste one there (RB205); values
+    reach the database as bound ``params``."""
+    raw = call.spec
+    if not isinstance(raw, Mapping):
+        return call.render(raw, None)
+    rendered = call.render({k: v for k, v in raw.items() if k not in SQL_TEXT_KEYS}, None)
+    for key in SQL_TEXT_KEYS:
+        if isinstance(raw.get(key), str):
+            command = call.render_command(raw[key], None)
+            if command.values:
+                raise TemplateError(
+                    f"sql {key}: a template value would become SQL syntax",
+                    hint="write :name in the SQL and bind it under params: {name: '{{ value }}'}",
+                    rule="RB205",
+                )
+            rendered[key] = command.script
+        elif key in raw:
+            rendered[key] = raw[key]
+    return rendered
 
 
 async def _in_thread(

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, Result, StepCall
 from runbook_engine.executors.fanout import ROLLOUT_SCHEMA, Rollout, fan_out
+from runbook_engine.shell_values import remote_script
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class SshExecutor(ExecutorBase):
         spec, _ = parse_spec(call.spec)
         lines = []
         for host in call.hosts:
-            command = self._command(spec, call.render_command(spec.command, host), host)
+            command = self._command(spec, call.render_command(spec.command, host).shown, host)
             if host.connection == "local":
                 lines.append(f"[{host.name}] local: {command}")
             else:
@@ -194,10 +195,12 @@ class SshExecutor(ExecutorBase):
         started = time.monotonic()
 
         async def one(host: Host) -> dict[str, Any]:
-            command = self._command(spec, call.render_command(spec.command, host), host)
+            # The values travel on stdin, never on the (remote) command line.
+            script, values = remote_script(call.render_command(spec.command, host))
+            command = self._command(spec, script, host)
             if host.connection == "local":
-                return await _run_local(call, host, command)
-            return await self._run_remote(call, spec, host, command)
+                return await _run_local(call, host, command, values)
+            return await self._run_remote(call, spec, host, command, values)
 
         outcome = await fan_out(call.hosts, rollout, one, _not_run)
         return _aggregate(call, outcome.hosts, outcome.stopped, time.monotonic() - started)
@@ -229,7 +232,7 @@ class SshExecutor(ExecutorBase):
         )
 
     async def _run_remote(
-        self, call: StepCall, spec: SshSpec, host: Host, command: str
+        self, call: StepCall, spec: SshSpec, host: Host, command: str, values: str
     ) -> dict[str, Any]:
         import asyncssh
 
@@ -251,7 +254,7 @@ class SshExecutor(ExecutorBase):
                 if attempt == 2:
                     return _unreachable(host, f"connection lost: {exc}", started)
                 continue
-            return await _finish(call, host, process, conn, started)
+            return await _finish(call, host, process, conn, started, values)
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
 
     def _key(self, spec: SshSpec, host: Host) -> tuple[Any, ...]:
@@ -380,7 +383,7 @@ def _why(exc: BaseException, spec: SshSpec) -> str:
 
 
 async def _finish(
-    call: StepCall, host: Host, process: Any, conn: Any, started: float
+    call: StepCall, host: Host, process: Any, conn: Any, started: float, values: str
 ) -> dict[str, Any]:
     """Stream both outputs line by line, honour the step timeout, collect the rc."""
     import asyncssh
@@ -392,6 +395,8 @@ async def _finish(
             sink.add(line)
             call.log(line.rstrip("\n"), host.name)
 
+    if values:
+        process.stdin.write(values)
     process.stdin.write_eof()
     timed_out = False
     try:
@@ -440,7 +445,7 @@ async def _finish(
     return fields
 
 
-async def _run_local(call: StepCall, host: Host, command: str) -> dict[str, Any]:
+async def _run_local(call: StepCall, host: Host, command: str, values: str) -> dict[str, Any]:
     """``connection: local``: the same command in ``bash -c`` on this machine, in its
     own process group so a timeout kills everything it started."""
     started = time.monotonic()
@@ -450,7 +455,7 @@ async def _run_local(call: StepCall, host: Host, command: str) -> dict[str, Any]
             "/bin/bash",
             "-c",
             command,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE if values else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=str(call.workdir),
@@ -465,11 +470,18 @@ async def _run_local(call: StepCall, host: Host, command: str) -> dict[str, Any]
             sink.add(text)
             call.log(text.rstrip("\n"), host.name)
 
+    async def feed() -> None:
+        if proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(values.encode())
+                await proc.stdin.drain()
+            proc.stdin.close()
+
     timed_out = False
     try:
         async with asyncio.timeout(call.timeout):
             assert proc.stdout is not None and proc.stderr is not None
-            await asyncio.gather(pump(proc.stdout, out), pump(proc.stderr, err))
+            await asyncio.gather(feed(), pump(proc.stdout, out), pump(proc.stderr, err))
             await proc.wait()
     except TimeoutError:
         timed_out = True

@@ -18,6 +18,7 @@ from runbook_engine.errors import PredicateError
 from runbook_engine.executors.base import StepCall
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.model import Runbook, Step
+from runbook_engine.shell_values import ShellCommand
 from runbook_engine.templating import has_template
 
 
@@ -57,6 +58,10 @@ def _render(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, dict):
         return {k: _render(v, context) for k, v in value.items()}
     return value
+
+
+def _command_as_written(text: str, host: Any = None) -> ShellCommand:
+    return ShellCommand.plain(text)
 
 
 def _as_written(value: Any, host: Any = None) -> Any:
@@ -183,7 +188,12 @@ class Checklist:
         cls = self.classes.get(step.executor)
         spec = _render(step.spec, {**self.context, "host": Placeholder(name="host")})
         if cls is not None:
-            call = StepCall(step_id=step.id, spec=spec, render=_as_written, render_command=_as_written)
+            call = StepCall(
+                step_id=step.id,
+                spec=spec,
+                render=_as_written,
+                render_command=_command_as_written,
+            )
             try:
                 lines = cls().describe(call)
             except Exception:  # an executor's describe must never break explain

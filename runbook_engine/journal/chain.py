@@ -1,8 +1,9 @@
 """The hash chain that makes a journal tamper-evident.
 
 Each record carries ``prev`` (the hash of the record before it) and ``hash`` =
-sha256(prev + canonical JSON of the record without ``hash``). Editing, inserting,
-removing or reordering any line breaks the chain from that line on.
+sha256(prev + canonical JSON of the record without ``hash`` and ``mac``). Editing,
+inserting, removing or reordering any line breaks the chain from that line on.
+``mac`` (see `anchor`) comes last on the line and is checked by `audit`.
 """
 
 from __future__ import annotations
@@ -23,16 +24,21 @@ def canonical(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
 
 
+#: Fields of a line that its hash does not cover (they are computed from it).
+UNHASHED = ("hash", "mac")
+
+
 def record_hash(prev: str, record: dict[str, Any]) -> str:
-    body = {k: v for k, v in record.items() if k != "hash"}
+    body = {k: v for k, v in record.items() if k not in UNHASHED}
     return hashlib.sha256((prev + canonical(body)).encode("utf-8")).hexdigest()
 
 
 def line_of(record: dict[str, Any]) -> bytes:
     """The exact bytes of a record's journal line: its canonical JSON with the
-    hash last. `verify` compares every line with this, byte for byte."""
-    body = canonical({k: v for k, v in record.items() if k != "hash"})
-    return f'{body[:-1]},"hash":"{record["hash"]}"}}\n'.encode()
+    hash, then the MAC, last. `verify` compares every line with this, byte for byte."""
+    body = canonical({k: v for k, v in record.items() if k not in UNHASHED})
+    mac = f',"mac":"{record["mac"]}"' if "mac" in record else ""
+    return f'{body[:-1]},"hash":"{record["hash"]}"{mac}}}\n'.encode()
 
 
 def verify_journal(path: Path | str) -> list[str]:

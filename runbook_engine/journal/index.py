@@ -2,14 +2,20 @@
 
 The journal files are the truth; the index is a fast listing for `runbook runs`,
 and it can always be rebuilt from the run directories. It also keeps each journal's
-*head* (last sequence number and hash) whenever a run pauses or finishes: an anchor
-outside the journal file, so `verify` notices lines cut from the end, which the hash
-chain alone cannot show.
+*head* (last sequence number, hash, and their HMAC under the installation key, see
+`anchor`) whenever a run starts, pauses, resumes or finishes: an anchor outside the
+journal file, so `verify` notices lines cut from the end, which the hash chain alone
+cannot show. A damaged index file is set aside and a fresh one rebuilt from the run
+directories; the heads it held are lost, and `verify` says so for each run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -30,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
     exit_code  INTEGER,
     pid        INTEGER,
     head_seq   INTEGER,
-    head_hash  TEXT
+    head_hash  TEXT,
+    head_mac   TEXT
 )
 """
 
@@ -47,10 +54,11 @@ _COLUMNS = (
     "pid",
     "head_seq",
     "head_hash",
+    "head_mac",
 )
 
 #: Columns added after the first release of the index, with their SQL type.
-_ADDED_COLUMNS = {"head_seq": "INTEGER", "head_hash": "TEXT"}
+_ADDED_COLUMNS = {"head_seq": "INTEGER", "head_hash": "TEXT", "head_mac": "TEXT"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,7 @@ class RunRow:
     pid: int | None
     head_seq: int | None = None
     head_hash: str | None = None
+    head_mac: str | None = None
 
 
 class RunIndex:
@@ -81,15 +90,44 @@ class RunIndex:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30.0)) as conn:
+        try:
+            conn = self._open()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            self._set_aside(exc)
+            conn = self._open()
+        with closing(conn), conn:
+            yield conn
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection to an index with the current schema."""
+        conn = sqlite3.connect(self.path, timeout=30.0)
+        try:
             with conn:
                 conn.execute(_SCHEMA)
                 present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
                 for column, kind in _ADDED_COLUMNS.items():
                     if column not in present:
                         conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
-            with conn:
-                yield conn
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _set_aside(self, exc: Exception) -> None:
+        """Keep a damaged index for inspection and start a fresh one (`list_runs`
+        fills it from the run directories)."""
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.path, aside)
+        for suffix in ("-journal", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+        sys.stderr.write(
+            f"warning: run index {self.path} was unreadable ({exc}); kept as {aside.name},"
+            " rebuilt from the run directories\n"
+        )
 
     def add(self, row: RunRow) -> None:
         with self._connect() as conn:
@@ -106,15 +144,15 @@ class RunIndex:
         finished: str | None = None,
         exit_code: int | None = None,
         pid: int | None = None,
-        head: tuple[int, str] | None = None,
+        head: tuple[int, str, str] | None = None,
     ) -> None:
-        head_seq, head_hash = head if head is not None else (None, None)
+        head_seq, head_hash, mac = head if head is not None else (None, None, None)
         with self._connect() as conn:
             conn.execute(
                 "UPDATE runs SET status = ?, finished = ?, exit_code = ?, pid = COALESCE(?, pid),"
-                " head_seq = COALESCE(?, head_seq), head_hash = COALESCE(?, head_hash)"
-                " WHERE run_id = ?",
-                (status, finished, exit_code, pid, head_seq, head_hash, run_id),
+                " head_seq = COALESCE(?, head_seq), head_hash = COALESCE(?, head_hash),"
+                " head_mac = COALESCE(?, head_mac) WHERE run_id = ?",
+                (status, finished, exit_code, pid, head_seq, head_hash, mac, run_id),
             )
 
     def get(self, run_id: str) -> RunRow | None:

@@ -18,14 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from runbook_engine.errors import RunError
+from runbook_engine.journal.anchor import head_mac, installation_key, line_mac
 from runbook_engine.journal.chain import GENESIS, canonical
 from runbook_engine.journal.index import RunIndex, RunRow
+from runbook_engine.journal.sealed import seal, unseal
+from runbook_engine.journal.state import state_dir as default_state_dir
 
 JOURNAL_NAME = "journal.jsonl"
 META_NAME = "meta.json"
 
 #: Keys of every record that event data may not override.
-RESERVED = frozenset({"seq", "ts", "event", "prev", "hash"})
+RESERVED = frozenset({"seq", "ts", "event", "prev", "hash", "mac"})
+
+#: What to try when a runs dir holds no (such) run.
+RUNS_DIR_HINT = "runs started elsewhere: pass --runs-dir DIR or set RUNBOOK_RUNS_DIR"
 
 #: Events whose appearance changes the status the index shows.
 _INDEX_STATUS = {"paused": "paused", "resumed": "running"}
@@ -47,8 +53,13 @@ def new_run_id(runbook_name: str) -> str:
 class Journal:
     """The journal of one run. Appends come from one process (the runner)."""
 
-    def __init__(self, runs_dir: Path, run_id: str, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, runs_dir: Path, run_id: str, meta: dict[str, Any], state_dir: Path | None = None
+    ) -> None:
         self.runs_dir = Path(runs_dir)
+        #: Where the installation key lives (see `anchor`).
+        self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
+        self._key: bytes | None = None
         self.run_id = run_id
         self.dir = self.runs_dir / run_id
         self.path = self.dir / JOURNAL_NAME
@@ -74,6 +85,7 @@ class Journal:
         vars_sha256: str,
         inventory: str | None,
         initiator: str,
+        state_dir: Path | None = None,
     ) -> Journal:
         """Make a new run directory, its empty journal and its index entry."""
         runs_dir = Path(runs_dir)
@@ -96,7 +108,7 @@ class Journal:
             "initiator": initiator,
             "created": started,
         }
-        journal = cls(runs_dir, run_id, meta)
+        journal = cls(runs_dir, run_id, meta, state_dir)
         _write_atomic(journal.dir / META_NAME, json.dumps(meta, indent=2, sort_keys=True) + "\n")
         journal._fd = os.open(
             journal.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600
@@ -116,12 +128,15 @@ class Journal:
                 inventory=inventory,
                 exit_code=None,
                 pid=os.getpid(),
+                head_seq=0,
+                head_hash=GENESIS,
+                head_mac=head_mac(journal.key, run_id, 0, GENESIS),
             )
         )
         return journal
 
     @classmethod
-    def open(cls, runs_dir: Path, run_id: str) -> Journal:
+    def open(cls, runs_dir: Path, run_id: str, state_dir: Path | None = None) -> Journal:
         """Open an existing run by id, unique id prefix, or ``last``."""
         runs_dir = Path(runs_dir)
         resolved = resolve_run_id(runs_dir, run_id)
@@ -130,7 +145,27 @@ class Journal:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise RunError(f"run {resolved}: unreadable {META_NAME}: {exc}") from exc
-        return cls(runs_dir, resolved, meta)
+        return cls(runs_dir, resolved, meta, state_dir)
+
+    @property
+    def key(self) -> bytes:
+        """The installation key the lines and heads of this journal are MACed with."""
+        if self._key is None:
+            self._key = installation_key(self.state_dir)
+        return self._key
+
+    def head(self) -> tuple[int, str, str]:
+        """The anchored head of what was written so far: (seq, hash, MAC)."""
+        seq = self._seq or 0
+        return seq, self._prev, head_mac(self.key, self.run_id, seq, self._prev)
+
+    def seal(self, step_id: str, value: Any) -> None:
+        """Keep a ``secret_output`` step's captures for a resume, encrypted, outside
+        the journal (see `sealed`)."""
+        seal(self.dir, self.key, self.run_id, step_id, value)
+
+    def unsealed(self) -> dict[str, Any]:
+        return unseal(self.dir, self.key, self.run_id)
 
     # -- writing ------------------------------------------------------------------
 
@@ -151,7 +186,8 @@ class Journal:
         }
         body = canonical(record)  # built once: hashed, then written with the hash last
         record["hash"] = digest = hashlib.sha256((self._prev + body).encode("utf-8")).hexdigest()
-        line = f'{body[:-1]},"hash":"{digest}"}}\n'.encode()
+        record["mac"] = line_mac(self.key, self.run_id, digest)
+        line = f'{body[:-1]},"hash":"{digest}","mac":"{record["mac"]}"}}\n'.encode()
         if self._needs_newline:
             line = b"\n" + line
             self._needs_newline = False
@@ -166,11 +202,11 @@ class Journal:
                 status=str(data.get("status", "finished")),
                 finished=record["ts"],
                 exit_code=_int_or_none(data.get("exit_code")),
-                head=(self._seq, digest),
+                head=self.head(),
             )
         elif event in _INDEX_STATUS:
             self._index.update(
-                self.run_id, status=_INDEX_STATUS[event], pid=os.getpid(), head=(self._seq, digest)
+                self.run_id, status=_INDEX_STATUS[event], pid=os.getpid(), head=self.head()
             )
         return record
 
@@ -199,7 +235,7 @@ class Journal:
     def close(self, status: str, exit_code: int) -> None:
         """Record the run's outcome and journal head in the index, and release the
         journal file."""
-        head = (self._seq, self._prev) if self._seq else None
+        head = self.head() if self._seq else None
         self._index.update(
             self.run_id, status=status, finished=utc_now(), exit_code=exit_code, head=head
         )
@@ -238,7 +274,7 @@ def resolve_run_id(runs_dir: Path, ref: str) -> str:
     runs = _run_ids(runs_dir)
     if ref == "last":
         if not runs:
-            raise RunError(f"no runs in {runs_dir}")
+            raise RunError(f"no runs in {runs_dir}", hint=RUNS_DIR_HINT)
         return max(runs, key=lambda r: (_created(runs_dir, r), r))
     if ref in runs:
         return ref
@@ -246,7 +282,9 @@ def resolve_run_id(runs_dir: Path, ref: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise RunError(f"no run {ref!r} in {runs_dir}", hint="`runbook runs` lists the runs")
+        raise RunError(
+            f"no run {ref!r} in {runs_dir}", hint=f"`runbook runs` lists the runs; {RUNS_DIR_HINT}"
+        )
     shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
     raise RunError(f"run id prefix {ref!r} is ambiguous: {shown}", hint="give more of the id")
 

@@ -1,8 +1,13 @@
 """The lock that refuses a second concurrent run of the same runbook and inventory.
 
+It lives in the per-user state dir (see `state`), never under a runs dir or the
+working directory, so two shells in two directories still exclude each other; and
+`resume` takes it before it reads the journal, so two resumes cannot both act.
+
 ``flock`` is held by the open file, so the kernel releases it the moment the holder
 dies, even by SIGKILL: a stale lock file is simply taken over. The file's content
-(holder pid, run id) is only there to name the holder in the refusal message.
+(holder pid, host, start time, run id) is only there to name the holder in the
+refusal message.
 """
 
 from __future__ import annotations
@@ -11,21 +16,23 @@ import fcntl
 import hashlib
 import json
 import os
+import socket
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from runbook_engine.errors import RunError
 from runbook_engine.journal.journal import utc_now
+from runbook_engine.journal.state import ensure_private_dir
 
 
 class RunLock:
-    """``with RunLock(runs_dir, key):`` — held for the whole run."""
+    """``with RunLock(state_dir, key):`` — held for the whole run."""
 
-    def __init__(self, runs_dir: Path, key: str, *, run_id: str | None = None) -> None:
+    def __init__(self, state_dir: Path, key: str, *, run_id: str | None = None) -> None:
         self.key = key
         self.path = (
-            Path(runs_dir)
+            Path(state_dir)
             / "locks"
             / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}.lock"
         )
@@ -33,9 +40,10 @@ class RunLock:
         #: Who held the lock before us and died without releasing it, if anyone.
         self.previous_holder: dict[str, Any] | None = None
         self._fd: int | None = None
+        self._since = ""
 
     def acquire(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -43,11 +51,14 @@ class RunLock:
             holder = _holder(fd)
             os.close(fd)
             raise RunError(
-                f"another run holds the lock: run {holder.get('run_id') or '?'}, pid {holder.get('pid') or '?'}",
+                f"another run holds the lock: run {holder.get('run_id') or '?'},"
+                f" pid {holder.get('pid') or '?'} on {holder.get('host') or '?'},"
+                f" since {holder.get('since') or '?'}",
                 hint=f"one run at a time per runbook and inventory ({self.key}); lock file {self.path}",
             ) from None
         self.previous_holder = _holder(fd) or None
         self._fd = fd
+        self._since = utc_now()
         self._write()
         return self
 
@@ -83,7 +94,13 @@ class RunLock:
     def _write(self) -> None:
         assert self._fd is not None
         text = json.dumps(
-            {"pid": os.getpid(), "run_id": self.run_id, "key": self.key, "since": utc_now()}
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "run_id": self.run_id,
+                "key": self.key,
+                "since": self._since,
+            }
         )
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, (text + "\n").encode("utf-8"), 0)

@@ -23,7 +23,8 @@ class StepState:
     finished status), ``paused`` while it waits for an operator, ``confirmed`` once an
     operator confirmed or approved it but before the engine recorded it finished,
     ``skipped`` when an operator skipped it, ``pending`` when an operator asked for
-    a rerun.
+    a rerun. Operator actions come as ``operator`` events (answers given during the
+    run) or one ``operator_actions`` event per resume (a transaction).
     """
 
     status: str = "pending"
@@ -161,16 +162,20 @@ def replay(events: Iterable[Mapping[str, Any]]) -> RunState:
         elif name == "operator":
             operator_actions.append(_without_chain(event))
             action = event.get("action")
-            if step is not None and action in ("confirm", "approve", "skip", "rerun"):
-                new_status = {
-                    "confirm": "confirmed",
-                    "approve": "confirmed",
-                    "skip": "skipped",
-                    "rerun": "pending",
-                }[action]
-                steps[step_id] = replace(step, status=new_status)
+            if step is not None and action in _ANSWERING:
+                steps[step_id] = _after_operator(step, action)
                 if step_id in pending:
                     pending.remove(step_id)
+        elif name == "operator_actions":
+            for item in event.get("actions") or ():
+                entry = {**_without_chain(event), **item}
+                entry.pop("actions", None)
+                operator_actions.append(entry)
+                sid = item.get("step")
+                if isinstance(sid, str) and sid in steps:
+                    steps[sid] = _after_operator(steps[sid], item.get("action"))
+                    if sid in pending and item.get("action") in _ANSWERING:
+                        pending.remove(sid)
         elif name == "resumed":
             status = "running"
         elif name == "run_finished":
@@ -178,7 +183,9 @@ def replay(events: Iterable[Mapping[str, Any]]) -> RunState:
             run["finished_at"] = ts
             code = event.get("exit_code")
             run["exit_code"] = code if isinstance(code, int) else None
-    interrupted = [sid for sid, st in steps.items() if st.status == "running"]
+    # a step cancelled mid-way (Ctrl-C, SIGTERM) did part of its work, like one
+    # killed with its runner: both are interrupted, never silently run again
+    interrupted = [sid for sid, st in steps.items() if st.status in ("running", "cancelled")]
     return RunState(
         status=status,
         steps=steps,
@@ -197,6 +204,14 @@ def replay(events: Iterable[Mapping[str, Any]]) -> RunState:
         rollback=rollback,
         last_seq=last_seq,
     )
+
+
+#: Operator actions and the step status each leaves behind.
+_ANSWERING = {"confirm": "confirmed", "approve": "confirmed", "skip": "skipped", "rerun": "pending"}
+
+
+def _after_operator(step: StepState, action: Any) -> StepState:
+    return replace(step, status=_ANSWERING[action]) if action in _ANSWERING else step
 
 
 def _without_chain(event: Mapping[str, Any]) -> dict[str, Any]:

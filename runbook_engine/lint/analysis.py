@@ -18,18 +18,17 @@ from runbook_engine.errors import (
 )
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
+from runbook_engine.lint.template_rules import (
+    raw_findings,
+    shell_context_findings,
+    sql_text_findings,
+)
 from runbook_engine.loader import MAX_BYTES, Document, escape, load_file
 from runbook_engine.model import Runbook, Step, build_runbook, executor_keys
 from runbook_engine.schema import validate
 from runbook_engine.templating import BUILTIN_NAMES, check_template, has_template, strings_in
 from runbook_engine.variables import convert
-
-#: Names a predicate may use besides the step's own fields.
-PREDICATE_ROOTS = frozenset({"vars", "steps", "hosts", "probe", "baseline", "samples", "previous", "now", "run"})
-#: Fields every step result carries whatever its executor (set by the engine).
-STEP_STATUS_FIELDS = frozenset(
-    {"status", "succeeded", "failed", "skipped", "ok", "error", "duration", "attempts", "hosts", "rc", "stdout"}
-)
+from runbook_engine.vocabulary import PREDICATE_ROOTS, roots_supplied, step_names_supplied
 
 
 @dataclass
@@ -45,8 +44,13 @@ class Analysis:
     raw_text: str = ""
 
     @property
+    def errors(self) -> list[RunbookError]:
+        """The findings that make the runbook wrong (not the warnings)."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
     def ok(self) -> bool:
-        return not self.findings
+        return not self.errors
 
     def line(self, number: int) -> str:
         """Source line ``number`` (1-based), or "" when there is none."""
@@ -102,6 +106,9 @@ def analyze_document(doc: Document, result: Analysis | None = None, *, remember_
     if not problems:
         findings.extend(_template_findings(doc, runbook, graph))
         findings.extend(_predicate_findings(doc, runbook, graph))
+        findings.extend(shell_context_findings(doc, runbook))
+        findings.extend(sql_text_findings(doc, runbook))
+        findings.extend(raw_findings(doc, runbook))
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return result
 
@@ -289,16 +296,45 @@ def _step_refs(
                     rule="RB108",
                 )
             )
-        if len(chain) > 1 and chain[1] not in target.capture and chain[1] not in STEP_STATUS_FIELDS:
+        supplied = supplied_step_names(target)
+        if len(chain) > 1 and chain[1] not in supplied:
             findings.append(
                 TemplateError(
-                    f"step {target_id!r} captures no {chain[1]!r}",
+                    f"step {target_id!r} supplies no {chain[1]!r}",
                     span=span,
-                    hint=f"captures: {', '.join(sorted(target.capture)) or 'none'}",
+                    hint=_supplied_hint(chain[1], target, supplied),
                     rule="RB108",
                 )
             )
     return findings
+
+
+def supplied_step_names(step: Step) -> dict[str, str]:
+    """What ``steps.<id>.<name>`` can name for ``step`` at run time (the vocabulary's
+    rule, applied to the step's executor class and captures)."""
+    cls = executor_classes().get(step.executor)
+    fields = dict(getattr(cls, "fields", {}) or {}) if cls is not None else {}
+    host_fields = bool(getattr(cls, "host_fields", {}) or {}) if cls is not None else False
+    return step_names_supplied(step.capture, fields, host_fields)
+
+
+def _supplied_hint(name: str, step: Step, supplied: Mapping[str, str]) -> str:
+    close = _suggest(name, supplied)
+    listed = f"captures: {', '.join(sorted(step.capture)) or 'none'}; fields: " + ", ".join(
+        n for n in supplied if n not in step.capture
+    )
+    return f"{close} ({listed})" if close else listed
+
+
+def runbook_roots(runbook: Runbook) -> frozenset[str]:
+    """The predicate roots a run of ``runbook`` supplies: the executors of its steps
+    say which optional roots they bring (``supplies_roots``)."""
+    classes = executor_classes()
+    capabilities: set[str] = set()
+    for step in _with_undo(runbook.all_steps()):
+        cls = classes.get(step.executor)
+        capabilities.update(getattr(cls, "supplies_roots", ()) or ())
+    return roots_supplied(capabilities)
 
 
 def _predicate_sources(runbook: Runbook) -> Iterable[tuple[Step | None, str, str, str]]:
@@ -317,6 +353,7 @@ def _predicate_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> li
     from runbook_engine import predicates
 
     classes = executor_classes()
+    supplied = runbook_roots(runbook)
     findings: list[RunbookError] = []
     for step, key, ptr, text in _predicate_sources(runbook):
         cls = classes.get(step.executor) if step is not None else None
@@ -327,12 +364,13 @@ def _predicate_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> li
             exc.span = doc.inner_span(ptr, exc.offset, exc.length)
             findings.append(exc)
             continue
+        fields: dict[str, str] = {}
+        host_fields: dict[str, str] = {}
         if step is not None and key in ("expect", "until") and cls is not None:
             fields = dict(getattr(cls, "fields", {}) or {})
             host_fields = dict(getattr(cls, "host_fields", {}) or {})
-            problems = predicates.check_names(expr, fields, host_fields, PREDICATE_ROOTS)
-        else:
-            problems = predicates.check_names(expr, {}, {}, PREDICATE_ROOTS | {"status", "succeeded", "failed"})
+        problems, missing = _unsupplied_roots(expr, text, fields, supplied)
+        problems += predicates.check_names(expr, fields, host_fields, supplied | missing)
         for problem in problems:
             problem.span = doc.inner_span(ptr, problem.offset, problem.length)
             findings.append(problem)
@@ -340,6 +378,36 @@ def _predicate_findings(doc: Document, runbook: Runbook, graph: StepGraph) -> li
             problem.span = doc.inner_span(ptr, problem.offset, problem.length)
             findings.append(problem)
     return findings
+
+
+def _unsupplied_roots(
+    expr: Any, text: str, fields: Mapping[str, str], supplied: frozenset[str]
+) -> tuple[list[PredicateError], set[str]]:
+    """Known roots (``probe``) that no step of this runbook supplies, and their names."""
+    from runbook_engine import predicates
+
+    problems: list[PredicateError] = []
+    names: set[str] = set()
+    for node in predicates.walk(expr):
+        if not isinstance(node, predicates.Path):
+            continue
+        name = node.root
+        if name in fields or name in supplied or name not in PREDICATE_ROOTS:
+            continue
+        root = PREDICATE_ROOTS[name]
+        givers = sorted(
+            key for key, cls in executor_classes().items() if root.needs in (getattr(cls, "supplies_roots", ()) or ())
+        )
+        names.add(name)
+        problems.append(PredicateError(
+            f"{name!r} is never supplied in this runbook: no step supplies {root.description}",
+            offset=node.offset,
+            length=len(name),
+            source=text,
+            hint=f"add a {' or '.join(givers) or 'monitor'} step, or drop the reference",
+            rule="RB300",
+        ))
+    return problems, names
 
 
 def _step_ref_findings(expr: Any, text: str, runbook: Runbook) -> list[PredicateError]:
@@ -363,6 +431,17 @@ def _step_ref_findings(expr: Any, text: str, runbook: Runbook) -> list[Predicate
                     PredicateError(f"unknown step {ref!r}", offset=max(at, node.offset), length=len(ref),
                                    source=text, hint=_suggest(ref, ids), rule="RB105")
                 )
+            elif isinstance(ref, str) and len(node.segments) > 1 and isinstance(node.segments[1], str):
+                target = runbook.step(ref)
+                supplied = supplied_step_names(target)
+                name = node.segments[1]
+                if name not in supplied:
+                    at = text.find(name, node.offset, node.offset + node.length)
+                    problems.append(
+                        PredicateError(f"step {ref!r} supplies no {name!r}", offset=max(at, node.offset),
+                                       length=len(name), source=text,
+                                       hint=_supplied_hint(name, target, supplied), rule="RB108")
+                    )
             continue
         if not isinstance(node, predicates.StepQuery):
             continue

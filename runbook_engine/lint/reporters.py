@@ -34,7 +34,8 @@ def text(analyses: Sequence[Analysis]) -> str:
     for analysis in analyses:
         for finding in analysis.findings:
             where = str(finding.span) if finding.span else analysis.path
-            out.append(f"{where}: {finding.message} [{finding.rule}]")
+            level = "warning: " if finding.severity == "warning" else ""
+            out.append(f"{where}: {level}{finding.message} [{finding.rule}]")
             line = _source_line(analysis, finding)
             if line:
                 out.append(f"  {line}")
@@ -48,6 +49,7 @@ def _record(analysis: Analysis, finding: RunbookError) -> dict[str, Any]:
     span = finding.span
     return {
         "rule": finding.rule,
+        "severity": finding.severity,
         "message": finding.message,
         "hint": finding.hint,
         "path": span.path if span else analysis.path,
@@ -79,7 +81,7 @@ def sarif(analyses: Sequence[Analysis]) -> str:
             results.append(
                 {
                     "ruleId": finding.rule,
-                    "level": "error",
+                    "level": finding.severity,
                     "message": {"text": message},
                     "locations": [
                         {"physicalLocation": {"artifactLocation": {"uri": analysis.path}, "region": region}}
@@ -109,7 +111,7 @@ def github(analyses: Sequence[Analysis]) -> str:
             span = finding.span
             where = f"file={span.path},line={span.line},col={span.col}" if span else f"file={analysis.path}"
             message = finding.message + (f" ({finding.hint})" if finding.hint else "")
-            lines.append(f"::error {where},title={finding.rule}::{esc(message)}")
+            lines.append(f"::{finding.severity} {where},title={finding.rule}::{esc(message)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

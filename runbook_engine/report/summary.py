@@ -554,6 +554,11 @@ def _deviations(
             what = event.get("action")
             target = f" step {event['step']}" if event.get("step") else ""
             found.append(Deviation("operator", event.get("ts"), f"{who}: {what}{target}"))
+        elif name == "operator_actions":
+            for item in event.get("actions") or ():
+                what = f"{item.get('action')} step {item.get('step')}"
+                late = " (after its deadline)" if item.get("late") else ""
+                found.append(Deviation("operator", event.get("ts"), f"{event.get('by') or '?'}: {what}{late}"))
         elif name == "journal_repaired":
             found.append(
                 Deviation(

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from runbook_engine.testing import sshd_fleet, sshd_fleet_factory
+from runbook_engine.testing import isolated_fleet_factory, sshd_fleet, sshd_fleet_factory
 
-__all__ = ["sshd_fleet", "sshd_fleet_factory"]
+__all__ = ["isolated_fleet_factory", "sshd_fleet", "sshd_fleet_factory"]

@@ -116,7 +116,7 @@ def test_adhoc_shell_gives_rc_and_stdout_per_host(tmp_path: Path) -> None:
     result, _ = run(
         {
             "module": "shell",
-            "args": "echo {{ '{{' }} inventory_hostname {{ '}}' }}; [ {{ '{{' }} inventory_hostname {{ '}}' }} = web-01 ]",
+            "args": "{% raw %}echo {{ inventory_hostname }}; [ {{ inventory_hostname }} = web-01 ]{% endraw %}",
         },
         tmp_path,
         options={"inventory_path": str(inventory)},
@@ -202,5 +202,99 @@ def test_describe_shows_the_command(tmp_path: Path) -> None:
         )
     )
     assert lines == [
-        'ansible-playbook /srv/orchestrate.yml --tags a,b -i inventory/hosts -e \'{"service_action": "stop"}\''
+        "ansible-playbook /srv/orchestrate.yml --tags a,b -i inventory/hosts -e @extra-vars.yml"
+        '  # extra-vars.yml: {"service_action": "stop"}'
     ]
+
+
+@needs_ansible
+def test_values_in_args_and_extra_vars_stay_data(tmp_path: Path) -> None:
+    """Ansible args were never quoted: a value could run commands on the host, and a
+    `{{ lookup('pipe', …) }}` in an extra var ran on the controller."""
+    inventory = local_inventory(tmp_path)
+    hosts = load_inventory(inventory).select("web-01")
+    marker = tmp_path / "pwned"
+    evil = f"$(touch {marker}); `touch {marker}` {{{{ lookup('pipe', 'touch {marker}') }}}}"
+    result, _ = run(
+        {"module": "shell", "args": "printf '%s' {{ evil }}"},
+        tmp_path,
+        options={"inventory_path": str(inventory)},
+        hosts=hosts,
+        values={"evil": evil},
+    )
+    assert result.ok, result.error
+    assert result.hosts["web-01"]["stdout"] == evil and not marker.exists()
+    (tmp_path / "echo.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - copy: {content: '{{ note }}', dest: '{{ app_dir }}/NOTE'}\n"
+    )
+    result, _ = run(
+        {"playbook": "echo.yml", "extra_vars": {"note": "{{ evil }}"}},
+        tmp_path,
+        options={"inventory_path": str(inventory)},
+        hosts=hosts,
+        values={"evil": evil},
+    )
+    assert result.ok, result.error
+    assert (tmp_path / "web-01" / "opt" / "app" / "NOTE").read_text() == evil
+    assert not marker.exists()
+
+
+def test_a_template_inside_quotes_of_shell_args_is_refused(tmp_path: Path) -> None:
+    from runbook_engine.errors import TemplateError
+
+    with pytest.raises(TemplateError) as info:
+        AnsibleExecutor().command(
+            make_call({"module": "shell", "args": "echo '{{ v }}'"}, values={"v": "x"})
+        )
+    assert info.value.rule == "RB205"
+
+
+@needs_ansible
+def test_secret_extra_vars_are_in_a_private_file_not_on_the_command_line(tmp_path: Path) -> None:
+    import contextlib
+    import os
+    import threading
+    import time
+
+    inventory = local_inventory(tmp_path)
+    (tmp_path / "slow.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: sleep 1\n"
+    )
+    seen: list[str] = []
+    modes: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    line = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                seen.append(line)
+                for word in line.split():
+                    if word.startswith("@") and word.endswith("extra-vars.yml"):
+                        with contextlib.suppress(OSError):
+                            modes.append(os.stat(word[1:]).st_mode & 0o777)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        result, _ = run(
+            {"playbook": "slow.yml", "extra_vars": {"api_token": "{{ token }}"}},
+            tmp_path,
+            options={"inventory_path": str(inventory)},
+            hosts=load_inventory(inventory).select("web-01"),
+            values={"token": "tok-s3cr3t-value"},
+        )
+    finally:
+        stop.set()
+        watcher.join()
+    assert result.ok, result.error
+    assert any("ansible-playbook" in line for line in seen)
+    assert not [line for line in seen if "s3cr3t" in line]
+    assert modes and set(modes) == {0o600}

@@ -304,3 +304,17 @@ def test_schema_is_a_valid_draft_2020_12_fragment() -> None:
     )
     assert not validator.is_valid({"url": "http://x/", "json": {}, "body": "x"})
     assert not validator.is_valid({"url": "http://x/", "retry": 3})
+
+
+def test_values_in_the_url_are_percent_encoded_for_where_they_stand(base_url: str) -> None:
+    """A value in the query could add parameters (`&admin=1`) or cut the URL (`#`)."""
+    from urllib.parse import parse_qs
+
+    call = make_call(
+        {"url": "{{ base }}/echo?q={{ q }}&page={{ page }}"},
+        values={"base": base_url, "q": "a b&admin=1#frag", "page": "2?x=/"},
+    )
+    result = asyncio.run(HttpExecutor().run(call))
+    assert result.ok, result.error
+    query = result.fields["json"]["query"]
+    assert parse_qs(query) == {"q": ["a b&admin=1#frag"], "page": ["2?x=/"]}

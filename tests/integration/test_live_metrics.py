@@ -28,8 +28,8 @@ decisions:
     when: steps.quick.duration >= 0
     severity: medium
     action: warn
-  - condition: Probe latency high
-    when: probe.latency > 1
+  - condition: Quick step printed a large number
+    when: steps.quick.stdout > 5
     severity: high
     action: warn
 phases:

@@ -61,7 +61,7 @@ def test_plan_renders_every_command_and_runs_nothing(tmp_path: Path) -> None:
     write(tmp_path)
     done = cli(tmp_path, "plan", "book.yaml", "--var", "version=v2.4.0")
     assert done.returncode == 0, done.stderr
-    assert "deploy v2.4.0 over '<record.previous>' with ***" in done.stdout
+    assert 'echo "deploy v2.4.0 over <record.previous> with ***"' in done.stdout
     assert "decided at run time" in done.stdout and "tok-very-secret" not in done.stdout
     assert not (tmp_path / "log.txt").exists()
     dry = cli(tmp_path, "run", "book.yaml", "--var", "version=v2.4.0", "--dry-run")

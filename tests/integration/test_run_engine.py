@@ -49,10 +49,9 @@ class Runner:
     def resume(self, run_id: str, **request: Any):
         overrides = request.pop("options", {})
         journal = Journal.open(self.runs, run_id)
-        runbook = load_checked(str(self.path))
         return resume_run(
             journal,
-            runbook,
+            lambda: load_checked(str(self.path)),
             self.options(**overrides),
             ResumeOptions(**request),
             PlainProgress(self.output),
@@ -450,12 +449,11 @@ def test_pause_then_resume_with_approval_by_someone_else(runner: Runner) -> None
     assert (second.status, second.exit_code) == ("succeeded", 0)
     assert runner.lines() == ["before", "after"]
     events = runner.events(first.run_id)
-    approval = next(e for e in events if e["event"] == "operator" and e["step"] == "db-team")
-    assert (
-        approval["by"] == "bob"
-        and approval["inputs"] == {"ticket": "CHG-7"}
-        and approval["action"] == "approve"
-    )
+    [approval] = [e for e in events if e["event"] == "operator_actions"]
+    assert approval["by"] == "bob" and approval["source"] == "resume"
+    assert approval["actions"] == [
+        {"action": "approve", "step": "db-team", "inputs": {"ticket": "CHG-7"}}
+    ]
     gate = [e for e in events if e["event"] == "step_finished" and e["step"] == "db-team"][-1]
     assert gate["result"]["fields"]["confirmed_by"] == "bob"
     assert gate["result"]["fields"]["inputs"] == {"ticket": "CHG-7"}
@@ -520,7 +518,7 @@ def test_a_second_run_of_the_same_runbook_is_refused_while_locked(runner: Runner
     from runbook_engine.engine.session import lock_key
 
     with (
-        RunLock(runner.runs, lock_key(runbook, None)),
+        RunLock(runner.options().state_dir, lock_key(runbook.path, None)),
         pytest.raises(RunError, match="another run holds the lock"),
     ):
         runner.run()

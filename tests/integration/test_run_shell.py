@@ -18,6 +18,7 @@ import pytest
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import Host, StepCall
 from runbook_engine.executors.shell import ShellExecutor
+from runbook_engine.shell_values import ShellCommand
 
 
 def run(call: StepCall):
@@ -144,8 +145,8 @@ def test_runs_once_per_local_host_rendered_per_host(tmp_path: Path) -> None:
         Path(host.vars["root"]).mkdir()
         (Path(host.vars["root"]) / "VERSION").write_text(f"v-{host.name}\n")
 
-    def render_command(text: str, host: Host | None) -> str:
-        return text.replace("ROOT", host.vars["root"]) if host else text
+    def render_command(text: str, host: Host | None) -> ShellCommand:
+        return ShellCommand.plain(text.replace("ROOT", host.vars["root"]) if host else text)
 
     result = run(StepCall("s", "cat ROOT/VERSION", hosts=hosts, render_command=render_command))
     assert result.ok
@@ -170,7 +171,9 @@ def test_describe_shows_rendered_commands() -> None:
     call = StepCall(
         "s",
         {"command": "deploy {{v}}", "cwd": "/opt"},
-        render_command=lambda t, h=None: t.replace("{{v}}", "'v2'"),
+        render_command=lambda t, h=None: ShellCommand(
+            script=t.replace("{{v}}", '"${RB_V1}"'), values=("v2",), shown=t.replace("{{v}}", "'v2'")
+        ),
     )
     assert ShellExecutor().describe(call) == ["(cd /opt) deploy 'v2'"]
 

@@ -438,3 +438,31 @@ def test_unreachable_database_fails_the_step(tmp_path: Path) -> None:
     )
     assert not result.ok
     assert (result.error or "").startswith("cannot connect: folder")
+
+
+def test_a_value_pasted_into_sql_text_is_refused_and_params_carry_it(tmp_path: Path) -> None:
+    """`query: SELECT '{{ name }}'` let a value become SQL; now only bound params can."""
+    from runbook_engine.errors import TemplateError
+    from runbook_engine.testing import make_call
+
+    def run(spec: dict[str, Any], workdir: Path, **kwargs: Any) -> Result:
+        return asyncio.run(SqlExecutor().run(make_call(spec, workdir=workdir, **kwargs)))
+
+    dsn = f"sqlite:///{tmp_path / 'values.db'}"
+    run({"dsn": dsn, "script": "CREATE TABLE t (name TEXT)"}, tmp_path)
+    hostile = "x'); DROP TABLE t; --"
+    with pytest.raises(TemplateError) as info:
+        run(
+            {"dsn": dsn, "query": "INSERT INTO t VALUES ('{{ name }}')"},
+            tmp_path,
+            values={"name": hostile},
+        )
+    assert info.value.rule == "RB205"
+    bound = run(
+        {"dsn": dsn, "query": "INSERT INTO t VALUES (:name)", "params": {"name": "{{ name }}"}},
+        tmp_path,
+        values={"name": hostile},
+    )
+    assert bound.ok, bound.error
+    rows = run({"dsn": dsn, "query": "SELECT name FROM t"}, tmp_path)
+    assert rows.fields["rows"] == [{"name": hostile}]

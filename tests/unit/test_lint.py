@@ -182,6 +182,7 @@ def test_json_reporter(broken: list[Analysis]) -> None:
     first = data["findings"][0]
     assert first == {
         "rule": "RB202",
+        "severity": "error",
         "message": "undefined template variable 'verison'",
         "hint": "did you mean 'version'?",
         "path": "runbooks/broken.yaml",

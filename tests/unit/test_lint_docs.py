@@ -61,7 +61,7 @@ def test_format_doc_names_every_key_of_the_base_schema() -> None:
 def test_format_doc_covers_templating_and_the_dag() -> None:
     for phrase in (
         "| raw",
-        "shell-quoted",
+        "Values are data",
         "steps['record-versions'].previous_version",
         "## Durations",
         "## DAG rules",

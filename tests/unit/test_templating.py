@@ -27,25 +27,30 @@ def test_plain_rendering_recurses_and_keeps_non_strings() -> None:
     }
 
 
-def test_commands_quote_every_interpolated_value() -> None:
+def test_commands_refer_to_every_interpolated_value() -> None:
     renderer = Renderer(
         {"dir": "/opt/my app", "evil": NASTY, "safe": "v2.4.0", "flag": True, "nothing": None}
     )
-    assert renderer.render_command("cd {{ dir }}") == "cd '/opt/my app'"
-    assert renderer.render_command("echo {{ safe }}") == "echo v2.4.0"  # nothing to quote
-    assert renderer.render_command("echo {{ flag }} {{ nothing }}") == "echo true ''"
+    command = renderer.render_command("cd {{ dir }}")
+    assert command.script == 'cd "${RB_V1}"' and command.env == {"RB_V1": "/opt/my app"}
+    assert command.shown == "cd '/opt/my app'"
+    assert renderer.render_command("echo {{ safe }}").shown == "echo v2.4.0"  # nothing to quote
+    flags = renderer.render_command("echo {{ flag }} {{ nothing }}")
+    assert flags.values == ("true", "") and flags.shown == "echo true ''"
 
 
 def test_quoted_value_reaches_the_shell_as_one_literal_argument() -> None:
     command = Renderer({"evil": NASTY}).render_command("printf %s {{ evil }}")
-    result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["sh", "-c", command.script], capture_output=True, text=True, check=True, env=command.env
+    )
     assert result.stdout == NASTY
 
 
 def test_raw_opts_out_of_quoting_and_quote_forces_it() -> None:
     renderer = Renderer({"opts": "-l -a", "name": "a b"})
-    assert renderer.render_command("ls {{ opts | raw }}") == "ls -l -a"
-    assert renderer.render_command("ls {{ opts }}") == "ls '-l -a'"
+    assert renderer.render_command("ls {{ opts | raw }}").script == "ls -l -a"
+    assert renderer.render_command("ls {{ opts }}").script == 'ls "${RB_V1}"'
     assert renderer.render("echo {{ name | quote }}") == "echo 'a b'"
 
 
@@ -114,3 +119,31 @@ def test_strings_in_yields_every_string_with_its_pointer() -> None:
         ("/s/args/0", "c"),
         ("/s/args/1/d", "e"),
     ]
+
+
+@pytest.mark.parametrize(
+    "text", ["{{ 10 ** 5000 }}", "{{ 'a' * n }}", "{{ n * 'a' }}", "{{ 2 ** n }}", "{{ [1] * n }}"]
+)
+def test_template_arithmetic_is_bounded_at_run_time(text: str) -> None:
+    """`'a' * 10**9` took 9 s and 2.9 GB; now it is refused at once."""
+    with pytest.raises(TemplateError) as info:
+        Renderer({"n": 10**9}).render_command(text)
+    assert info.value.rule == "RB208"
+    assert Renderer({"n": 3}).render("{{ 'a' * n }} {{ 2 ** 10 }}") == "aaa 1024"
+
+
+def test_unknown_filter_and_huge_literal_are_template_errors_not_tracebacks() -> None:
+    with pytest.raises(TemplateError) as info:
+        check_template("{{ x | lenght }}")
+    assert info.value.rule == "RB207" and "'length'" in (info.value.hint or "")
+    with pytest.raises(TemplateError) as info:
+        check_template("{{ x is evn }}")
+    assert info.value.rule == "RB207"
+    with pytest.raises(TemplateError) as info:
+        check_template("{{ 1" + "0" * 5000 + " }}")
+    assert info.value.rule == "RB208"
+    with pytest.raises(TemplateError) as info:
+        check_template("{{ 10 ** 5000 }}")
+    assert info.value.rule == "RB208"
+    with pytest.raises(TemplateError):
+        Renderer({"x": "a"}).render("{{ x | lenght }}")

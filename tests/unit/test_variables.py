@@ -161,3 +161,30 @@ def test_pattern_must_match_the_whole_value() -> None:
     assert convert(spec, "v2", "--var") == "v2"
     with pytest.raises(VariableError, match="does not match"):
         convert(spec, "v2-rc1", "--var")
+
+
+def test_unknown_key_in_a_vars_file_is_an_error_with_did_you_mean(
+    runbook: Runbook, tmp_path: Path
+) -> None:
+    """A typo in a vars file (``verison``) used to deploy the default silently."""
+    path = tmp_path / "vars.yaml"
+    path.write_text("version: v1.0.0\nverison: v9.9.9\n")
+    with pytest.raises(VariableError) as caught:
+        resolve_vars(runbook, {}, [path])
+    assert caught.value.message == f"unknown var 'verison' in vars file {path}"
+    assert caught.value.hint is not None and "did you mean 'version'?" in caught.value.hint
+    assert caught.value.span is not None and (caught.value.span.line, caught.value.span.col) == (2, 1)
+
+
+def test_a_shared_vars_file_may_hold_vars_the_runbook_does_not_declare(
+    runbook: Runbook, tmp_path: Path
+) -> None:
+    path = tmp_path / "shared.yaml"
+    path.write_text("x-shared: true\nversion: v1.2.3\nother_runbooks_var: 1\n")
+    assert resolve_vars(runbook, {}, [path]).values["version"] == "v1.2.3"
+
+
+def test_unknown_var_given_with_var_suggests_the_close_name(runbook: Runbook) -> None:
+    with pytest.raises(VariableError) as caught:
+        resolve_vars(runbook, {"verison": "v1.0.0"})
+    assert caught.value.hint is not None and "did you mean 'version'?" in caught.value.hint

@@ -81,7 +81,7 @@ def test_any_single_byte_change_is_detected(
         if original[index] == byte:
             return
         journal.path.write_bytes(original[:index] + bytes([byte]) + original[index + 1 :])
-        problems = verify_journal(journal.path)
+        problems = verify_run(journal)  # the chain, then each line's MAC
         try:
             journal.events()
         except RunError:

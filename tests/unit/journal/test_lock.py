@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -50,8 +51,10 @@ def test_second_run_is_refused_naming_the_holder(
 ) -> None:
     with pytest.raises(RunError) as info, RunLock(tmp_path, KEY):
         pass
+    since = json.loads(next((tmp_path / "locks").glob("*.lock")).read_text())["since"]
     assert info.value.message == (
-        f"another run holds the lock: run 20261206T020000Z-monthly-update-beef, pid {holder.pid}"
+        "another run holds the lock: run 20261206T020000Z-monthly-update-beef,"
+        f" pid {holder.pid} on {socket.gethostname()}, since {since}"
     )
 
 

@@ -1,0 +1,291 @@
+"""Operator actions as transactions: everything an operator asks of a paused or
+interrupted run (confirm or approve gates with their inputs, rerun or skip
+interrupted steps) is checked as a whole against the run's journal, and only then
+recorded as ONE ``operator_actions`` event. A refused request writes nothing.
+
+`plan_actions` is the one entry point: `runbook resume` calls it, and so can any
+other front end (a web console) that answers gates of a paused run. Who the
+operator is, is the caller's business (``by``); this module checks what the runbook
+allows that person to do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runbook_engine.errors import RunbookError, RunError
+from runbook_engine.executors.manual import Gate, OperatorAnswer, check_answer, parse_gate
+from runbook_engine.model import Runbook, Step
+
+#: The journal event one transaction is recorded as.
+EVENT = "operator_actions"
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """What the operator asks, before any of it is checked.
+
+    ``inputs`` keys are ``NAME`` (the input of the one gate confirmed) or
+    ``STEP.NAME``; ``preset`` marks inputs given up front (``run --input``) that
+    answer a gate only once someone (or ``--yes``) confirms it.
+    """
+
+    by: str
+    confirm: Sequence[str] = ()
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    rerun: Sequence[str] = ()
+    skip: Sequence[str] = ()
+    source: str = "resume"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One checked action: ``action`` is confirm, approve, rerun or skip. ``late``
+    says a gate was answered after its deadline (it takes its ``on_timeout``)."""
+
+    action: str
+    step: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    late: bool = False
+
+    def journal_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"action": self.action, "step": self.step}
+        if self.inputs:
+            data["inputs"] = dict(self.inputs)
+        if self.late:
+            data["late"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A checked request, ready to be journaled as one event."""
+
+    by: str
+    source: str
+    actions: tuple[Action, ...]
+    #: Inputs for gates not confirmed in this transaction (``run --input``).
+    preset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def journal_data(self) -> dict[str, Any]:
+        return {
+            "by": self.by,
+            "source": self.source,
+            "actions": [a.journal_data() for a in self.actions],
+        }
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+
+@dataclass(frozen=True)
+class RunStanding:
+    """What the journal says about the run, as far as operator actions care."""
+
+    waiting: Sequence[str]
+    interrupted: Sequence[str]
+    finished: Sequence[str]
+    deadlines: Mapping[str, float] = field(default_factory=dict)
+
+
+def find_step(runbook: Runbook, step_id: str) -> Step | None:
+    """A step, an undo step, or a prerequisite (``prerequisite-N`` when it has no id)."""
+    for step in runbook.all_steps():
+        if step.id == step_id:
+            return step
+        if step.undo is not None and step.undo.id == step_id:
+            return step.undo
+    for index, item in enumerate(runbook.prerequisites):
+        sid = item.step.id if item.step else f"prerequisite-{index + 1}"
+        if sid == step_id:
+            return item.step or Step(
+                id=sid, phase="prerequisites", executor="manual", spec=item.text
+            )
+    return None
+
+
+def split_inputs(
+    inputs: Mapping[str, str], runbook: Runbook, confirmed: Sequence[str]
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """``{step: {name: value}}`` from ``NAME`` / ``STEP.NAME`` keys, and problems."""
+    by_step: dict[str, dict[str, str]] = {}
+    problems: list[str] = []
+    for key, value in inputs.items():
+        step_id, dot, name = key.rpartition(".")
+        if dot and find_step(runbook, step_id) is not None:
+            by_step.setdefault(step_id, {})[name] = value
+        elif len(confirmed) == 1:
+            by_step.setdefault(confirmed[0], {})[key] = value
+        elif not confirmed:
+            problems.append(f"--input {key}: which gate? write --input STEP.{key}=VALUE")
+        else:
+            problems.append(
+                f"--input {key}: several gates are confirmed ({', '.join(confirmed)});"
+                f" write --input STEP.{key}=VALUE"
+            )
+    return by_step, problems
+
+
+def plan_actions(
+    request: ActionRequest,
+    runbook: Runbook,
+    standing: RunStanding,
+    render: Callable[[Any], Any],
+    initiator: str,
+    *,
+    now: float | None = None,
+) -> Transaction:
+    """Check every part of ``request``; the whole `Transaction`, or a `RunError`
+    listing every problem (nothing is written either way)."""
+    now = time.time() if now is None else now
+    problems: list[str] = []
+    inputs, input_problems = split_inputs(request.inputs, runbook, request.confirm)
+    problems += input_problems
+    actions: list[Action] = []
+    for step_id in request.confirm:
+        action, problem = _confirmation(
+            step_id, runbook, standing, render, initiator, request.by, inputs.get(step_id, {}), now
+        )
+        if problem:
+            problems.append(problem)
+        elif action is not None:
+            actions.append(action)
+    for flag, steps in (("--rerun", request.rerun), ("--skip", request.skip)):
+        for step_id in steps:
+            if step_id not in standing.interrupted:
+                problems.append(
+                    f"{flag} {step_id}: that step was not interrupted"
+                    f" (interrupted: {', '.join(standing.interrupted) or 'none'})"
+                )
+            elif step_id in request.rerun and step_id in request.skip:
+                if flag == "--rerun":
+                    problems.append(f"{step_id}: both --rerun and --skip")
+            else:
+                actions.append(Action(flag.removeprefix("--"), step_id))
+    preset: dict[str, dict[str, Any]] = {}
+    for step_id, values in inputs.items():
+        if step_id in request.confirm:
+            continue
+        converted, problem = _preset(step_id, values, runbook, standing, render)
+        if problem:
+            problems.append(problem)
+        else:
+            preset[step_id] = converted
+    if problems:
+        raise RunError(
+            problems[0] if len(problems) == 1 else f"{len(problems)} problems, nothing recorded:\n  "
+            + "\n  ".join(problems),
+            hint="--as NAME says who acts; --input STEP.NAME=VALUE gives a gate's inputs;"
+            f" waiting: {', '.join(standing.waiting) or 'none'}",
+        )
+    return Transaction(by=request.by, source=request.source, actions=tuple(actions), preset=preset)
+
+
+def _gate(step: Step, render: Callable[[Any], Any]) -> Gate | None:
+    """The gate as it will run, or None when it cannot be rendered yet (it uses
+    captures of steps that have not run)."""
+    try:
+        return parse_gate(render(step.spec))
+    except RunbookError:
+        return None
+
+
+def _confirmation(
+    step_id: str,
+    runbook: Runbook,
+    standing: RunStanding,
+    render: Callable[[Any], Any],
+    initiator: str,
+    by: str,
+    inputs: Mapping[str, str],
+    now: float,
+) -> tuple[Action | None, str | None]:
+    step = find_step(runbook, step_id)
+    if step is None:
+        return None, f"--confirm {step_id}: no such step in the runbook"
+    upcoming = step.executor == "manual" and step_id not in standing.finished
+    if step_id not in standing.waiting and not upcoming:
+        return None, (
+            f"--confirm {step_id}: that step is not waiting for an operator"
+            f" (waiting: {', '.join(standing.waiting) or 'none'})"
+        )
+    gate = _gate(step, render)
+    if gate is None:
+        return Action("confirm", step_id, dict(inputs)), None
+    converted, refused = check_answer(gate, OperatorAnswer(by=by, at="", inputs=dict(inputs)), initiator)
+    if refused:
+        return None, f"--confirm {step_id}: {refused}"
+    deadline = standing.deadlines.get(step_id)
+    late = deadline is not None and now > deadline
+    return Action("approve" if gate.approval else "confirm", step_id, converted, late=late), None
+
+
+def _preset(
+    step_id: str,
+    values: Mapping[str, str],
+    runbook: Runbook,
+    standing: RunStanding,
+    render: Callable[[Any], Any],
+) -> tuple[dict[str, Any], str | None]:
+    step = find_step(runbook, step_id)
+    if step is None or step.executor != "manual":
+        return {}, f"--input {step_id}.…: {step_id!r} is not a manual step"
+    if step_id in standing.finished:
+        return {}, f"--input {step_id}.…: that gate was already answered"
+    gate = _gate(step, render)
+    if gate is None:
+        return dict(values), None
+    specs = {s.name: s for s in gate.inputs}
+    converted: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name not in specs:
+            known = ", ".join(specs) or "none"
+            return {}, f"--input {step_id}.{name}: gate {step_id!r} has no such input (inputs: {known})"
+        try:
+            converted[name] = specs[name].convert(raw)
+        except ValueError as exc:
+            return {}, f"--input {step_id}.{name}: {exc}"
+    return converted, None
+
+
+def missing_inputs(gate: Gate, given: Mapping[str, Any]) -> list[str]:
+    """Required inputs of ``gate`` that ``given`` does not supply."""
+    return [s.name for s in gate.inputs if s.required and s.name not in given]
+
+
+def resume_hint(run_id: str, step_id: str, gate: Gate | None, given: Mapping[str, Any]) -> str:
+    """The exact command that answers a paused gate, with every ``--input`` it needs."""
+    flags = [f"--confirm {step_id}"]
+    if gate is not None:
+        flags += [f"--input {step_id}.{name}=VALUE" for name in missing_inputs(gate, given)]
+        if gate.approval:
+            flags.append("--as APPROVER")
+    return f"runbook resume {run_id} {' '.join(flags)}"
+
+
+def recorded_answers(events: Sequence[Mapping[str, Any]]) -> dict[str, OperatorAnswer]:
+    """Gate answers journaled by operator transactions that the engine has not used
+    yet (the last word per step counts). A late answer is a timed-out one."""
+    answers: dict[str, OperatorAnswer] = {}
+    for event in events:
+        if event.get("event") != EVENT:
+            continue
+        for item in event.get("actions") or ():
+            step = item.get("step")
+            if not isinstance(step, str):
+                continue
+            if item.get("action") in ("confirm", "approve"):
+                answers[step] = OperatorAnswer(
+                    by=str(event.get("by")),
+                    at=str(event.get("ts", "")),
+                    inputs=dict(item.get("inputs") or {}),
+                    confirmed=not item.get("late"),
+                    timed_out=bool(item.get("late")),
+                )
+            else:
+                answers.pop(step, None)
+    return answers
