@@ -288,8 +288,14 @@ def health(port: int) -> dict[str, Any] | None:
 # --- building --------------------------------------------------------------------------
 
 
+#: What a previous demo left that is the operator's record, not the fleet's state: the
+#: run journals and reports survive a new `init` (`make demo-rollback` after `make demo`).
+KEPT = ("runs", "report")
+
+
 def reset(root: Path) -> None:
-    """Stop what a previous fleet at root started, then wipe it. Refuses foreign folders."""
+    """Stop what a previous fleet at root started, then wipe it, keeping the run
+    journals and reports (`KEPT`). Refuses foreign folders."""
     if (root / MARKER).is_file():
         leftovers = stop_fleet(Fleet.load(root))
         if leftovers:
@@ -298,8 +304,15 @@ def reset(root: Path) -> None:
         raise FleetError(
             f"refusing to wipe {root}: it is not empty and holds no demo fleet ({MARKER})"
         )
-    if root.exists():
-        shutil.rmtree(root)
+    if not root.exists():
+        return
+    for entry in root.iterdir():
+        if entry.name in KEPT and entry.is_dir():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def sha256_file(path: Path) -> str:
@@ -445,7 +458,7 @@ def start_fleet(fleet: Fleet) -> list[str]:
 
 def init(root: Path) -> Fleet:
     reset(root)
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
     ports = iter(free_ports(len(APP_HOSTS)))
     hosts = [FleetHost(name, "app_tier", root / "hosts" / name, next(ports)) for name in APP_HOSTS]
     hosts.append(FleetHost(DB_HOST, "db", root / "hosts" / DB_HOST, None))
