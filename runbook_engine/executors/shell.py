@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -314,7 +315,7 @@ class ShellExecutor(ExecutorBase):
         for host in hosts:
             spec = self._spec_for(call, host)
             where = f"[{host.name}] " if host is not None else ""
-            cwd = f"(cd {spec.cwd}) " if spec.cwd else ""
+            cwd = f"cd {shlex.quote(str(spec.cwd))} && " if spec.cwd else ""
             lines.append(call.redact(f"{where}{cwd}{spec.shown}"))
         return lines
 

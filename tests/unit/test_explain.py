@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,10 @@ def test_decision_matrix_is_a_table_with_a_row_per_decision(monthly: Runbook) ->
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
         assert len(cells) == 4, row
         assert cells[0] == decision.condition and cells[1] == decision.severity.upper()
-    assert "| Roll back after 10m of monitoring |" in table
+    # the seed's matrix words: "Immediate rollback", "Rollback after 10 min monitoring"
+    assert "| Rollback after 10 min monitoring |" in table
+    assert "| Immediate rollback. Never run mixed versions in production; roll back all hosts. |" in table
+    assert "| Investigate; roll back if not resolved in 15 minutes. |" in table
 
 
 def test_success_metrics_and_expected_outcomes_in_words(monthly: Runbook) -> None:
@@ -211,3 +215,94 @@ def test_html_checklist_is_a_page_with_the_decision_table_and_no_raw_html(tmp_pa
     assert {"html", "title", "h1", "table", "td"} <= set(parser.seen)
     assert "script" not in parser.seen and "&lt;script&gt;" in page
     assert "<title>Update &lt;v2&gt;</title>" in page
+
+
+def _values(monthly: Runbook) -> dict[str, object]:
+    return dict(resolve_vars(monthly, {"version": "v2.4.0"}).values)
+
+
+def _step_section(text: str, title: str) -> str:
+    return text.split(f" {title}\n", 1)[1].split("\n####", 1)[0].split("\n### ", 1)[0]
+
+
+def test_a_working_directory_is_valid_shell(monthly: Runbook) -> None:
+    """Regression: `(cd DIR) cmd` runs cmd outside DIR; a reader pasting it got it wrong."""
+    text = render_checklist(monthly, _values(monthly))
+    assert "cd /opt/deployments && test -s app-v2.4.0.tar.gz" in text
+    assert "(cd " not in text
+
+
+def test_code_fences_carry_each_executors_language(monthly: Runbook) -> None:
+    text = render_checklist(monthly, _values(monthly))
+    assert "```bash\ncat /opt/app/VERSION" in _step_section(text, "Document current state (record current version)")
+    assert "```http\nGET http://" in _step_section(text, "Record baseline response time")
+    assert "```bash\nansible-playbook " in _step_section(text, "Stop application services")
+    assert "```text\nnotify ops:" in _step_section(text, "Post update start notification")
+    assert "```yaml" not in text
+
+
+def test_a_monitor_step_is_prose_and_its_probe_a_request(monthly: Runbook) -> None:
+    section = _step_section(render_checklist(monthly, _values(monthly)), "Extended monitoring")
+    assert "Watch for 15m, one sample every 5s on hosts `app_tier`" in section
+    assert "```http\nGET http://{{ host.address }}:8080/v1/health\n```" in section
+    assert "{'" not in section and "probe:" not in section
+
+
+def test_a_manual_gate_shows_inputs_approvers_timeout_and_what_then() -> None:
+    doc = load_text(
+        textwrap.dedent(
+            """
+            runbook: 1
+            name: gates
+            phases:
+              - id: one
+                steps:
+                  - id: approve
+                    timeout: 30m
+                    manual:
+                      prompt: Approve the shutdown of site {{ site }}
+                      approvers: [bob, carol]
+                      distinct_from_initiator: true
+                      on_timeout: rollback
+                      inputs:
+                        ticket: {pattern: "CHG-[0-9]+", description: change ticket}
+                        backup_id: {type: string}
+                        dry: {type: bool, required: false}
+            vars:
+              site: {type: string}
+            """
+        ),
+        "gates.yaml",
+    )
+    text = render_checklist(build_runbook(doc), {"site": "ams1"})
+    section = _step_section(text, "approve")
+    assert "- [ ] **Approval**: Approve the shutdown of site ams1" in section
+    assert "  - Approvers: bob, carol" in section
+    assert "  - The approver must not be the person who started the run" in section
+    assert "  - Input `ticket` (matching `CHG-[0-9]+`): change ticket" in section
+    assert "  - Input `backup_id`" in section and "  - Input `dry` (bool, optional)" in section
+    assert "  - Timeout: 30m, then the run rolls back" in section
+    assert "```" not in section
+
+
+def test_html_checklist_has_real_checkboxes(monthly: Runbook) -> None:
+    from html.parser import HTMLParser
+
+    from runbook_engine.explain.html import markdown_to_html
+
+    page = markdown_to_html(render_checklist(monthly, {}), monthly.label)
+
+    class Boxes(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.boxes: list[dict[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "input":
+                self.boxes.append(dict(attrs))
+
+    parser = Boxes()
+    parser.feed(page)
+    assert len(parser.boxes) == len(monthly.prerequisites) + 1  # and the close-ticket gate
+    assert all(box.get("type") == "checkbox" for box in parser.boxes)
+    assert "[ ]" not in page
