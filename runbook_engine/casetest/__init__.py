@@ -4,10 +4,33 @@ engine with every executor replaced by stubbed results and time simulated
 
 from __future__ import annotations
 
-from runbook_engine.casetest.cases import Case, CaseFile, find_cases, lint_cases, load_case_file
-from runbook_engine.casetest.runner import Observation, observe, run_case
-from runbook_engine.casetest.suite import CaseOutcome, collect, run_cases
-from runbook_engine.casetest.verdict import Failure, verdict
+from importlib import import_module
+from typing import Any
+
+#: Where each public name lives; imported on first use, so `runbook lint` (which only
+#: asks `cases.is_case_file`) does not load the engine behind `runbook test`.
+_HOME = {
+    "Case": "cases",
+    "CaseFile": "cases",
+    "find_cases": "cases",
+    "lint_cases": "cases",
+    "load_case_file": "cases",
+    "Observation": "runner",
+    "observe": "runner",
+    "run_case": "runner",
+    "CaseOutcome": "suite",
+    "collect": "suite",
+    "run_cases": "suite",
+    "Failure": "verdict",
+    "verdict": "verdict",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(name)
+    return getattr(import_module(f"runbook_engine.casetest.{_HOME[name]}"), name)
+
 
 __all__ = [
     "Case",
