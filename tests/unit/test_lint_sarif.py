@@ -84,3 +84,13 @@ def test_each_rule_lives_in_its_own_module() -> None:
     folder = ROOT / "runbook_engine" / "lint" / "rules"
     modules = {p.stem.upper() for p in folder.glob("rb*.py")}
     assert modules == set(registry())
+
+
+def test_the_example_ci_workflow_lints_with_annotations_and_sarif() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "docs" / "ci-lint-workflow.yml").read_text())
+    runs = [s.get("run", "") for s in workflow["jobs"]["lint"]["steps"]]
+    assert "runbook lint --format github runbooks/" in runs
+    assert any("--format sarif" in r for r in runs)
+    assert any(s.get("uses", "").startswith("github/codeql-action/upload-sarif") for s in workflow["jobs"]["lint"]["steps"])
