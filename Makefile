@@ -21,16 +21,20 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]' -e plugins/runbook-plugin-prometheus
 	touch $(STAMP) $(DEMO_STAMP)
 
-# openssh-server for the real sshd test fleet and sudo for `become`; installed only when missing.
+# openssh-server for the real sshd test fleet, sudo for `become`, util-linux `unshare` for
+# the isolated fleet (one namespace set per host); installed only when missing.
 system-deps:
-	@if [ ! -x /usr/sbin/sshd ] || ! command -v sudo >/dev/null; then \
-		echo "installing openssh-server and sudo (needed by the ssh tests)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client sudo >/dev/null; \
+	@if [ ! -x /usr/sbin/sshd ] || ! command -v sudo >/dev/null || ! command -v ssh-keygen >/dev/null \
+		|| ! command -v unshare >/dev/null; then \
+		echo "installing openssh-server, openssh-client, sudo and util-linux (needed by the ssh tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client sudo util-linux >/dev/null; \
 	fi
 
+# --isolated: separate hosts (own address, sshd, hostname, /opt …) when run as root;
+# fleet.py says in one line why not and falls back to the folder fleet otherwise.
 demo: $(DEMO_STAMP)
 	$(BIN)/runbook lint runbooks/
-	$(BIN)/python examples/demo/fleet.py init --root $(DEMO_ROOT)
+	$(BIN)/python examples/demo/fleet.py init --isolated --root $(DEMO_ROOT)
 	$(BIN)/runbook run runbooks/monthly-update.yaml --yes \
 		--vars-file $(DEMO_ROOT)/vars.yaml --var version=v2.4.0 \
 		--inventory $(DEMO_ROOT)/inventory/hosts --runs-dir $(DEMO_ROOT)/runs \
@@ -39,7 +43,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/python examples/demo/fleet.py stop --root $(DEMO_ROOT); exit $$status
 
 demo-rollback: $(DEMO_STAMP)
-	$(BIN)/python examples/demo/fleet.py init --root $(DEMO_ROOT)
+	$(BIN)/python examples/demo/fleet.py init --isolated --root $(DEMO_ROOT)
 	$(BIN)/runbook run runbooks/monthly-update.yaml --yes \
 		--vars-file $(DEMO_ROOT)/vars.yaml --var version=v2.4.1-broken \
 		--inventory $(DEMO_ROOT)/inventory/hosts --runs-dir $(DEMO_ROOT)/runs \

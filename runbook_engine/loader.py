@@ -10,6 +10,7 @@ Hostile input (duplicate keys, tabs, alias bombs, non-UTF-8 bytes, huge files) i
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ import yaml
 from runbook_engine.errors import LoadError, Span
 
 MAX_BYTES = 1024 * 1024
+#: Longest integer literal read: Python refuses over 4300 digits, and no runbook value
+#: needs more than a few dozen.
+MAX_INT_DIGITS = 100
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 
@@ -142,16 +146,32 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag in _PLAIN_TAGS:
+            if node.tag == _TAG + "int" and len(node.value) > MAX_INT_DIGITS:
+                raise LoadError(
+                    f"integer of {len(node.value)} characters is too long",
+                    span=_span(self.doc.path, node),
+                    hint=f"integers have at most {MAX_INT_DIGITS} digits",
+                    rule="RB001",
+                )
             try:
-                return _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
+                value = _SCALARS.yaml_constructors[node.tag](_SCALARS, node)
             except (ValueError, KeyError, TypeError, yaml.constructor.ConstructorError):
                 kind = node.tag.rsplit(":", 1)[-1]
+                shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
                 raise LoadError(
-                    f"{node.value!r} is not a valid {kind} (tagged !!{kind})",
+                    f"{shown!r} is not a valid {kind} (tagged !!{kind})",
                     span=_span(self.doc.path, node),
                     hint="drop the explicit tag or fix the value",
                     rule="RB001",
                 ) from None
+            if isinstance(value, float) and not math.isfinite(value):
+                raise LoadError(
+                    f"{node.value!r} is not a finite number",
+                    span=_span(self.doc.path, node),
+                    hint="runbooks use finite numbers; quote it if you mean the text",
+                    rule="RB001",
+                )
+            return value
         if node.tag == _TAG + "timestamp":
             return node.value  # keep dates as written: the format has no date type
         raise LoadError(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from runbook_engine.durations import parse_duration
 from runbook_engine.errors import VariableError
 from runbook_engine.model import Runbook, VarSpec
+from runbook_engine.regex import HINT, RegexError, compile_pattern
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def convert(spec: VarSpec, value: Any, origin: str) -> Any:
             raise fail(f"unknown type {kind!r}")
     except (ValueError, TypeError) as exc:
         raise fail(f"expected {kind}: {exc}") from None
-    if spec.pattern and isinstance(converted, str) and not re.fullmatch(spec.pattern, converted):
+    if spec.pattern and isinstance(converted, str) and not _full_match(spec.pattern, converted):
         shown = "***" if spec.secret else repr(converted)
         raise fail(f"{shown} does not match pattern {spec.pattern!r}")
     if spec.choices is not None and converted not in spec.choices:
@@ -165,9 +165,19 @@ def resolve_vars(
 
 
 def _digest(values: Mapping[str, Any], runbook: Runbook) -> str:
-    """Hash of the values, with secrets hashed first so the digest leaks nothing."""
+    """Hash of the values, for resume to notice changed inputs. A secret counts only as
+    given or not: any hash of it, salted or not, in a world-readable meta.json would let
+    anyone test guesses of a weak secret offline."""
     safe = {
-        name: hashlib.sha256(str(value).encode()).hexdigest() if runbook.vars[name].secret else value
+        name: (value not in (None, "")) if runbook.vars[name].secret else value
         for name, value in sorted(values.items())
     }
     return hashlib.sha256(json.dumps(safe, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _full_match(pattern: str, text: str) -> bool:
+    """``text`` matches the whole of ``pattern`` (RE2: linear time, never hangs)."""
+    try:
+        return compile_pattern(pattern).fullmatch(text)
+    except RegexError as exc:
+        raise VariableError(f"invalid pattern {pattern!r}: {exc.msg}", hint=HINT) from None

@@ -97,7 +97,13 @@ def _tarball(release: Release) -> bytes:
 
 
 def build(release: Release, deploy_dir: Path) -> Path:
-    """Write the tarball and its ``sha256sum -c`` file into deploy_dir."""
+    """Write the tarball and its ``sha256sum -c`` file into deploy_dir, and the
+    release's production configs into ``configs/<version>/`` (seed step 3.2)."""
+    configs = deploy_dir / "configs" / release.version
+    configs.mkdir(parents=True, exist_ok=True)
+    for name, data, _ in _files(release):
+        if name.startswith("config/"):
+            (configs / name.removeprefix("config/")).write_bytes(data)
     data = _tarball(release)
     target = deploy_dir / release.tarball
     target.write_bytes(data)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Controls this host's app service: service.sh start|stop|status.
 # Exit codes follow LSB: 0 ok / running, 1 failed or dead with a pid file, 3 not running.
-# The host's settings (HOST_NAME, APP_DIR, LOG_DIR, RUN_DIR, DB_PATH, HTTP_PORT, PYTHON)
+# The host's settings (HOST_NAME, APP_DIR, LOG_DIR, RUN_DIR, QUEUE_DIR, DB_PATH,
+# HTTP_ADDRESS, HTTP_PORT, PYTHON)
 # come from service.env next to this script, so every host runs the same script.
 set -u
 
@@ -35,10 +36,10 @@ running_pid() {
 
 # Prints the HTTP status of /v1/health, or fails when nothing answers.
 health_status() {
-    "$PYTHON" - "$HTTP_PORT" <<'PY'
+    "$PYTHON" - "$HTTP_ADDRESS" "$HTTP_PORT" <<'PY'
 import sys, urllib.error, urllib.request
 try:
-    with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v1/health", timeout=2) as reply:
+    with urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/v1/health", timeout=2) as reply:
         print(reply.status)
 except urllib.error.HTTPError as error:
     print(error.code)

@@ -52,13 +52,22 @@ def report(
     inputs = inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
     success = started.get("success", inputs.success if inputs else None)
     budgets = started.get("budgets", inputs.budgets if inputs else None)
+    planned = inputs.steps if inputs else ()
+    if any(e.get("event") == "run_finished" for e in events):
+        from runbook_engine.engine.run_reports import write_run_reports
+
+        for path in write_run_reports(
+            journal.dir,
+            journal.run_id,
+            events,
+            success=success,
+            budgets=budgets,
+            only_missing=True,
+            planned=planned,
+        ):
+            click.echo(f"rebuilt {path} from the journal (the runner stopped before writing it)", err=True)
     text = render_report(
-        events,
-        fmt,
-        success=success,
-        budgets=budgets,
-        run_id=journal.run_id,
-        planned=inputs.steps if inputs else (),
+        events, fmt, success=success, budgets=budgets, run_id=journal.run_id, planned=planned
     )
     if metrics_textfile is not None or pushgateway:
         _export_metrics(events, success, metrics_textfile, pushgateway)

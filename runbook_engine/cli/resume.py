@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from runbook_engine.cli.observe import observe_options, observed_progress
 from runbook_engine.cli.options import load_checked
 from runbook_engine.cli.run import run_options, shared_run_options
+from runbook_engine.errors import RunError
 from runbook_engine.variables import parse_assignments
 
 
@@ -49,6 +52,13 @@ from runbook_engine.variables import parse_assignments
 )
 @click.option("--inventory", "-i", metavar="PATH", help="Inventory, when the run recorded none.")
 @click.option(
+    "--from", "from_step", metavar="STEP", help="Run STEP and every step after it again (failed, cancelled or interrupted run)."
+)
+@click.option(
+    "--retry-failed-hosts", metavar="STEP", help="Run fan-out STEP again on its failed hosts only; the others keep their results."
+)
+@click.option("--dry-run", is_flag=True, help="With --from/--retry-failed-hosts: show what would run again; run nothing.")
+@click.option(
     "--outside-window",
     is_flag=True,
     help="Resume although the change window is closed (recorded).",
@@ -64,6 +74,9 @@ def resume(
     allow_changed: bool,
     var_items: tuple[str, ...],
     inventory: str | None,
+    from_step: str | None,
+    retry_failed_hosts: str | None,
+    dry_run: bool,
     outside_window: bool,
     runs_dir: Path,
     yes: bool,
@@ -90,7 +103,18 @@ def resume(
         skip=skip,
         allow_changed=allow_changed,
         cli_vars=parse_assignments(var_items),
+        from_step=from_step,
+        retry_failed_hosts=retry_failed_hosts,
+        approve=_approval(yes, options.interactive),
     )
+    if dry_run:
+        from runbook_engine.engine.session import preview_resume
+
+        if not (from_step or retry_failed_hosts):
+            raise RunError("--dry-run previews --from STEP or --retry-failed-hosts STEP")
+        runbook = load_checked(str(journal.meta["runbook_path"]))
+        click.echo("\n".join(preview_resume(journal, runbook, request).preview()))
+        return
     summary = resume_run(
         journal,
         lambda: load_checked(str(journal.meta["runbook_path"])),
@@ -102,3 +126,20 @@ def resume(
         f"run {summary.run_id}: {summary.status} — journal and report in {summary.dir}", err=True
     )
     sys.exit(summary.exit_code)
+
+
+def _approval(yes: bool, interactive: bool) -> Callable[[Any], bool]:
+    """Show the plan of a surgical resume; go on with --yes or the operator's answer."""
+
+    def approve(plan: Any) -> bool:
+        click.echo("\n".join(plan.preview()), err=True)
+        if yes:
+            return True
+        if not interactive:
+            raise RunError(
+                "a resume from a step needs a confirmation",
+                hint="check the plan above, then pass --yes (or preview it with --dry-run)",
+            )
+        return click.confirm("Run these steps again?", default=False, err=True)
+
+    return approve

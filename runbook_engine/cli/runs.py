@@ -113,11 +113,10 @@ def runs(runs_dir: Path, fmt: str) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
-        if info["report"] is None and row.status not in ("running", "paused"):
-            console.print(
-                f"{row.run_id} has no report: runbook report {row.run_id}",
-                highlight=False,
-                soft_wrap=True,
+        if _reports_missing(runs_dir, row):
+            click.echo(
+                f"{row.run_id}: report missing (the runner stopped before writing it);"
+                f" `runbook report {row.run_id}` rebuilds it from the journal"
             )
 
 
@@ -160,6 +159,13 @@ def _now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
+
+
+def _reports_missing(runs_dir: Path, row: Any) -> bool:
+    from runbook_engine.engine.run_reports import missing_reports
+    from runbook_engine.journal.replay import FINAL_STATUSES
+
+    return row.status in FINAL_STATUSES and bool(missing_reports(Path(runs_dir) / row.run_id))
 
 
 def _duration(started: str, finished: str | None) -> str:

@@ -57,8 +57,11 @@ class StepRunner:
             outcome = StepOutcome(status=status, error=why)
             self.finish(step, outcome, attempt=0, duration=0.0)
             return outcome
+        retry = ctx.retry_hosts.get(step.id)
         try:
             hosts = ctx.hosts_for(step)
+            if retry is not None:  # resume --retry-failed-hosts: the failed hosts only
+                hosts = tuple(h for h in hosts if h.name in retry.hosts)
         except RunbookError as exc:
             outcome = StepOutcome(status=FAILED, error=str(exc))
             self.finish(step, outcome, attempt=0, duration=0.0)
@@ -69,6 +72,7 @@ class StepRunner:
         error: str | None = None
         started = time.monotonic()
         while True:
+            started_data: dict[str, Any] = {"retry_hosts": sorted(retry.hosts)} if retry else {}
             ctx.emit(
                 "step_started",
                 step=step.id,
@@ -76,12 +80,15 @@ class StepRunner:
                 attempt=attempt,
                 title=step.label,
                 executor=step.executor,
+                **started_data,
             )
             call = self.dispatch.call(
                 step, hosts, {**self.extra_options(step), "before_start": ctx.durable}
             )
             try:
                 result = await self.dispatch.execute(step, call, start_durable=True)
+                if retry is not None:
+                    result = retry.merged(result)
             except asyncio.CancelledError:
                 outcome = StepOutcome(
                     status=CANCELLED, attempts=attempt, error="cancelled by the operator"

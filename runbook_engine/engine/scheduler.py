@@ -32,6 +32,7 @@ from runbook_engine.executors.base import Result
 from runbook_engine.executors.manual import parse_gate
 from runbook_engine.graph import StepGraph
 from runbook_engine.model import Phase, Step
+from runbook_engine.redaction import Redactor
 from runbook_engine.vocabulary import RunStatus
 
 #: Which reason to stop wins when several arrive: the operator, then rollback.
@@ -373,7 +374,7 @@ class Run:
             if outcome is not None:
                 evidence["status"] = outcome.status
         if result is not None:
-            evidence["fields"] = _summary(result.fields)
+            evidence["fields"] = _summary(result.fields, ctx.redactor)
             failed_hosts = [
                 h
                 for h, f in result.hosts.items()
@@ -383,7 +384,7 @@ class Run:
                 evidence["failed_hosts"] = failed_hosts
         for name, value in roots.items():
             if name in ("probe", "baseline"):
-                evidence[name] = _summary(value)
+                evidence[name] = _summary(value, ctx.redactor)
         taken = self.matrix.evaluate(
             ctx.view.context(result, **roots), evidence, step.id if step else None
         )
@@ -490,12 +491,13 @@ class Run:
         return status
 
 
-def _summary(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Scalar fields, long text cut: enough evidence without whole outputs."""
+def _summary(fields: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """Scalar fields, long text masked then cut: enough evidence without whole outputs
+    (cutting first would leave the start of a secret readable)."""
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if isinstance(value, str):
-            out[name] = value if len(value) <= 200 else value[:200] + "…"
+            out[name] = redactor.clip(value, 200)
         elif isinstance(value, bool | int | float) or value is None:
             out[name] = value
     return out

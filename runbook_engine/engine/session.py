@@ -36,6 +36,8 @@ from runbook_engine.engine.outcome import (
     result_from_journal,
 )
 from runbook_engine.engine.progress import Progress
+from runbook_engine.engine.rerun import RerunPlan, apply_rerun, check_resumable, plan_rerun
+from runbook_engine.engine.run_reports import write_run_reports
 from runbook_engine.engine.scheduler import Restored, Run
 from runbook_engine.engine.window import outside_window
 from runbook_engine.errors import InventoryError, RunbookError, RunError
@@ -91,6 +93,12 @@ class ResumeOptions:
     skip: Sequence[str] = ()
     allow_changed: bool = False
     cli_vars: Mapping[str, str] = field(default_factory=dict)
+    #: Surgical resume (engine/rerun.py): run again from this step on …
+    from_step: str | None = None
+    #: … or run this fan-out step again on its failed hosts only.
+    retry_failed_hosts: str | None = None
+    #: Shown the plan under the run lock; False abandons the resume (nothing runs).
+    approve: Callable[[RerunPlan], bool] | None = None
 
 
 def all_checks() -> dict[str, NamedCheck]:
@@ -233,27 +241,19 @@ def _finish(journal: Any, status: RunStatus, runbook: Runbook, options: RunOptio
 
 
 def _write_reports(journal: Any, runbook: Runbook, report_dir: Path | None) -> None:
-    """Markdown and JSON reports in the run directory (and ``--report-dir``), both
-    rendered from one summary of the journal."""
-    from runbook_engine.report import build_report
-    from runbook_engine.report.inputs import planned_steps
-    from runbook_engine.report.jsonfmt import render_json
-    from runbook_engine.report.markdown import render_markdown
+    """Markdown and JSON reports in the run directory (and ``--report-dir``)."""
+    from runbook_engine.report.inputs import inputs_of
 
-    budgets = {
-        "total_duration": runbook.window.max_duration,
-        "downtime": runbook.window.downtime_budget,
-    }
-    report = build_report(
-        journal.events(), success=runbook.success, budgets=budgets, planned=planned_steps(runbook)
+    inputs = inputs_of(runbook)
+    write_run_reports(
+        journal.dir,
+        journal.run_id,
+        journal.events(),
+        success=inputs.success,
+        budgets=inputs.budgets,
+        report_dir=report_dir,
+        planned=inputs.steps,
     )
-    targets = [journal.dir] + ([report_dir] if report_dir is not None else [])
-    for render, suffix in ((render_markdown, "md"), (render_json, "json")):
-        text = render(report)
-        for target in targets:
-            target.mkdir(parents=True, exist_ok=True)
-            name = "report" if target == journal.dir else journal.run_id
-            (target / f"{name}.{suffix}").write_text(text, encoding="utf-8")
 
 
 # -- a new run ----------------------------------------------------------------------
@@ -549,7 +549,11 @@ def resume_run(
     try:
         events = _verified_events(journal)
         state = replay(events)
-        _refuse_unless_resumable(journal, state)
+        surgical = bool(resume.from_step or resume.retry_failed_hosts)
+        if surgical:
+            check_resumable(journal.run_id, state.status, state.rollback)
+        else:
+            _refuse_unless_resumable(journal, state)
         runbook = load_runbook()
         diff = changed_runbook(journal, runbook)
         if diff is not None and not resume.allow_changed:
@@ -575,6 +579,15 @@ def resume_run(
         ctx.started -= _seconds_since(state.started_at)  # the run's whole duration
         restored = restore(runbook, events, state)
         _restore_secret_captures(ctx, runbook, journal, restored)
+        plan = None
+        if surgical:
+            plan = _surgical_plan(journal.run_id, state, graph, restored, resume)
+            if resume.approve is not None and not resume.approve(plan):
+                raise RunError("resume abandoned: nothing was run")
+            apply_rerun(plan, restored)
+            ctx.retry_hosts = dict(plan.retry)
+            again = tuple(s for s in state.interrupted if s in plan.targets and s not in resume.rerun)
+            resume = replace(resume, rerun=(*resume.rerun, *again))
         check_orphans(events, state.interrupted)
         request = _with_terminal_choices(
             runbook, state, resume, _ask_terminal if options.interactive else None
@@ -617,6 +630,15 @@ def resume_run(
         operator.initiator = initiator
         operator.recorded = recorded_answers(journal.events())
         operator.deadlines.update(deadlines)
+        if plan is not None:
+            ctx.emit(
+                "operator",
+                action="retry_failed_hosts" if resume.retry_failed_hosts else "rerun_from",
+                step=resume.retry_failed_hosts or resume.from_step,
+                by=options.initiator,
+                source="resume",
+                **plan.journal_data(),
+            )
         ctx.emit(
             "resumed",
             by=options.initiator,
@@ -643,6 +665,33 @@ def _seconds_since(ts: str | None) -> float:
     except ValueError:
         return 0.0
     return max((datetime.now(UTC) - began).total_seconds(), 0.0)
+
+
+def _surgical_plan(
+    run_id: str, state: Any, graph: Any, restored: Restored, resume: ResumeOptions
+) -> RerunPlan:
+    if resume.from_step and resume.retry_failed_hosts:
+        raise RunError("give --from or --retry-failed-hosts, not both")
+    return plan_rerun(
+        run_id,
+        state.status,
+        graph,
+        restored.outcomes,
+        from_step=resume.from_step,
+        retry_hosts_of=resume.retry_failed_hosts,
+    )
+
+
+def preview_resume(journal: Any, runbook: Runbook, resume: ResumeOptions) -> RerunPlan:
+    """What a surgical resume would run again (``--dry-run``); reads the journal
+    only. The resume itself decides again under the run lock."""
+    from runbook_engine.journal import replay
+
+    events = journal.events()
+    state = replay(events)
+    check_resumable(journal.run_id, state.status, state.rollback)
+    restored = restore(runbook, events, state)
+    return _surgical_plan(journal.run_id, state, build_graph(runbook), restored, resume)
 
 
 #: Step statuses after which a gate can no longer be answered.

@@ -6,7 +6,8 @@ through the engine's dispatch in ``call.options["probe"]``) every ``every`` for
 ``for``; after each sample it calls ``call.options["on_sample"]``, which evaluates the
 decisions (so ``probe.latency_p95 > 2 * baseline.latency_p95`` with ``after: 10m``
 works) and says whether to stop early. ``baseline`` is the mapping given under
-``baseline:`` or, without it, the first sample.
+``baseline:`` or, without it, the first sample. A probe on many hosts also gives
+``peak``, the worst host's value of every number (``probe.peak.queue_depth``).
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ class MonitorExecutor(ExecutorBase):
             count += 1
             sample = {
                 **_numbers_and_text(result.fields),
+                **_peak(result.hosts),
                 "ok": result.ok,
                 "at": round(time.monotonic() - started, 3),
             }
@@ -209,7 +211,20 @@ def _numbers_and_text(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_NOT_SHOWN = frozenset({"at", "stdout", "stderr", "text", "truncated", "url", "headers", "json"})
+def _peak(hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """For a probe on many hosts, ``peak``: the largest value over the hosts of every
+    number a host reported (its own fields and those of its JSON body), so that
+    ``probe.peak.queue_depth`` is the worst host's backlog."""
+    peak: dict[str, float] = {}
+    for fields in hosts.values():
+        body = fields.get("json")
+        numbers = {**_numbers(fields), **(_numbers(body) if isinstance(body, Mapping) else {})}
+        for name, value in numbers.items():
+            peak[name] = max(value, peak.get(name, value))
+    return {"peak": peak} if peak else {}
+
+
+_NOT_SHOWN = frozenset({"at", "stdout", "stderr", "text", "truncated", "url", "headers", "json", "peak"})
 
 
 def format_sample(sample: Mapping[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """Listing runs: the index, completed from the run directories when it misses some
-(a deleted or older index), and with crashed runs told apart from running ones."""
+(a deleted, damaged or older index), and with crashed runs told apart from running
+ones by their journal, which is the truth when the two disagree."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from runbook_engine.errors import RunError
 from runbook_engine.journal.index import RunIndex, RunRow
 from runbook_engine.journal.journal import META_NAME, Journal
-from runbook_engine.journal.replay import replay
+from runbook_engine.journal.replay import FINAL_STATUSES, replay
 
 
 def list_runs(runs_dir: Path) -> list[RunRow]:
@@ -28,11 +29,18 @@ def list_runs(runs_dir: Path) -> list[RunRow]:
                     index.add(row)
                     rows[row.run_id] = row
     return [
-        replace(row, status="interrupted")
-        if row.status == "running" and not _alive(row.pid)
-        else row
+        _stopped(runs_dir, row) if row.status == "running" and not _alive(row.pid) else row
         for row in sorted(rows.values(), key=lambda r: r.run_id, reverse=True)
     ]
+
+
+def _stopped(runs_dir: Path, row: RunRow) -> RunRow:
+    """A run whose runner is gone: finished, if its journal says so (the runner died
+    between ``run_finished`` and updating the index), else interrupted."""
+    found = _row_from_files(runs_dir, row.run_id)
+    if found is not None and found.status in FINAL_STATUSES:
+        return replace(row, status=found.status, finished=found.finished, exit_code=found.exit_code)
+    return replace(row, status="interrupted")
 
 
 def _row_from_files(runs_dir: Path, run_id: str) -> RunRow | None:

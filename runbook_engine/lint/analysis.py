@@ -4,7 +4,6 @@ cannot run because an earlier one failed is skipped, never guessed at."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from runbook_engine.lint.template_rules import (
 )
 from runbook_engine.loader import MAX_BYTES, Document, escape, load_file
 from runbook_engine.model import Runbook, Step, build_runbook, executor_keys
+from runbook_engine.regex import HINT, RegexError, compile_pattern
 from runbook_engine.schema import validate
 from runbook_engine.templating import BUILTIN_NAMES, check_template, has_template, strings_in
 from runbook_engine.variables import convert
@@ -183,10 +183,10 @@ def _var_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
         ptr = f"/vars/{escape(spec.name)}"
         if spec.pattern is not None:
             try:
-                re.compile(spec.pattern)
-            except re.error as exc:
+                compile_pattern(spec.pattern)
+            except RegexError as exc:
                 span = doc.inner_span(f"{ptr}/pattern", exc.pos) if exc.pos is not None else doc.span(f"{ptr}/pattern")
-                findings.append(ValidationError(f"var {spec.name!r}: invalid pattern: {exc}", span=span, rule="RB110"))
+                findings.append(ValidationError(f"var {spec.name!r}: invalid pattern: {exc.msg}", span=span, hint=HINT, rule="RB110"))
                 continue
         if spec.default is not None:
             try:

@@ -9,7 +9,6 @@ docs/predicates.md.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from typing import Any
 from runbook_engine.errors import PredicateError
 from runbook_engine.executors.base import NamedCheck
 from runbook_engine.predicates.hints import per_host_hint, snippet, unknown_field
-from runbook_engine.predicates.lexer import regex_flags
 from runbook_engine.predicates.nodes import (
     And,
     Arith,
@@ -47,6 +45,7 @@ from runbook_engine.predicates.nodes import (
     mentions_unreachable,
 )
 from runbook_engine.predicates.parser import parse
+from runbook_engine.regex import HINT, Pattern, RegexError, compile_pattern
 
 
 def _step_matches(step: str, glob: str) -> bool:
@@ -196,7 +195,7 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, Mapping):
         return "a map"
-    if isinstance(value, re.Pattern):
+    if isinstance(value, Pattern):
         return "a regular expression"
     return type(value).__name__
 
@@ -205,8 +204,8 @@ def _show(value: Any) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "…"
         return f'"{shown}"'
-    if isinstance(value, re.Pattern):
-        return f"/{value.pattern}/"
+    if isinstance(value, Pattern):
+        return f"/{value.source}/"
     if value is None:
         return ""
     text = repr(value)
@@ -291,8 +290,11 @@ class _Evaluator:
     def size(self, node: Size) -> int:
         return node.bytes
 
-    def regex(self, node: Regex) -> re.Pattern[str]:
-        return re.compile(node.pattern, regex_flags(node.flags))
+    def regex(self, node: Regex) -> Pattern:
+        try:
+            return compile_pattern(node.pattern, node.flags)
+        except RegexError as exc:
+            raise _error(node, f"invalid regular expression: {exc.msg}", hint=HINT) from None
 
     def list_expr(self, node: ListExpr) -> list[Any]:
         return [self.eval(item) for item in node.items]
@@ -584,7 +586,7 @@ def _number_hint(node: Node, value: Any) -> str | None:
 
 
 def _regex_hint(left: Any, right: Any) -> str | None:
-    if isinstance(right, re.Pattern) or isinstance(left, re.Pattern):
+    if isinstance(right, Pattern) or isinstance(left, Pattern):
         return 'to test text against a regular expression use "matches"'
     return None
 
@@ -609,10 +611,10 @@ def _contains(node: Compare, container: Any, item: Any) -> bool:
 def _matches(node: Compare, text: Any, pattern: Any) -> bool:
     if isinstance(pattern, str):
         try:
-            pattern = re.compile(pattern)
-        except re.error as exc:
-            raise _error(node.right, f"invalid regular expression: {exc}") from None
-    if not isinstance(pattern, re.Pattern):
+            pattern = compile_pattern(pattern)
+        except RegexError as exc:
+            raise _error(node.right, f"invalid regular expression: {exc.msg}", hint=HINT) from None
+    if not isinstance(pattern, Pattern):
         raise _error(
             node,
             f'"matches" needs a regular expression, got {_kind(pattern)}',
@@ -622,7 +624,7 @@ def _matches(node: Compare, text: Any, pattern: Any) -> bool:
         raise _error(
             node, f"{snippet(node.left)} is {_kind(text)}, and only text can match a pattern"
         )
-    return pattern.search(text) is not None
+    return pattern.search(text)
 
 
 def _affix(word: str) -> Callable[[Compare, Any, Any], bool]:

@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 
 from runbook_engine.errors import PredicateError
 from runbook_engine.predicates.units import DURATION_UNITS, SIZE_UNITS, duration_seconds, size_bytes
+from runbook_engine.regex import FLAGS as REGEX_FLAGS
+from runbook_engine.regex import HINT, RegexError, compile_pattern
 
 KEYWORDS = frozenset(
     {
@@ -72,7 +74,7 @@ _SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
 _GLOB = re.compile(r"[A-Za-z0-9_.*?!\[\]-]+")
 _OPERATOR = re.compile(r"===|==|!=|<=|>=|=>|=<|<>|&&|\|\||[=<>!&|+\-*/()\[\],.]")
 _FLAGS = re.compile(r"[A-Za-z]*")
-_REGEX_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+
 
 _MISTAKES = {
     "===": '"=="',
@@ -92,13 +94,6 @@ _VALUE_FOLLOWS_KW = KEYWORDS - {"true", "false", "null"}
 _VALUE_FOLLOWS_OP = frozenset(
     {"(", "[", ",", "==", "=", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/"}
 )
-
-
-def regex_flags(flags: str) -> int:
-    value = 0
-    for flag in flags:
-        value |= _REGEX_FLAGS[flag]
-    return value
 
 
 @lru_cache(maxsize=256)
@@ -248,6 +243,7 @@ def _number(source: str, pos: int) -> tuple[Token, int]:
     assert found is not None
     text = found.group()
     pos = found.end()
+    _check_magnitude(source, text, start)
     unit_match = _UNIT.match(source, pos)
     if unit_match is None:
         if pos < len(source) and (source[pos] == "_" or "0" <= source[pos] <= "9"):
@@ -280,6 +276,7 @@ def _number(source: str, pos: int) -> tuple[Token, int]:
         if found is None:
             break
         text = found.group()
+        _check_magnitude(source, text, found.start())
         unit_match = _UNIT.match(source, found.end())
         if unit_match is None:
             raise _error(
@@ -292,6 +289,25 @@ def _number(source: str, pos: int) -> tuple[Token, int]:
         unit = unit_match.group()
     _no_trailing_name(source, start, pos)
     return Token(DUR, duration_seconds(parts), start, pos - start), pos
+
+
+#: Largest number a predicate may write: beyond it a float is infinite, and an
+#: integer is too long for Python to read (4300 digits) or for any real comparison.
+MAX_DIGITS = 100
+MAX_EXPONENT = 300
+
+
+def _check_magnitude(source: str, text: str, start: int) -> None:
+    mantissa, _, exponent = text.lower().partition("e")
+    digits = len(mantissa.split(".")[0].lstrip("0"))
+    if len(mantissa) > MAX_DIGITS or (exponent and digits + int(exponent) > MAX_EXPONENT):
+        raise _error(
+            source,
+            f'number "{text[:20]}{"…" if len(text) > 20 else ""}" is too large',
+            start,
+            len(text),
+            hint=f"numbers have at most {MAX_DIGITS} digits and stay below 1e{MAX_EXPONENT}",
+        )
 
 
 def _no_trailing_name(source: str, start: int, pos: int) -> None:
@@ -349,7 +365,7 @@ def _regex(source: str, pos: int) -> tuple[Token, int]:
             assert flags_match is not None
             flags = flags_match.group()
             for index, flag in enumerate(flags):
-                if flag not in _REGEX_FLAGS or flag in flags[:index]:
+                if flag not in REGEX_FLAGS or flag in flags[:index]:
                     raise _error(
                         source,
                         f'unknown regular-expression flag "{flag}"',
@@ -358,11 +374,11 @@ def _regex(source: str, pos: int) -> tuple[Token, int]:
                     )
             pos = flags_match.end()
             try:
-                re.compile(pattern, regex_flags(flags))
-            except re.error as exc:
+                compile_pattern(pattern, flags)
+            except RegexError as exc:
                 at = start + 1 + (exc.pos or 0)
                 raise _error(
-                    source, f"invalid regular expression: {exc.msg}", min(at, pos - 1)
+                    source, f"invalid regular expression: {exc.msg}", min(at, pos - 1), hint=HINT
                 ) from None
             except (OverflowError, RecursionError, ValueError) as exc:
                 raise _error(

@@ -119,4 +119,4 @@ def test_interrupted_runs_and_missing_reports_are_shown(tmp_path: Path) -> None:
     assert rows["slow"]["status"] == "interrupted" and rows["slow"]["finished"] is None
     assert f"{rows['slow']['run_id']} was interrupted" in listed.stdout
     assert rows["gate"]["report"] is None
-    assert f"{rows['gate']['run_id']} has no report: runbook report" in listed.stdout
+    assert f"{rows['gate']['run_id']}: report missing" in listed.stdout

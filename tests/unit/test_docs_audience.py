@@ -16,7 +16,7 @@ DEVELOPER_WORDS = [
     (r"\bSPEC\b", "a SPEC reference"),
     (r"git archive [0-9a-f]{7}", "a commit id"),
     (r"\((?:before|after) [0-9a-f]{7,40}\)", "a commit id"),
-    (r"benchmarks/bench_\w+\.py", "benchmark internals"),
+    (r"\| before \([0-9a-f]{7,40}\)", "a before/after table of a commit"),
     (r"\bcProfile\b", "profiling notes"),
 ]
 

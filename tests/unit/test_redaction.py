@@ -83,3 +83,43 @@ def test_secret_never_survives(secret: str, before: str, after: str) -> None:
     redact = Redactor([secret])
     assert secret not in redact(before + secret + after)
     assert quote(secret, safe="") not in redact(before + quote(secret, safe="") + after)
+
+
+SHAPED = "ab'cd\"ef\\gh\nsecond-line\n$third`line"
+
+
+def test_each_line_and_quoted_escaped_forms_are_masked() -> None:
+    """Each line of a multi-line secret leaked 36 times into the journal; its
+    shell-quoted form leaked in plan and its repr form in error messages."""
+    import json
+    import shlex
+
+    redact = Redactor([SHAPED])
+    for text in (
+        SHAPED,
+        "second-line",
+        "$third`line",
+        shlex.quote(SHAPED),
+        json.dumps(SHAPED),
+        json.dumps({"line": "second-line"}),
+        repr(SHAPED),
+        repr("prefix " + SHAPED),
+        repr(["x'", SHAPED]),
+        "echo \"ab'cd\\\"ef\\\\gh\"",
+    ):
+        out = redact(text)
+        for piece in ("ab'cd", "second-line", "third", "ef\\\\gh", "cd\\\"ef"):
+            assert piece not in out, (text, out)
+
+
+def test_short_lines_of_a_secret_are_not_masked_everywhere() -> None:
+    redact = Redactor(["}\nlong-enough-line"])
+    assert redact("{ x }") == "{ x }"
+    assert redact("long-enough-line") == "***"
+
+
+def test_clip_masks_before_it_cuts() -> None:
+    secret = "0123456789abcdefghij"
+    redact = Redactor([secret])
+    assert redact.clip("x" * 10 + secret, 15) == "x" * 10 + "***"
+    assert redact.clip("x" * 30 + secret, 15) == "x" * 15 + "…"

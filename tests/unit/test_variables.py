@@ -137,6 +137,19 @@ def test_digest_changes_with_values_only(runbook: Runbook) -> None:
     assert a != resolve_vars(runbook, {"version": "v1.0.1"}).sha256
 
 
+def test_digest_holds_nothing_of_a_secret_a_guess_could_be_checked_against(
+    runbook: Runbook,
+) -> None:
+    """meta.json kept sha256 of the secret inside the digest: a weak secret was
+    recovered offline in 0.011 s. Now only whether a secret was given counts."""
+    digests = {
+        resolve_vars(runbook, {"version": "v1.0.0"}, environ={"OPS_TOKEN": token}).sha256
+        for token in ("tok-a", "tok-password1", "tok-" + "z" * 40)
+    }
+    assert len(digests) == 1
+    assert digests != {resolve_vars(runbook, {"version": "v1.0.0"}).sha256}
+
+
 def test_parse_assignments() -> None:
     assert parse_assignments(["version=v2.4.0", "msg=a=b", "empty="]) == {
         "version": "v2.4.0",
