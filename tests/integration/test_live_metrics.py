@@ -128,3 +128,46 @@ def test_live_endpoint_during_a_run_and_the_textfile_after(tmp_path: Path) -> No
     assert value(final, "runbook_runs", "runbook_runs_total", status="succeeded", runbook="metered") == 1
     assert value(final, "runbook_run_in_progress", "runbook_run_in_progress", runbook="metered") == 0
     assert SECRET not in (tmp_path / "run.prom").read_text()
+
+
+def test_pushgateway_gets_the_run_when_the_runner_stops(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[str, bytes]] = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "book.yaml").write_text(textwrap.dedent(BOOK))
+        (tmp_path / "go").touch()
+        done = subprocess.run(
+            [
+                RUNBOOK_BIN, "run", "book.yaml", "--runs-dir", "runs",
+                "--pushgateway", f"http://127.0.0.1:{server.server_address[1]}",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "METRICS_TEST_TOKEN": SECRET, "NO_PROXY": "127.0.0.1"},
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    [(path, body)] = received
+    assert path == "/metrics/job/runbook/runbook/metered"
+    found = families(body.decode())
+    assert value(found, "runbook_runs", "runbook_runs_total", status="succeeded", runbook="metered") == 1
+    assert SECRET not in body.decode()
