@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
 from runbook_engine.durations import format_duration
+from runbook_engine.recap import recap_text
 
 _MARKS = {
     "succeeded": "✓",
@@ -95,8 +96,6 @@ def describe(kind: str, data: dict[str, Any]) -> str | None:
 
 #: Lines of an Ansible step that only say a task went as planned; shown with -v.
 _ROUTINE_ANSIBLE = re.compile(r"^(PLAY|TASK) \[|^(ok|changed|skipped|skipping|included): \[")
-#: Ansible's recap counters, in the order its recap prints them.
-_RECAP = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
 
 
 class LineFilter:
@@ -135,15 +134,9 @@ def _recap_lines(step: str, result: Any) -> list[str]:
     for host, fields in hosts.items():
         if not isinstance(fields, dict):
             continue
-        counts = [
-            f"{key}={fields[key]}"
-            for key in _RECAP
-            if isinstance(fields.get(key), int)
-            and not isinstance(fields.get(key), bool)
-            and (fields[key] or key in ("ok", "changed", "failed"))
-        ]
+        counts = recap_text(fields)
         if counts:
-            lines.append(f"  {step} [{host}] {' '.join(counts)}")
+            lines.append(f"  {step} [{host}] {counts}")
     return lines
 
 

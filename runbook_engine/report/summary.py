@@ -14,6 +14,7 @@ from typing import Any
 
 from runbook_engine.durations import format_duration, parse_duration
 from runbook_engine.journal.replay import RunState, replay
+from runbook_engine.recap import is_recap, recap_text
 from runbook_engine.report.targets import Verdict, check_target
 
 #: Steps whose outcome makes up `smoke_pass_rate` (a percentage, 0–100); the rollback's
@@ -382,7 +383,7 @@ def _host_ok(fields: Mapping[str, Any], step_status: str) -> bool | None:
     if isinstance(fields.get("ok"), bool):
         return bool(fields["ok"])
     failed = fields.get("failed")
-    if isinstance(failed, int) and not isinstance(failed, bool) and "changed" in fields:
+    if is_recap(fields):
         return failed == 0
     if failed is True:
         return False
@@ -395,23 +396,12 @@ def _host_ok(fields: Mapping[str, Any], step_status: str) -> bool | None:
     return None
 
 
-#: Ansible's per-host counters, in the order its recap prints them.
-ANSIBLE_COUNTS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
-
-
 def _host_detail(fields: Mapping[str, Any]) -> str:
     """The per-host facts worth a column: Ansible's recap counters, or an HTTP
     answer's status and latency, or the error."""
     parts: list[str] = []
-    if "changed" in fields and isinstance(fields.get("failed"), int):
-        counts = [
-            f"{key}={fields[key]}"
-            for key in ANSIBLE_COUNTS
-            if isinstance(fields.get(key), int)
-            and not isinstance(fields.get(key), bool)
-            and (fields[key] or key in ("ok", "changed", "failed"))
-        ]
-        parts.append(" ".join(counts))
+    if is_recap(fields):
+        parts.append(recap_text(fields))
     elif isinstance(fields.get("status"), int) and not isinstance(fields.get("status"), bool):
         parts.append(f"HTTP {fields['status']}")
         latency = fields.get("latency")
