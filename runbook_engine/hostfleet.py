@@ -36,6 +36,9 @@ __all__ = [
     "AddressBlock",
     "IsolatedHost",
     "claim_block",
+    "default_fleet_base",
+    "descendants",
+    "host_processes",
     "isolation_unavailable",
     "overlapping_path",
     "release_block",
@@ -48,8 +51,17 @@ SSHD = "/usr/sbin/sshd"
 UNSHARE = "unshare"
 #: The paths every host sees as its own; the backing folder holds each under the same name.
 HOST_PATHS = ("opt", "var/log/app", "scripts", "tmp")
-#: Where address claims live (one JSON file per block) and the lock guarding them.
-CLAIMS_DIR = Path(os.environ.get("RUNBOOK_FLEET_CLAIMS", "/run/runbook-fleet-claims"))
+#: Where address claims live (one JSON file per block) and the lock guarding them:
+#: /run for root (every root session of the machine shares it), else a per-user folder
+#: (an ordinary user builds folder fleets only; the bind check guards the rest).
+CLAIMS_DIR = Path(
+    os.environ.get("RUNBOOK_FLEET_CLAIMS")
+    or (
+        "/run/runbook-fleet-claims"
+        if os.geteuid() == 0
+        else Path(tempfile.gettempdir()) / f"runbook-fleet-claims-{os.geteuid()}"
+    )
+)
 ADDRESS_ENV = "RUNBOOK_FLEET_ADDRESSES"
 FIRST_HOST = 11
 BLOCKS = 200
@@ -127,8 +139,8 @@ def _bindable(address: str, port: int) -> bool:
 
 @contextlib.contextmanager
 def _claims_locked() -> Iterator[Path]:
-    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
-    with open(CLAIMS_DIR / ".lock", "w") as lock:
+    CLAIMS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(CLAIMS_DIR / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield CLAIMS_DIR
@@ -156,9 +168,12 @@ def claim_block(
         for candidate in _candidates(count, first):
             block = AddressBlock(candidate, count)
             claim = claims / block.key
-            if claim.exists() and _claim_alive(claim):
-                if json.loads(claim.read_text()).get("owner") == str(owner.resolve()):
-                    return block
+            if claim.exists() and not _claim_alive(claim):
+                claim.unlink(missing_ok=True)  # its fleet folder is gone
+            if claim.exists():
+                with contextlib.suppress(OSError, ValueError):
+                    if json.loads(claim.read_text()).get("owner") == str(owner.resolve()):
+                        return block
                 continue
             if not all(_bindable(a, p) for a in block.addresses for p in ports):
                 continue
@@ -355,7 +370,7 @@ def host_processes(host: IsolatedHost) -> list[int]:
     """The host's processes as this machine numbers them (its unshare and below)."""
     if not _is_our_unshare(host.pid):
         return []
-    return [host.pid, *_descendants(host.pid)]
+    return [host.pid, *descendants(host.pid)]
 
 
 def stop_host(host: IsolatedHost, timeout: float = 10.0) -> list[int]:
@@ -373,7 +388,7 @@ def stop_host(host: IsolatedHost, timeout: float = 10.0) -> list[int]:
     return [p for p in pids if _alive(p)]
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every process below ``pid``, read from /proc."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -390,17 +405,6 @@ def _descendants(pid: int) -> list[int]:
         for child in children.get(todo.pop(), []):
             found.append(child)
             todo.append(child)
-    return found
-
-
-def mounts_under(path: Path) -> list[str]:
-    """Mount points of this machine's mount namespace at or below ``path``."""
-    prefix = str(path.resolve())
-    found = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4]
-        if point == prefix or point.startswith(prefix + "/"):
-            found.append(point)
     return found
 
 

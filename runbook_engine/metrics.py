@@ -180,10 +180,10 @@ class LiveMetrics:
             ["runbook", "severity", "action"],
             registry=self.registry,
         )
-        self.unevaluated = Counter(
-            "runbook_decisions_unevaluated",
-            "Evaluations of a decision whose condition could not be evaluated "
-            "(a name with no value yet, a type mismatch).",
+        self.unevaluable = Gauge(
+            "runbook_decisions_unevaluable",
+            "Times a decision started failing to evaluate (it never held then): a type "
+            "mismatch, a value missing that the run should have.",
             ["runbook"],
             registry=self.registry,
         )
@@ -202,7 +202,7 @@ class LiveMetrics:
         )
         self.downtime.labels(runbook=runbook).set_function(self._downtime_now)
         self.in_progress.labels(runbook=runbook).set(1)
-        self.unevaluated.labels(runbook=runbook)  # present from the start, at 0
+        self.unevaluable.labels(runbook=runbook).set(0)  # present from the start
 
     def _downtime_now(self) -> float:
         import time
@@ -259,8 +259,8 @@ class LiveMetrics:
                 severity=str(data.get("severity") or "unknown"),
                 action=str(data.get("action") or "unknown"),
             ).inc()
-        elif kind == "decision_unevaluated":
-            self.unevaluated.labels(runbook=runbook).inc()
+        elif kind == "decision_unevaluable":
+            self.unevaluable.labels(runbook=runbook).inc()
         elif kind == "run_finished":
             self.runs.labels(runbook=runbook, status=str(data.get("status") or "unknown")).inc()
             self.finish()

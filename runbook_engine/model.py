@@ -104,6 +104,20 @@ class Prerequisite:
     def manual(self) -> bool:
         return self.step is None
 
+    def as_step(self, index: int) -> Step:
+        """The step that checks this item: its ``check:`` step, or — for a line of
+        text — a ``manual`` confirmation by a person (the format's rule, so the engine
+        need not name an executor)."""
+        if self.step is not None:
+            return self.step
+        return Step(
+            id=f"prerequisite-{index + 1}",
+            phase="prerequisites",
+            executor="manual",
+            spec=self.text,
+            title=self.text,
+        )
+
 
 @dataclass(frozen=True)
 class Phase:

@@ -57,8 +57,9 @@ def composed_schema() -> dict[str, Any]:
     properties_with_undo["undo"] = {"$ref": "#/$defs/undo"}
     defs["step"]["properties"] = properties_with_undo
     notify = executor_classes().get("notify")
-    if notify is not None and getattr(notify, "channel_schema", None):
-        defs["channel"] = copy.deepcopy(dict(notify.channel_schema))
+    channel_schema = getattr(notify, "channel_schema", None) if notify is not None else None
+    if channel_schema:
+        defs["channel"] = copy.deepcopy(dict(channel_schema))
     defs["check"] = {
         "type": "object",
         "description": "A prerequisite that is checked by running a step.",

@@ -18,7 +18,6 @@ another. ``isolated_fleet_factory`` starts such fleets for tests.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import shutil
 import signal
@@ -34,9 +33,7 @@ from typing import Any
 import pytest
 
 from runbook_engine import hostfleet
-from runbook_engine.executors.base import Host, StepCall
-from runbook_engine.shell_values import ShellCommand
-from runbook_engine.templating import render_shell
+from runbook_engine.executors.base import Host, StepCall, StepServices
 
 SSHD = "/usr/sbin/sshd"
 
@@ -55,17 +52,6 @@ __all__ = [
 ]
 
 
-_TEMPLATES: dict[str, Any] = {}
-
-
-@functools.cache
-def _environment() -> Any:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    return SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
-
-
 def make_call(
     spec: Any,
     hosts: Sequence[Host] = (),
@@ -74,32 +60,21 @@ def make_call(
     values: Mapping[str, Any] | None = None,
     timeout: float | None = None,
     options: Mapping[str, Any] | None = None,
+    services: StepServices | None = None,
     workdir: Path | None = None,
     log: Callable[[str, str | None], None] | None = None,
 ) -> StepCall:
-    """A `StepCall` whose templates render like the engine's: sandboxed Jinja2 with
-    StrictUndefined, the current host as ``host``, and ``values`` as variables.
-    Commands keep their values out of the text, as in the engine (``ShellCommand``)."""
-    env = _environment()
-    base = dict(values or {})
+    """A `StepCall` that renders exactly like a run: the engine's own `Renderer` and
+    rendering path (`engine.dispatch.step_renderers`), so commands are shell-quoted as
+    in production; ``values`` are the vars, the current host is ``host``, ``steps``
+    is empty. ``services`` defaults to no-op hooks."""
+    from runbook_engine.engine.dispatch import step_renderers
+    from runbook_engine.templating import Renderer
 
-    def render(value: Any, host: Host | None = None) -> Any:
-        if isinstance(value, str):
-            if "{" not in value:
-                return value
-            template = _TEMPLATES.get(value)
-            if template is None:
-                template = _TEMPLATES[value] = env.from_string(value)
-            return template.render({**base, "vars": base, "host": host})
-        if isinstance(value, Mapping):
-            return {k: render(v, host) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [render(v, host) for v in value]
-        return value
-
-    def render_command(text: str, host: Host | None = None) -> ShellCommand:
-        return render_shell(text, {**base, "vars": base, "host": host})
-
+    renderer = Renderer(dict(values or {}), {"run": {"id": "test-run"}})
+    render, render_command = step_renderers(
+        renderer, lambda host: {"steps": {}, "host": host}
+    )
     kwargs: dict[str, Any] = {}
     if log is not None:
         kwargs["log"] = log
@@ -110,6 +85,7 @@ def make_call(
         timeout=timeout,
         workdir=workdir or Path("."),
         options=dict(options or {}),
+        services=services or StepServices(),
         render=render,
         render_command=render_command,
         **kwargs,
@@ -208,7 +184,7 @@ class SshFleet:
         member = self.member(name)
         if member.process is None:
             return
-        sessions = _descendants(member.process.pid)  # sshd puts each session in its own setsid
+        sessions = hostfleet.descendants(member.process.pid)  # sshd puts each session in its own setsid
         for pid in [member.process.pid, *sessions]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -344,26 +320,6 @@ def _spawn(config: Path, port: int) -> subprocess.Popen[bytes]:
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     raise RuntimeError(f"sshd on port {port} did not answer within 10 s")
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _free_port() -> int:

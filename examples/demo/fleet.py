@@ -258,14 +258,16 @@ def port_answers(address: str, port: int) -> bool:
 # --- stopping the folder fleet's services -----------------------------------------------
 
 
-def is_app_server(pid: int) -> bool:
-    """Alive, not a zombie, and our app server (checked through /proc)."""
+def is_app_server(pid: int, host: FleetHost | None = None) -> bool:
+    """Alive, not a zombie, and an app server (of ``host``, when given: another fleet's
+    server on the same address is left alone). Checked through /proc."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return "\nState:\tZ" not in status and b"app_server.py" in cmdline
+    ours = host is None or str(host.app_dir / "bin" / "app_server.py").encode() in cmdline
+    return "\nState:\tZ" not in status and b"app_server.py" in cmdline and ours
 
 
 def pid_in_file(path: Path) -> int | None:
@@ -319,9 +321,11 @@ def stop_services(fleet: Fleet) -> list[str]:
     targets: set[int] = set()
     for host in fleet.app_hosts:
         pid = pid_in_file(host.tmp_dir / "app.pid")
-        if pid is not None and is_app_server(pid):
+        if pid is not None and is_app_server(pid, host):
             targets.add(pid)
-        targets.update(p for p in listening_pids(host.address, fleet.api_port) if is_app_server(p))
+        targets.update(
+            p for p in listening_pids(host.address, fleet.api_port) if is_app_server(p, host)
+        )
     for pid in targets:
         signal_process(pid, signal.SIGTERM)
     for pid in wait_gone(targets, STOP_GRACE):

@@ -162,7 +162,7 @@ class StubExecutor:
         window = parse_duration(call.render(spec.get("for", 0), None))
         every = max(parse_duration(call.render(spec.get("every", 1), None)), 1e-6)
         baseline = call.render(spec["baseline"], None) if spec.get("baseline") is not None else None
-        on_sample = call.options.get("on_sample")
+        on_sample = call.services.on_sample
         given = stub.samples or ({},)
         started = self.layer.clock()
         samples: list[dict[str, Any]] = []

@@ -56,7 +56,8 @@ def report(
     if any(e.get("event") == "run_finished" for e in events):
         from runbook_engine.engine.run_reports import write_run_reports
 
-        for path in write_run_reports(
+        # a runner killed between run_finished and its reports left them out
+        write_run_reports(
             journal.dir,
             journal.run_id,
             events,
@@ -64,8 +65,7 @@ def report(
             budgets=budgets,
             only_missing=True,
             planned=planned,
-        ):
-            click.echo(f"rebuilt {path} from the journal (the runner stopped before writing it)", err=True)
+        )
     text = render_report(
         events, fmt, success=success, budgets=budgets, run_id=journal.run_id, planned=planned
     )

@@ -4,6 +4,11 @@ A decision with ``after:`` is a window: its condition must keep holding on every
 evaluation from the first time it held until ``after`` seconds have passed; one
 evaluation where it does not hold closes the window. ``warn``/``investigate`` are
 recorded (once each time their condition starts holding) and never stop the run.
+
+A decision that cannot be evaluated (a type error, a field its step does not have)
+never counts as "does not hold" in silence: it is reported as `Unevaluable` each time
+it starts failing, and the run journals, shows and counts it. Only a decision on a
+root that is not there yet (``probe`` before the first monitor sample) simply waits.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runbook_engine import predicates
 from runbook_engine.engine.evaluation import Evaluator, safe_holds
 from runbook_engine.model import Decision
+from runbook_engine.vocabulary import PREDICATE_ROOTS
 
 #: Actions that stop the forward run.
 STOPPING = frozenset({"rollback", "abort"})
@@ -42,6 +49,25 @@ class DecisionTaken:
         }
 
 
+@dataclass(frozen=True)
+class Unevaluable:
+    """A decision whose condition could not be evaluated, and why."""
+
+    decision: Decision
+    error: str
+    step: str | None
+
+    def journal_data(self) -> dict[str, Any]:
+        return {
+            "condition": self.decision.condition,
+            "when": self.decision.when,
+            "severity": self.decision.severity,
+            "action": self.decision.action,
+            "error": self.error,
+            "step": self.step,
+        }
+
+
 @dataclass
 class _Window:
     since: float
@@ -63,7 +89,28 @@ class DecisionMatrix:
         self._windows: dict[int, _Window] = {}
         self._holding: set[int] = set()
         self._fired: set[int] = set()
-        self._unevaluated: list[tuple[Decision, str]] = []
+        self._failing: set[int] = set()
+        self._unevaluable: list[Unevaluable] = []
+        self._waits_for = [self._optional_roots(d.when) for d in self.decisions]
+
+    def _optional_roots(self, text: str) -> frozenset[str]:
+        """Roots the condition names that a run supplies only later (``probe``)."""
+        try:
+            expr = self.evaluator.parse(text)
+        except Exception:  # lint reports it; at run time evaluation says why
+            return frozenset()
+        return frozenset(
+            node.root
+            for node in predicates.walk(expr)
+            if isinstance(node, predicates.Path)
+            and node.root in PREDICATE_ROOTS
+            and PREDICATE_ROOTS[node.root].needs is not None
+        )
+
+    def drain_unevaluable(self) -> list[Unevaluable]:
+        """Decisions that started failing to evaluate since the last call."""
+        found, self._unevaluable = self._unevaluable, []
+        return found
 
     def evaluate(
         self, context: Any, evidence: Mapping[str, Any], step: str | None
@@ -75,8 +122,14 @@ class DecisionMatrix:
             if index in self._fired:
                 continue
             holds, why = safe_holds(self.evaluator, decision.when, context)
-            if why is not None:
-                self._unevaluated.append((decision, why))
+            roots = getattr(context, "roots", {})
+            waiting = any(name not in roots for name in self._waits_for[index])
+            if why is not None and not waiting:
+                if index not in self._failing:
+                    self._failing.add(index)
+                    self._unevaluable.append(Unevaluable(decision, why, step))
+            else:
+                self._failing.discard(index)
             if not holds:
                 self._holding.discard(index)
                 self._windows.pop(index, None)

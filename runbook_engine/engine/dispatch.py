@@ -1,22 +1,31 @@
 """From a `Step` to its executor: builds the `StepCall` (rendering per host, streaming
-redacted output, the options executors may use) and turns anything an executor raises
-into a failed `Result`, so one broken plugin cannot take the run down."""
+redacted output, the typed services executors may use) and turns anything an executor
+raises into a failed `Result`, so one broken plugin cannot take the run down."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from runbook_engine.engine.context import RunContext
 from runbook_engine.errors import RunbookError
-from runbook_engine.executors.base import Host, Result, StepCall
+from runbook_engine.executors.base import (
+    Executor,
+    Host,
+    Result,
+    RunIdentity,
+    StepCall,
+    StepServices,
+)
+from runbook_engine.executors.process import proc_start_time
 from runbook_engine.executors.registry import executor_class
 from runbook_engine.model import COMMON_STEP_KEYS, Step
 from runbook_engine.redaction import MASK
 from runbook_engine.shell_values import ShellCommand
-from runbook_engine.templating import has_template
+from runbook_engine.templating import Renderer, has_template
 
 #: Extra seconds the engine gives an executor past the step's timeout to stop its
 #: own work (the shell executor kills its process group) before it cancels it.
@@ -28,9 +37,9 @@ class Dispatch:
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self._instances: dict[str, Any] = {}
+        self._instances: dict[str, Executor] = {}
 
-    def executor(self, key: str) -> Any:
+    def executor(self, key: str) -> Executor:
         if key not in self._instances:
             factory = self.ctx.executor_factory
             self._instances[key] = factory(key) if factory else executor_class(key)()
@@ -40,47 +49,43 @@ class Dispatch:
         for instance in self._instances.values():
             await instance.close()
 
+    def services(self, step: Step) -> StepServices:
+        """The services every step gets: run identity, inventory, channels, the pid
+        hook (journals ``step_pid`` with the process start time) and ``before_start``
+        (the step's start made durable)."""
+        ctx = self.ctx
+
+        def on_pid(pid: int) -> None:
+            ctx.emit("step_pid", step=step.id, pid=pid, proc_start=proc_start_time(pid))
+
+        return StepServices(
+            run=RunIdentity(run_id=ctx.run_id, initiator=ctx.initiator),
+            on_pid=on_pid,
+            before_start=ctx.durable,
+            inventory_path=ctx.inventory_path,
+            channels=ctx.channels,
+        )
+
     def call(
-        self,
-        step: Step,
-        hosts: tuple[Host, ...],
-        extra_options: Mapping[str, Any] | None = None,
+        self, step: Step, hosts: tuple[Host, ...], services: StepServices | None = None
     ) -> StepCall:
         ctx = self.ctx
         secret = step.secret_output
-
-        def render(value: Any, host: Host | None = None) -> Any:
-            if isinstance(value, str) and not has_template(value):
-                return value
-            return ctx.renderer.render(value, ctx.template_extra(host))
-
-        def render_command(text: str, host: Host | None = None) -> ShellCommand:
-            return ctx.renderer.render_command(text, ctx.template_extra(host))
+        render, render_command = step_renderers(ctx.renderer, ctx.template_extra)
 
         def log(line: str, host: str | None = None) -> None:
             ctx.emit(
                 "step_output", journal=True, step=step.id, host=host, line=MASK if secret else line
             )
 
-        options: dict[str, Any] = {
-            **step.options,
-            "inventory_path": ctx.inventory_path,
-            "channels": ctx.channels,
-            "run_id": ctx.run_id,
-            "initiator": ctx.initiator,
-            "workdir": str(ctx.workdir),
-            "on_pid": lambda pid: ctx.emit(
-                "step_pid", step=step.id, pid=pid, proc_start=_proc_start(pid)
-            ),
-            **(extra_options or {}),
-        }
         return StepCall(
             step_id=step.id,
             spec=step.spec,
             hosts=hosts,
             timeout=step.timeout,
             workdir=ctx.workdir,
-            options=options,
+            options=dict(step.options),
+            services=services if services is not None else self.services(step),
             render=render,
             render_command=render_command,
             log=log,
@@ -104,7 +109,7 @@ class Dispatch:
                 f"executor {step.executor!r} crashed: {type(exc).__name__}: {exc}", started
             )
         if start_durable and not getattr(executor, "awaits_before_start", False):
-            await self.ctx.durable()
+            await call.services.before_start()
         try:
             work: Awaitable[Result] = executor.run(call)
             if step.timeout is not None:
@@ -149,12 +154,39 @@ class Dispatch:
         hosts = self.ctx.hosts_for(
             Step(id="", phase="", executor=key, spec=None, hosts=raw.get("hosts"))
         )
-        call = self.call(probe_step, hosts, {"on_pid": lambda pid: None})
-        call = StepCall(**{**call.__dict__, "log": lambda line, host=None: None})
+        ctx = self.ctx
+        quiet = StepServices(
+            run=RunIdentity(run_id=ctx.run_id, initiator=ctx.initiator),
+            inventory_path=ctx.inventory_path,
+            channels=ctx.channels,
+        )
+        call = replace(self.call(probe_step, hosts, quiet), log=_silent)
         result = await self.execute(probe_step, call)
         if on_result is not None:
             on_result(result)
         return result
+
+
+def _silent(line: str, host: str | None = None) -> None:
+    """A probe's output is its sample, not log lines."""
+
+
+def step_renderers(
+    renderer: Renderer, extra: Callable[[Host | None], Mapping[str, Any]]
+) -> tuple[Callable[[Any, Host | None], Any], Callable[[str, Host | None], ShellCommand]]:
+    """``StepCall.render`` and ``render_command`` over ``renderer``, with ``extra(host)``
+    (steps, host) as the names beside the vars — the one rendering path, shared by the
+    engine and `runbook_engine.testing.make_call`."""
+
+    def render(value: Any, host: Host | None = None) -> Any:
+        if isinstance(value, str) and not has_template(value):
+            return value
+        return renderer.render(value, extra(host))
+
+    def render_command(text: str, host: Host | None = None) -> ShellCommand:
+        return renderer.render_command(text, extra(host))
+
+    return render, render_command
 
 
 def _failed(error: str, started: float, *, timed_out: bool = False) -> Result:
@@ -162,14 +194,10 @@ def _failed(error: str, started: float, *, timed_out: bool = False) -> Result:
     fields: dict[str, Any] = {"duration": duration}
     if timed_out:
         fields["timed_out"] = True
-    return Result(ok=False, fields=fields, error=error, duration=duration)
-
-
-def _proc_start(pid: int) -> int | None:
-    """The process's start time in clock ticks, so resume can tell a recorded pid from
-    a new process that reused the number."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
+    return Result(
+        ok=False,
+        fields=fields,
+        error=error,
+        duration=duration,
+        state="timed_out" if timed_out else "done",
+    )

@@ -20,24 +20,24 @@ from runbook_engine.engine.outcome import (
     result_to_journal,
 )
 from runbook_engine.errors import RunbookError
-from runbook_engine.executors.base import Result
+from runbook_engine.executors.base import Result, StepServices
 from runbook_engine.model import Step
 from runbook_engine.redaction import MASK
 
 
 class StepRunner:
-    """Runs steps for one run. ``extra_options`` lets the scheduler hand executors
-    the operator and the monitor hooks."""
+    """Runs steps for one run. ``services_for`` is how the scheduler hands executors
+    their typed services (the operator, the monitor hooks, …)."""
 
     def __init__(
         self,
         ctx: RunContext,
         dispatch: Dispatch,
-        extra_options: Callable[[Step], Mapping[str, Any]],
+        services_for: Callable[[Step], StepServices],
     ) -> None:
         self.ctx = ctx
         self.dispatch = dispatch
-        self.extra_options = extra_options
+        self.services_for = services_for
 
     def should_run(self, step: Step) -> tuple[bool, str | None]:
         """Whether ``when`` holds now; (False, reason) when it does not or cannot be
@@ -81,10 +81,8 @@ class StepRunner:
                 title=step.label,
                 executor=step.executor,
                 **started_data,
-            )
-            call = self.dispatch.call(
-                step, hosts, {**self.extra_options(step), "before_start": ctx.durable}
-            )
+            )  # fmt: skip
+            call = self.dispatch.call(step, hosts, self.services_for(step))
             try:
                 result = await self.dispatch.execute(step, call, start_durable=True)
                 if retry is not None:
@@ -95,7 +93,7 @@ class StepRunner:
                 )
                 self.finish(step, outcome, attempt=attempt, duration=time.monotonic() - started)
                 raise
-            if result.fields.get("awaiting_operator"):
+            if result.state == "awaiting_operator":
                 return StepOutcome(
                     status="paused",
                     result=result,
@@ -121,7 +119,7 @@ class StepRunner:
 
     def judge(self, step: Step, result: Result) -> tuple[bool, str | None]:
         """The step's verdict: its ``expect`` if it has one, else the executor's."""
-        if result.fields.get("timed_out"):
+        if result.state == "timed_out":
             return False, result.error or "timed out"
         if not step.expect:
             return result.ok, result.error

@@ -3,10 +3,10 @@ interrupted run (confirm or approve gates with their inputs, rerun or skip
 interrupted steps) is checked as a whole against the run's journal, and only then
 recorded as ONE ``operator_actions`` event. A refused request writes nothing.
 
-`plan_actions` is the one entry point: `runbook resume` calls it, and so can any
-other front end (a web console) that answers gates of a paused run. Who the
-operator is, is the caller's business (``by``); this module checks what the runbook
-allows that person to do.
+`plan_actions` checks, `commit` records: `runbook resume` calls both (holding the
+run's lock, after verifying the journal), and so can any other front end (a web
+console) that answers gates of a paused run. Who the operator is, is the caller's
+business (``by``); this module checks what the runbook allows that person to do.
 """
 
 from __future__ import annotations
@@ -100,11 +100,9 @@ def find_step(runbook: Runbook, step_id: str) -> Step | None:
         if step.undo is not None and step.undo.id == step_id:
             return step.undo
     for index, item in enumerate(runbook.prerequisites):
-        sid = item.step.id if item.step else f"prerequisite-{index + 1}"
-        if sid == step_id:
-            return item.step or Step(
-                id=sid, phase="prerequisites", executor="manual", spec=item.text
-            )
+        step = item.as_step(index)
+        if step.id == step_id:
+            return step
     return None
 
 
@@ -183,6 +181,13 @@ def plan_actions(
             f" waiting: {', '.join(standing.waiting) or 'none'}",
         )
     return Transaction(by=request.by, source=request.source, actions=tuple(actions), preset=preset)
+
+
+def commit(emit: Callable[..., Any], transaction: Transaction) -> None:
+    """Journal a checked transaction as its one event (nothing for an empty one).
+    ``emit`` is the run's `RunContext.emit` (or a journal's ``append``)."""
+    if not transaction.empty:
+        emit(EVENT, **transaction.journal_data())
 
 
 def _gate(step: Step, render: Callable[[Any], Any]) -> Gate | None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from runbook_engine.executors.base import Result
+from runbook_engine.executors.base import RESULT_STATES, Result
 from runbook_engine.vocabulary import RunStatus, StepStatus, host_failed
 
 #: The step statuses the engine names in code (all of them: `vocabulary.StepStatus`).
@@ -65,6 +65,8 @@ def result_from_journal(data: Mapping[str, Any] | None) -> Result | None:
         hosts={str(k): dict(v) for k, v in (data.get("hosts") or {}).items()},
         error=data.get("error"),
         duration=float(data.get("duration") or 0.0),
+        state=data["state"] if data.get("state") in RESULT_STATES else "done",
+        on_failure=data.get("on_failure"),
     )
 
 
@@ -77,4 +79,6 @@ def result_to_journal(result: Result | None) -> dict[str, Any] | None:
         "hosts": {name: dict(fields) for name, fields in result.hosts.items()},
         "error": result.error,
         "duration": result.duration,
+        "state": result.state,
+        "on_failure": result.on_failure,
     }

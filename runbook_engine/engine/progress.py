@@ -85,6 +85,8 @@ def describe(kind: str, data: dict[str, Any]) -> str | None:
         return f"{mark} {step} {data['status']}{took}{why}"
     if kind == "decision":
         return f"! decision [{data['severity']}] {data['condition']} → {data['action']}"
+    if kind == "decision_unevaluable":
+        return f"! decision {data['condition']!r} cannot be evaluated: {data['error']}"
     if kind in ("message", "warning"):
         return ("warning: " if kind == "warning" else "") + str(data["text"])
     if kind == "run_finished":

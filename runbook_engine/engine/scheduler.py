@@ -28,7 +28,7 @@ from runbook_engine.engine.outcome import (
 )
 from runbook_engine.engine.rollback import rollback_plan
 from runbook_engine.errors import RunbookError
-from runbook_engine.executors.base import Result
+from runbook_engine.executors.base import Result, StepServices
 from runbook_engine.executors.manual import parse_gate
 from runbook_engine.graph import StepGraph
 from runbook_engine.model import Phase, Step
@@ -78,7 +78,7 @@ class Run:
         self.restored = restored or Restored()
         self.offer_rollback = offer_rollback or (lambda reason: False)
         self.dispatch = Dispatch(ctx)
-        self.steps = StepRunner(ctx, self.dispatch, self._options_for)
+        self.steps = StepRunner(ctx, self.dispatch, self._services_for)
         self.matrix = DecisionMatrix(ctx.runbook.decisions, ctx.evaluator, clock=ctx.clock)
         self.outcomes: dict[str, StepOutcome] = dict(self.restored.outcomes)
         self.completion_order: list[str] = list(self.restored.completion_order)
@@ -132,13 +132,7 @@ class Run:
 
     async def _prerequisites(self) -> bool:
         for index, item in enumerate(self.ctx.runbook.prerequisites):
-            step = item.step or Step(
-                id=f"prerequisite-{index + 1}",
-                phase="prerequisites",
-                executor="manual",
-                spec=item.text,
-                title=item.text,
-            )
+            step = item.as_step(index)
             known = self.outcomes.get(step.id)
             if known is not None and known.status in _RELEASES:
                 continue
@@ -301,12 +295,8 @@ class Run:
     def _on_failure(self, step: Step, outcome: StepOutcome) -> bool:
         """Apply ``on_failure``/``critical``/``on_timeout``; True if dependents run."""
         policy = step.on_failure
-        if (
-            step.executor == "manual"
-            and outcome.result is not None
-            and outcome.result.fields.get("timed_out")
-        ):
-            policy = parse_gate(self.ctx.renderer.render(step.spec)).on_timeout
+        if outcome.result is not None and outcome.result.on_failure is not None:
+            policy = outcome.result.on_failure  # e.g. a gate's on_timeout
         if step.critical or policy == "rollback":
             self._stop_now(Stop("rollback", f"step {step.id} failed: {outcome.error}"))
             return False
@@ -388,8 +378,8 @@ class Run:
         taken = self.matrix.evaluate(
             ctx.view.context(result, **roots), evidence, step.id if step else None
         )
-        for unevaluated, why in self.matrix.take_unevaluated():
-            ctx.show("decision_unevaluated", condition=unevaluated.condition, error=why)
+        for problem in self.matrix.drain_unevaluable():
+            ctx.emit("decision_unevaluable", **problem.journal_data())
         for decision in taken:
             ctx.emit("decision", **decision.journal_data())
             if decision.action == "rollback":
@@ -398,14 +388,15 @@ class Run:
                 self._stop_now(Stop("abort", f"decision: {decision.decision.condition}"))
         return taken
 
-    def _options_for(self, step: Step) -> Mapping[str, Any]:
-        options: dict[str, Any] = {"operator": self.operator}
-        if step.executor == "monitor":
-            options["probe"] = lambda raw: self.dispatch.probe(raw, step)
-            options["on_sample"] = lambda sample, baseline, samples: self._on_sample(
+    def _services_for(self, step: Step) -> StepServices:
+        return replace(
+            self.dispatch.services(step),
+            operator=self.operator,
+            probe=lambda raw: self.dispatch.probe(raw, step),
+            on_sample=lambda sample, baseline, samples: self._on_sample(
                 step, sample, baseline, samples
-            )
-        return options
+            ),
+        )
 
     def _on_sample(
         self, step: Step, sample: Mapping[str, Any], baseline: Mapping[str, Any], samples: list[Any]

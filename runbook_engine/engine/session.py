@@ -20,10 +20,10 @@ from typing import Any
 from runbook_engine.engine.approvals import RunOperator
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.evaluation import Evaluator, RunView
-from runbook_engine.engine.operator_actions import EVENT as ACTIONS_EVENT
 from runbook_engine.engine.operator_actions import (
     ActionRequest,
     RunStanding,
+    commit,
     find_step,
     plan_actions,
     recorded_answers,
@@ -616,8 +616,7 @@ def resume_run(
             ctx.renderer.render,
             initiator,
         )
-        if not transaction.empty:
-            ctx.emit(ACTIONS_EVENT, **transaction.journal_data())
+        commit(ctx.emit, transaction)
         for action in transaction.actions:
             if action.late:
                 ctx.show(

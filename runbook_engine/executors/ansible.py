@@ -9,15 +9,13 @@ docs/executors/ansible.md.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +23,18 @@ from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError, TemplateError
 from runbook_engine.executors.base import ExecutorBase, Result, StepCall
+from runbook_engine.executors.process import MAX_LOGGED_LINES, Command, ProcessSupervisor, Stream
 
 CALLBACK_DIR = Path(__file__).with_name("ansible_callback")
 CALLBACK_NAME = "runbook_jsonl"
 RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 INSTALL_HINT = "pip install 'runbook-engine[ansible]'"
 _EVENT_PREFIX = '{"runbook_event"'
+#: Longest callback event line read whole (a task result with a large stdout); longer
+#: ones are cut, so they no longer parse and count as plain output.
+MAX_EVENT_LINE = 8 << 20
+#: Lines of non-event output kept for the error message of a run without a recap.
+_TAIL = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,11 @@ class AnsibleExecutor(ExecutorBase):
     """Runs a playbook or an ad-hoc module and reports Ansible's own per-host recap."""
 
     key: ClassVar[str] = "ansible"
+    #: ``--forks``; Ansible's ``serial`` and ``max_fail_percentage`` are play keywords
+    #: that the command line cannot set, so lint rejects them on an ansible step.
+    rollout_keys: ClassVar[frozenset[str]] = frozenset({"forks"})
+    #: The process supervisor awaits ``before_start`` just before ansible's go.
+    awaits_before_start: ClassVar[bool] = True
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "ansible-playbook (playbook) or ad-hoc ansible (module + args) through ansible-core.",
         "type": "object",
@@ -201,7 +210,7 @@ class AnsibleExecutor(ExecutorBase):
         """The argv this step runs (templates rendered); the extra vars are in
         ``vars_file`` (``extra_vars``), never on the command line."""
         spec, extra = self.prepare(call)
-        inventory = spec.inventory or call.options.get("inventory_path")
+        inventory = spec.inventory or call.services.inventory_path
         argv: list[str]
         if spec.playbook is not None:
             playbook = Path(spec.playbook)
@@ -236,6 +245,12 @@ class AnsibleExecutor(ExecutorBase):
         if forks:
             argv += ["--forks", str(forks)]
         return argv
+
+    def __init__(self) -> None:
+        self._processes = ProcessSupervisor()
+
+    async def close(self) -> None:
+        self._processes.close()
 
     def prepare(self, call: StepCall) -> tuple[AnsibleSpec, dict[str, Any]]:
         """The spec with its templates rendered, and the extra vars for the vars file.
@@ -278,7 +293,6 @@ class AnsibleExecutor(ExecutorBase):
 
     async def _run(self, call: StepCall, argv: list[str]) -> Result:
         env = {
-            **os.environ,
             "ANSIBLE_STDOUT_CALLBACK": CALLBACK_NAME,
             "ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(
                 p for p in (str(CALLBACK_DIR), os.environ.get("ANSIBLE_CALLBACK_PLUGINS", "")) if p
@@ -289,31 +303,22 @@ class AnsibleExecutor(ExecutorBase):
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
             "PYTHONUNBUFFERED": "1",
         }
-        started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=str(call.workdir),
-            env=env,
-            start_new_session=True,
-        )
         run = _AnsibleRun(call, adhoc=Path(argv[0]).name == "ansible")
-        timed_out = False
-        try:
-            async with asyncio.timeout(call.timeout):
-                assert proc.stdout is not None and proc.stderr is not None
-                await asyncio.gather(run.read_events(proc.stdout), run.read_stderr(proc.stderr))
-                await proc.wait()
-        except TimeoutError:
-            timed_out = True
-        finally:
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
-        return run.result(proc.returncode, timed_out, time.monotonic() - started)
+        finished = await self._processes.run(
+            Command(
+                argv=argv,
+                cwd=str(call.workdir),
+                env=env,
+                timeout=call.timeout,
+                max_line=MAX_EVENT_LINE,
+            ),
+            on_pid=call.services.on_pid,
+            before_start=call.services.before_start,
+            on_line=run.line,
+        )
+        if finished.start_error:
+            raise ExecutorError(finished.start_error, hint=INSTALL_HINT)
+        return run.result(finished.rc, finished.stderr, finished.timed_out, finished.duration)
 
 
 class _AnsibleRun:
@@ -325,38 +330,37 @@ class _AnsibleRun:
         self.recap: dict[str, dict[str, Any]] | None = None
         self.tasks: list[dict[str, Any]] = []
         self.last: dict[str, dict[str, Any]] = {}
-        self.stderr: list[str] = []
-        self.other: list[str] = []
+        self.other: deque[str] = deque(maxlen=_TAIL)
+        self.logged = 0
 
-    async def read_events(self, stream: asyncio.StreamReader) -> None:
-        while raw := await stream.readline():
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            event = None
-            if line.startswith(_EVENT_PREFIX):
-                with contextlib.suppress(json.JSONDecodeError):
-                    event = json.loads(line)
-            if event is None:
-                if line.strip():
-                    self.other.append(line)
-                    self.call.log(line, None)
-                continue
+    def line(self, stream: Stream, line: str) -> None:
+        """One output line from the supervisor: a callback event, or plain output."""
+        event = None
+        if stream == "stdout" and line.startswith(_EVENT_PREFIX):
+            with contextlib.suppress(json.JSONDecodeError):
+                event = json.loads(line)
+        if event is not None:
             self.handle(event)
+        elif line.strip():
+            if stream == "stdout":
+                self.other.append(line)
+            self.log(line)
 
-    async def read_stderr(self, stream: asyncio.StreamReader) -> None:
-        while raw := await stream.readline():
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            self.stderr.append(line)
-            if line.strip():
-                self.call.log(line, None)
+    def log(self, line: str, host: str | None = None) -> None:
+        self.logged += 1
+        if self.logged <= MAX_LOGGED_LINES:
+            self.call.log(line, host)
+        elif self.logged == MAX_LOGGED_LINES + 1:
+            self.call.log("[… further lines are kept in the result only]", None)
 
     def handle(self, event: Mapping[str, Any]) -> None:
         kind = event.get("runbook_event")
         if kind == "play_start":
-            self.call.log(f"PLAY [{event.get('play')}]", None)
+            self.log(f"PLAY [{event.get('play')}]", None)
         elif kind == "task_start":
-            self.call.log(f"TASK [{event.get('task')}]", None)
+            self.log(f"TASK [{event.get('task')}]", None)
         elif kind == "no_hosts_matched":
-            self.call.log("no hosts matched", None)
+            self.log("no hosts matched", None)
         elif kind == "task_result":
             host, status, result = (
                 str(event.get("host")),
@@ -369,14 +373,14 @@ class _AnsibleRun:
             self.last[host] = entry
             detail = result.get("msg") if status in ("failed", "unreachable") else None
             rc = f" rc={result['rc']}" if "rc" in result else ""
-            self.call.log(f"{status}: [{host}]{rc}" + (f" {detail}" if detail else ""), host)
+            self.log(f"{status}: [{host}]{rc}" + (f" {detail}" if detail else ""), host)
         elif kind == "stats":
             self.recap = {
                 h: {k: int(v.get(k, 0)) for k in RECAP_KEYS}
                 for h, v in dict(event.get("hosts") or {}).items()
             }
 
-    def result(self, rc: int | None, timed_out: bool, duration: float) -> Result:
+    def result(self, rc: int | None, stderr: str, timed_out: bool, duration: float) -> Result:
         hosts: dict[str, dict[str, Any]] = {}
         for name, counts in (self.recap or {}).items():
             last = self.last.get(name, {}) if self.adhoc else {}
@@ -387,7 +391,7 @@ class _AnsibleRun:
                 "stderr": str(last.get("stderr", "")),
             }
         totals = {k: sum(h[k] for h in hosts.values()) for k in RECAP_KEYS}
-        stderr = self.call.redact("\n".join(self.stderr).strip())
+        stderr = self.call.redact(stderr.strip())
         fields = {
             "rc": rc,
             **totals,
@@ -411,4 +415,11 @@ class _AnsibleRun:
                 if v["failed"] or v["unreachable"]
             ]
             error = f"ansible exited {rc}" + (": " + ", ".join(bad[:5]) if bad else "")
-        return Result(ok=ok, fields=fields, hosts=hosts, error=error, duration=duration)
+        return Result(
+            ok=ok,
+            fields=fields,
+            hosts=hosts,
+            error=error,
+            duration=duration,
+            state="timed_out" if timed_out else "done",
+        )

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, Result, StepCall
-from runbook_engine.executors.fanout import ROLLOUT_SCHEMA, Rollout, fan_out
+from runbook_engine.executors.fanout import ROLLOUT_KEYS, ROLLOUT_SCHEMA, Rollout, fan_out
 from runbook_engine.executors.ssh import SshExecutor, SshSpec
 
 #: Beside every file a copy replaced: the previous content, or a marker that there was none.
@@ -132,18 +132,32 @@ def _manifest_checksum(files: list[SourceFile], dests: list[str]) -> str:
 
 
 def _state_script(dests: list[str]) -> str:
-    """Prints ``<sha256> <mode>`` or ``-`` per destination, in order."""
+    """Prints ``<sha256> <mode> <user>:<group>`` or ``-`` per destination, in order."""
     quoted = " ".join(shlex.quote(d) for d in dests)
     return (
         f"for d in {quoted}; do if [ -f \"$d\" ]; then "
-        'printf "%s %s\\n" "$(sha256sum < "$d" | cut -c1-64)" "$(stat -c %a "$d")"; '
+        'printf "%s %s\\n" "$(sha256sum < "$d" | cut -c1-64)" "$(stat -c \'%a %U:%G\' "$d")"; '
         "else echo -; fi; done"
     )
 
 
+def _matches(state: str, checksum: str, mode: int, owner: str | None) -> bool:
+    """Whether a destination already is the file wanted: content, mode, and owner
+    (user, or user:group) when one is asked for."""
+    words = state.split()
+    if len(words) != 3 or words[0] != checksum or words[1] != f"{mode:o}":
+        return False
+    if owner is None:
+        return True
+    user, _, group = words[2].partition(":")
+    wanted_user, _, wanted_group = owner.partition(":")
+    return user == wanted_user and (not wanted_group or group == wanted_group)
+
+
 def _install_script(items: list[tuple[str, str, int, str]], owner: str | None) -> str:
     """Keep the previous file (or mark there was none), install the shipped temporary
-    file with its mode, print the installed checksum per file."""
+    file with its mode (and owner), print the installed checksum per file. The
+    temporary files are removed afterwards by the login user, who owns them."""
     lines = ["set -e"]
     for temp, dest, mode, _ in items:
         t, d = shlex.quote(temp), shlex.quote(dest)
@@ -153,8 +167,9 @@ def _install_script(items: list[tuple[str, str, int, str]], owner: str | None) -
             f"if [ -f {d} ]; then cp -p -- {d} {prev}; rm -f -- {absent}; "
             f"else : > {absent}; rm -f -- {prev}; fi"
         )
-        owner_arg = f" -o {shlex.quote(owner)}" if owner else ""
-        lines.append(f"install -m {mode:04o}{owner_arg} -- {t} {d} && rm -f -- {t}")
+        user, _, group = (owner or "").partition(":")
+        owner_arg = (f" -o {shlex.quote(user)}" if user else "") + (f" -g {shlex.quote(group)}" if group else "")
+        lines.append(f"install -m {mode:04o}{owner_arg} -- {t} {d}")
         lines.append(f"sha256sum < {d} | cut -c1-64")
     return "\n".join(lines)
 
@@ -177,6 +192,7 @@ class CopyExecutor(ExecutorBase):
     """Ships a file or folder to every host of the step, idempotently, checksum-verified."""
 
     key: ClassVar[str] = "copy"
+    rollout_keys: ClassVar[frozenset[str]] = ROLLOUT_KEYS
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "Copy a file or folder from the control host to each host (SFTP; local copy for local hosts).",
         "type": "object",
@@ -283,7 +299,7 @@ class _Target:
 
     spec: CopySpec
 
-    async def sh(self, script: str) -> tuple[int, str, str]:
+    async def sh(self, script: str, become: bool = True) -> tuple[int, str, str]:
         raise NotImplementedError
 
     async def put(self, source: Path, temp: str) -> None:
@@ -292,8 +308,8 @@ class _Target:
     def close(self) -> None:
         return None
 
-    def wrap(self, script: str, login: str | None) -> str:
-        if not self.spec.become or login == self.spec.become_user:
+    def wrap(self, script: str, login: str | None, become: bool = True) -> str:
+        if not (become and self.spec.become) or login == self.spec.become_user:
             return script
         return f"sudo -n -H -u {shlex.quote(self.spec.become_user)} -- /bin/bash -c {shlex.quote(script)}"
 
@@ -302,11 +318,11 @@ class _LocalTarget(_Target):
     def __init__(self, call: StepCall, spec: CopySpec) -> None:
         self.call, self.spec = call, spec
 
-    async def sh(self, script: str) -> tuple[int, str, str]:
+    async def sh(self, script: str, become: bool = True) -> tuple[int, str, str]:
         import getpass
 
         proc = await asyncio.create_subprocess_exec(
-            "/bin/bash", "-c", self.wrap(script, getpass.getuser()),
+            "/bin/bash", "-c", self.wrap(script, getpass.getuser(), become),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE, cwd=str(self.call.workdir),
         )  # fmt: skip
@@ -320,14 +336,21 @@ class _LocalTarget(_Target):
 class _RemoteTarget(_Target):
     def __init__(self, conn: Any, spec: CopySpec, host: Host) -> None:
         self.conn, self.spec, self.host = conn, spec, host
+        self.sftp: Any = None
 
-    async def sh(self, script: str) -> tuple[int, str, str]:
-        done = await self.conn.run(self.wrap(script, self.host.user), check=False)
+    async def sh(self, script: str, become: bool = True) -> tuple[int, str, str]:
+        done = await self.conn.run(self.wrap(script, self.host.user, become), check=False)
         return int(done.exit_status or 0), str(done.stdout or ""), str(done.stderr or "")
 
     async def put(self, source: Path, temp: str) -> None:
-        async with self.conn.start_sftp_client() as sftp:
-            await sftp.put(str(source), temp)
+        if self.sftp is None:  # one SFTP session per host and step, for every file
+            self.sftp = await self.conn.start_sftp_client()
+        await self.sftp.put(str(source), temp)
+
+    def close(self) -> None:
+        if self.sftp is not None:
+            self.sftp.exit()
+            self.sftp = None
 
 
 def _host_errors() -> tuple[type[BaseException], ...]:
@@ -367,7 +390,7 @@ async def _ship(
     pending = [
         (f, d, m)
         for f, d, m, state in zip(files, dests, wanted, states, strict=False)
-        if state.strip() != f"{f.checksum} {m:o}"
+        if not _matches(state, f.checksum, m, spec.owner)
     ]
     checksum = _manifest_checksum(files, dests)
     if not pending:
@@ -380,9 +403,9 @@ async def _ship(
         items.append((temp, d, m, f.checksum))
     call.log(f"shipping {len(items)} file(s): " + ", ".join(d for _, d, _, _ in items), host.name)
     rc, out, err = await target.sh(_install_script(items, spec.owner))
+    await target.sh("rm -f -- " + " ".join(shlex.quote(t) for t, _, _, _ in items), become=False)
     installed = out.split()
     if rc != 0:
-        await target.sh("rm -f -- " + " ".join(shlex.quote(t) for t, _, _, _ in items))
         return _host_fields(rc=rc, error=f"install failed: {err.strip()[-500:]}")
     mismatched = [d for (_, d, _, want), got in zip(items, installed, strict=False) if want != got]
     if len(installed) != len(items) or mismatched:

@@ -17,8 +17,9 @@ from typing import Any
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import Host
+from runbook_engine.vocabulary import host_failed
 
-__all__ = ["FanOut", "Rollout", "ROLLOUT_SCHEMA", "batch_sizes", "fan_out"]
+__all__ = ["FanOut", "ROLLOUT_KEYS", "ROLLOUT_SCHEMA", "Rollout", "batch_sizes", "fan_out"]
 
 DEFAULT_FORKS = 10
 
@@ -39,6 +40,9 @@ ROLLOUT_SCHEMA: dict[str, Any] = {
     },
     "max_fail_percentage": {"type": "number", "minimum": 0, "maximum": 100},
 }
+
+#: The rollout keys, written on a step (or under an executor's key).
+ROLLOUT_KEYS: frozenset[str] = frozenset(ROLLOUT_SCHEMA)
 
 Count = int | str
 
@@ -141,10 +145,6 @@ def batch_sizes(total: int, serial: Sequence[Count]) -> list[int]:
     return sizes
 
 
-def _failed(fields: Mapping[str, Any]) -> bool:
-    return bool(fields.get("unreachable")) or fields.get("rc") != 0
-
-
 @dataclass(frozen=True)
 class FanOut:
     """Per-host fields in host order (hosts not run included), the batches as run,
@@ -160,7 +160,7 @@ async def fan_out(
     rollout: Rollout,
     run_one: Callable[[Host], Awaitable[dict[str, Any]]],
     not_run: Callable[[Host, str], dict[str, Any]],
-    failed: Callable[[Mapping[str, Any]], bool] = _failed,
+    failed: Callable[[Mapping[str, Any]], bool] = host_failed,
 ) -> FanOut:
     """Run ``run_one`` per host under ``rollout``; ``not_run(host, why)`` builds the
     fields of a host the rollout never reached."""

@@ -8,7 +8,6 @@ misbehaving endpoint cannot flood the journal.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 import time
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, NamedCheck, Result, StepCall
+from runbook_engine.executors.fanout import ROLLOUT_KEYS, Rollout, fan_out
 from runbook_engine.executors.wait import DURATION_SCHEMA, to_seconds
 
 if TYPE_CHECKING:
@@ -172,12 +172,20 @@ class HttpExecutor(ExecutorBase):
 
     key: ClassVar[str] = "http"
     schema: ClassVar[dict[str, Any]] = SCHEMA
-    fields: ClassVar[dict[str, str]] = {**_RESPONSE_FIELDS, "unreachable": "int", "failed": "int"}
+    fields: ClassVar[dict[str, str]] = {
+        **_RESPONSE_FIELDS,
+        "unreachable": "int",
+        "failed": "int",
+        "stopped": "str",
+    }
     host_fields: ClassVar[dict[str, str]] = {
         **_RESPONSE_FIELDS,
         "unreachable": "bool",
+        "failed": "bool",
+        "skipped": "bool",
         "error": "str",
     }
+    rollout_keys: ClassVar[frozenset[str]] = ROLLOUT_KEYS
     checks: ClassVar[dict[str, NamedCheck]] = {
         "all endpoints healthy": NamedCheck(
             "all endpoints healthy", "every endpoint answered with a success status", _all_ok
@@ -191,16 +199,23 @@ class HttpExecutor(ExecutorBase):
         started = time.monotonic()
         targets: list[Host | None] = list(call.hosts) or [None]
         specs = [self._spec(call, host) for host in targets]
-        limit = asyncio.Semaphore(int(specs[0].get("concurrency", DEFAULT_CONCURRENCY)))
         if not specs[0].get("verify", True):
             call.log("TLS verification is off for this step: certificates are not checked", None)
-
-        async def one(spec: Mapping[str, Any]) -> dict[str, Any]:
-            async with limit:
-                return await self._request(call, spec)
-
-        answers = await asyncio.gather(*(one(spec) for spec in specs))
-        failed = [i for i, a in enumerate(answers) if not a["ok"]]
+        stopped = None
+        if call.hosts:
+            by_host = {h.name: spec for h, spec in zip(call.hosts, specs, strict=True)}
+            forks = {"forks": int(specs[0].get("concurrency", DEFAULT_CONCURRENCY))}
+            outcome = await fan_out(
+                call.hosts,
+                Rollout.from_options(forks, call.options),
+                lambda host: self._answer(call, by_host[host.name]),
+                _not_run,
+            )
+            answers = [outcome.hosts[h.name] for h in call.hosts]
+            stopped = outcome.stopped
+        else:
+            answers = [await self._answer(call, specs[0])]
+        failed = [i for i, a in enumerate(answers) if a["failed"]]
         worst = next(
             (i for i in failed if answers[i]["status"] is None), failed[0] if failed else 0
         )
@@ -208,6 +223,7 @@ class HttpExecutor(ExecutorBase):
         top["latency"] = max(a["latency"] for a in answers)
         top["unreachable"] = sum(1 for a in answers if a["unreachable"])
         top["failed"] = len(failed)
+        top["stopped"] = stopped
         hosts: dict[str, dict[str, Any]] = {}
         if call.hosts:
             hosts = {
@@ -223,8 +239,10 @@ class HttpExecutor(ExecutorBase):
             more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
             prefix = f"{len(failed)} of {len(answers)} hosts failed: " if call.hosts else ""
             error = prefix + "; ".join(reasons) + more
+            if stopped:
+                error += f"; rollout stopped: {stopped}"
         return Result(
-            ok=not failed, fields=top, hosts=hosts, error=error, duration=time.monotonic() - started
+            ok=not failed and stopped is None, fields=top, hosts=hosts, error=error, duration=time.monotonic() - started
         )
 
     def _spec(self, call: StepCall, host: Host | None) -> Mapping[str, Any]:
@@ -267,6 +285,11 @@ class HttpExecutor(ExecutorBase):
             return None
         path = Path(str(value))
         return str(path if path.is_absolute() else call.workdir / path)
+
+    async def _answer(self, call: StepCall, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """One request's fields, with the verdict words the rollout judges by."""
+        answer = await self._request(call, spec)
+        return {**answer, "failed": not answer["ok"], "skipped": False}
 
     async def _request(self, call: StepCall, spec: Mapping[str, Any]) -> dict[str, Any]:
         import httpx
@@ -358,6 +381,25 @@ class HttpExecutor(ExecutorBase):
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
+
+
+def _not_run(host: Host, why: str) -> dict[str, Any]:
+    """A host the rollout stopped before: no request was sent."""
+    return {
+        "ok": False,
+        "status": None,
+        "headers": {},
+        "json": None,
+        "json_error": None,
+        "text": "",
+        "truncated": False,
+        "latency": 0.0,
+        "url": "",
+        "unreachable": False,
+        "error": f"not run: {why}",
+        "failed": False,
+        "skipped": True,
+    }
 
 
 async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:

@@ -1,9 +1,9 @@
 """The ``manual`` executor: a human confirms, or approves, before the run goes on.
 
 The executor does not talk to a terminal itself: it asks the run's ``operator``
-(``call.options["operator"]``), which answers from a TTY prompt, ``--yes``, or a
+(``call.services.operator``), which answers from a TTY prompt, ``--yes``, or a
 confirmation recorded by ``runbook resume --confirm``. When nobody can answer now the
-result says ``awaiting_operator`` and the engine pauses the run durably.
+result's state is ``awaiting_operator`` and the engine pauses the run durably.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ class ManualExecutor(ExecutorBase):
 
     async def run(self, call: StepCall) -> Result:
         gate = parse_gate(call.render(call.spec, None))
-        operator: Operator | None = call.options.get("operator")
+        operator = call.services.operator
         answer = (
             None
             if operator is None
@@ -224,6 +224,7 @@ class ManualExecutor(ExecutorBase):
                 ok=False,
                 fields={"confirmed": False, "awaiting_operator": True},
                 error="waiting for an operator",
+                state="awaiting_operator",
             )
         base = {
             "confirmed_by": answer.by,
@@ -233,7 +234,11 @@ class ManualExecutor(ExecutorBase):
         }
         if answer.timed_out:
             return Result(
-                ok=False, fields={**base, "confirmed": False}, error="nobody answered in time"
+                ok=False,
+                fields={**base, "confirmed": False},
+                error="nobody answered in time",
+                state="timed_out",
+                on_failure=gate.on_timeout,
             )
         if not answer.confirmed:
             return Result(

@@ -2,8 +2,8 @@
 every sample against the decision matrix.
 
 ``monitor: {for: 15m, every: 30s, probe: {http: …}}`` runs the probe (any executor,
-through the engine's dispatch in ``call.options["probe"]``) every ``every`` for
-``for``; after each sample it calls ``call.options["on_sample"]``, which evaluates the
+through the engine's dispatch in ``call.services.probe``) every ``every`` for
+``for``; after each sample it calls ``call.services.on_sample``, which evaluates the
 decisions (so ``probe.latency_p95 > 2 * baseline.latency_p95`` with ``after: 10m``
 works) and says whether to stop early. ``baseline`` is the mapping given under
 ``baseline:`` or, without it, the first sample. A probe on many hosts also gives
@@ -143,8 +143,8 @@ class MonitorExecutor(ExecutorBase):
 
     async def run(self, call: StepCall) -> Result:
         window, every, probe_spec, baseline, stop_on_failure = self._parse(call)
-        run_probe = call.options.get("probe")
-        on_sample = call.options.get("on_sample")
+        run_probe = call.services.probe
+        on_sample = call.services.on_sample
         if run_probe is None:
             raise ExecutorError(
                 "monitor needs the engine's probe dispatch (run it with `runbook run`)"
@@ -170,7 +170,7 @@ class MonitorExecutor(ExecutorBase):
             del samples[:-MAX_SAMPLES]
             base = baseline if baseline is not None else samples[0]
             call.log(f"sample {count}: {format_sample(sample)}", None)
-            if callable(on_sample) and on_sample(sample, base, list(samples)):
+            if on_sample is not None and on_sample(sample, base, list(samples)):
                 stopped = True
                 break
             if stop_on_failure and not result.ok:

@@ -139,7 +139,7 @@ class NotifyExecutor(ExecutorBase):
         spec = call.render(call.spec, None)
         if not isinstance(spec, Mapping) or "channel" not in spec or "message" not in spec:
             raise ExecutorError("notify step needs a channel and a message")
-        channels: Mapping[str, Any] = call.options.get("channels") or {}
+        channels: Mapping[str, Any] = call.services.channels
         message = call.redact(str(spec["message"]))
         subject = call.redact(str(spec["subject"])) if spec.get("subject") else None
         errors: list[str] = []
@@ -178,7 +178,7 @@ class NotifyExecutor(ExecutorBase):
 
     def describe(self, call: StepCall) -> list[str]:
         spec = call.render(call.spec, None)
-        channel = _channel(call.options.get("channels") or {}, str(spec.get("channel")))
+        channel = _channel(call.services.channels, str(spec.get("channel")))
         how = ""
         if channel is not None:
             fallback = f", fallback {channel['fallback']}" if channel.get("fallback") else ""

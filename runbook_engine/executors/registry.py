@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import cast
 
 from runbook_engine.errors import PluginError
+from runbook_engine.executors.base import Executor
 
 GROUP = "runbook_engine.executors"
 
@@ -24,7 +25,7 @@ def _package(ep: EntryPoint) -> str:
     return ep.dist.name if ep.dist is not None else ep.value.split(":")[0]
 
 
-def _load(ep: EntryPoint) -> type[Any]:
+def _load(ep: EntryPoint) -> type[Executor]:
     try:
         cls = ep.load()
     except Exception as exc:  # a broken plugin must not take the CLI down with a traceback
@@ -40,16 +41,16 @@ def _load(ep: EntryPoint) -> type[Any]:
                 f"executor plugin {ep.name!r} from package {package!r} has no {attr!r}",
                 hint="see docs/plugins.md for the executor protocol",
             )
-    return cls  # type: ignore[no-any-return]
+    return cast("type[Executor]", cls)
 
 
 @lru_cache(maxsize=1)
-def executor_classes() -> dict[str, type[Any]]:
+def executor_classes() -> dict[str, type[Executor]]:
     """Step key → executor class, for every installed executor."""
     return {ep.name: _load(ep) for ep in _entry_points()}
 
 
-def executor_class(key: str) -> type[Any]:
+def executor_class(key: str) -> type[Executor]:
     classes = executor_classes()
     if key not in classes:
         raise PluginError(

@@ -1,61 +1,33 @@
-"""The ``shell`` executor: a local command in its own process group.
+"""The ``shell`` executor: a local command with ``/bin/sh -c``, once, or once per
+local-connection host under the step's rollout keys.
 
-A step's command must never outlive the runner that started it, even a runner killed
-with SIGKILL, because resume would otherwise start a retry beside an orphan. On Linux
-a small guardian process, started once per run, holds the read end of a pipe from the
-runner; when the runner dies the pipe closes and the guardian kills every process
-group still registered, grandchildren included. A command does not start its work
-before the guardian knows its group (it waits for a go line on stdin), so nothing runs
-unguarded. Only when the guardian cannot be started does the shell get
-``PR_SET_PDEATHSIG`` instead (``setpriv``, or a ``prctl`` preexec), which costs an
-extra exec or a fork per command. See docs/executors/shell.md.
+Starting, guarding (the tree dies with the runner, even a SIGKILLed one), bounding the
+output and stopping the command are the process supervisor's (`executors.process`),
+shared with every executor that starts a process. See docs/executors/shell.md.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import shlex
-import shutil
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, NamedCheck, Result, StepCall
+from runbook_engine.executors.fanout import ROLLOUT_KEYS, Rollout, fan_out
+from runbook_engine.executors.process import (
+    DEFAULT_KILL_GRACE,
+    DEFAULT_MAX_OUTPUT,
+    MAX_LOGGED_LINES,
+    Command,
+    LineLog,
+    ProcessSupervisor,
+)
 from runbook_engine.shell_values import ShellCommand
+from runbook_engine.vocabulary import host_failed
 
-#: Bytes of stdout and of stderr kept per command; the rest is counted and marked.
-DEFAULT_MAX_OUTPUT = 1 << 20
-#: Seconds between SIGTERM and SIGKILL when a command is stopped.
-DEFAULT_KILL_GRACE = 5.0
-#: Lines streamed to the log per stream before the stream is only counted.
-MAX_LOGGED_LINES = 10_000
-
-_PR_SET_PDEATHSIG = 1
-
-_GUARDIAN = r"""
-import os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-groups = set()
-for line in sys.stdin:
-    line = line.strip()
-    if line.startswith("-"):
-        groups.discard(int(line[1:]))
-    elif line:
-        groups.add(int(line))
-for pgid in groups:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-"""
-
+__all__ = ["DEFAULT_KILL_GRACE", "DEFAULT_MAX_OUTPUT", "MAX_LOGGED_LINES", "ShellExecutor", "ShellSpec"]
 
 def _checksum_matches(fields: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]]) -> bool:
     """`sha256sum -c` style output: rc 0 and every non-empty line ends with ': OK'."""
@@ -83,123 +55,6 @@ class ShellSpec:
     stdin: str | None = None
     max_output: int = DEFAULT_MAX_OUTPUT
     kill_grace: float = DEFAULT_KILL_GRACE
-
-
-class _Capture:
-    """Keeps the first ``limit`` bytes of a stream and counts the rest."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.chunks: list[bytes] = []
-        self.kept = 0
-        self.dropped = 0
-
-    def add(self, data: bytes) -> None:
-        room = self.limit - self.kept
-        if room > 0:
-            self.chunks.append(data[:room])
-            self.kept += min(room, len(data))
-        self.dropped += max(0, len(data) - max(room, 0))
-
-    def text(self) -> str:
-        text = b"".join(self.chunks).decode("utf-8", errors="replace")
-        if self.dropped:
-            text += f"\n[… output truncated: {self.dropped} more bytes]"
-        return text
-
-
-class _Guardian:
-    """One helper process per executor that kills registered process groups when the
-    runner disappears (its stdin pipe closes)."""
-
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> bool:
-        """Start the guardian if it is not running; whether one is running."""
-        if self._proc is not None and self._proc.poll() is not None:
-            self._proc = None  # it died: start another for the commands to come
-        if self._proc is None and sys.platform.startswith("linux"):
-            try:
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-S", "-c", _GUARDIAN],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                    close_fds=True,
-                    bufsize=0,
-                )
-            except OSError:
-                return False
-        return self._proc is not None and self._proc.poll() is None
-
-    def _send(self, text: str) -> None:
-        proc = self._proc
-        if proc is not None and proc.stdin is not None:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                proc.stdin.write(text.encode())
-
-    def watch(self, pgid: int) -> None:
-        self._send(f"{pgid}\n")
-
-    def release(self, pgid: int) -> None:
-        self._send(f"-{pgid}\n")
-
-    def close(self) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(OSError):
-                if self._proc.stdin is not None:
-                    self._proc.stdin.close()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=5)
-            self._proc = None
-
-
-@dataclass(frozen=True, slots=True)
-class _DeathSignal:
-    """How a command is kept from outliving the runner.
-
-    ``guarded`` commands start with a line that waits for the runner's go (a first
-    line on stdin, sent once the guardian knows the process group) and checks that
-    the parent is still the runner: nothing of the command runs unguarded. With a
-    guardian that is all (no extra cost but the go line). Without one, the shell asks
-    Linux for SIGKILL when the runner dies: exec through ``setpriv --pdeathsig KILL``
-    (keeps the fast vfork path, ~1 ms more per command) or, without setpriv, a ctypes
-    ``prctl`` preexec (forces fork, ~2 ms more per command)."""
-
-    prefix: tuple[str, ...] = ()
-    preexec: Callable[[], None] | None = None
-    guarded: bool = False
-
-    def command(self, text: str) -> str:
-        if not self.guarded:
-            return text
-        return f'[ "$PPID" = {os.getpid()} ] && read -r _ || exit 137\n{text}'
-
-
-def _death_signal(guardian: bool) -> _DeathSignal:
-    if not sys.platform.startswith("linux"):
-        return _DeathSignal()
-    if guardian:
-        return _DeathSignal(guarded=True)
-    setpriv = shutil.which("setpriv")
-    if setpriv is not None:
-        return _DeathSignal(prefix=(setpriv, "--pdeathsig", "KILL"), guarded=True)
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return _DeathSignal()
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the runner died between fork and prctl
-            os._exit(137)
-
-    return _DeathSignal(preexec=preexec, guarded=True)
 
 
 def _with_command(spec: ShellSpec, command: ShellCommand) -> ShellSpec:
@@ -234,7 +89,8 @@ class ShellExecutor(ExecutorBase):
     local-connection host of ``hosts:``)."""
 
     key: ClassVar[str] = "shell"
-    #: It awaits the ``before_start`` option itself, just before the command's go.
+    rollout_keys: ClassVar[frozenset[str]] = ROLLOUT_KEYS
+    #: The process supervisor awaits ``before_start`` just before the command's go.
     awaits_before_start: ClassVar[bool] = True
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "A shell command run locally with /bin/sh -c.",
@@ -266,8 +122,13 @@ class ShellExecutor(ExecutorBase):
         "duration": "duration",
         "pid": "int",
         "timed_out": "bool",
+        "stopped": "str",
     }
-    host_fields: ClassVar[Mapping[str, str]] = {**fields, "unreachable": "bool"}
+    host_fields: ClassVar[Mapping[str, str]] = {
+        **{k: v for k, v in fields.items() if k != "stopped"},
+        "unreachable": "bool",
+        "skipped": "bool",
+    }
     checks: ClassVar[Mapping[str, NamedCheck]] = {
         "checksum matches": NamedCheck(
             phrase="checksum matches",
@@ -277,17 +138,7 @@ class ShellExecutor(ExecutorBase):
     }
 
     def __init__(self) -> None:
-        self._guardian = _Guardian()
-        self._deaths: dict[bool, _DeathSignal] = {}
-
-    def _death(self) -> _DeathSignal:
-        """The guard for the next command: the guardian when it runs, else a
-        parent-death signal."""
-        guardian = self._guardian.start()
-        death = self._deaths.get(guardian)
-        if death is None:
-            death = self._deaths[guardian] = _death_signal(guardian)
-        return death
+        self._processes = ProcessSupervisor()
 
     def _spec_for(self, call: StepCall, host: Host | None) -> ShellSpec:
         raw = call.spec
@@ -323,133 +174,77 @@ class ShellExecutor(ExecutorBase):
         hosts = self._local_hosts(call)
         if not hosts:
             fields = await self._run_one(call, self._spec_for(call, None), None)
-            return _verdict(fields, {})
-        forks = int(call.options.get("forks") or call.options.get("max_concurrency") or 10)
-        gate = asyncio.Semaphore(max(1, forks))
-
-        async def per_host(host: Host) -> tuple[str, dict[str, Any]]:
-            async with gate:
-                return host.name, await self._run_one(call, self._spec_for(call, host), host)
-
-        results = dict(await asyncio.gather(*(per_host(h) for h in hosts)))
-        worst = max(results.values(), key=lambda f: (f["rc"] != 0, abs(f["rc"])))
+            return _verdict(fields, {}, None)
+        rollout = Rollout.from_options(call.options)
+        outcome = await fan_out(
+            hosts, rollout, lambda host: self._run_one(call, self._spec_for(call, host), host), _not_run
+        )
+        results = outcome.hosts
+        ran = [f for f in results.values() if not f["skipped"]]
+        worst = max(ran, key=lambda f: (host_failed(f), abs(f["rc"] or 0)))
         fields = {
             "rc": worst["rc"],
             "exit_code": worst["rc"],
-            "stdout": "\n".join(results[h.name]["stdout"] for h in hosts),
-            "stderr": "\n".join(results[h.name]["stderr"] for h in hosts),
-            "duration": max(f["duration"] for f in results.values()),
+            "stdout": "\n".join(results[h.name]["stdout"] for h in hosts if not results[h.name]["skipped"]),
+            "stderr": "\n".join(results[h.name]["stderr"] for h in hosts if not results[h.name]["skipped"]),
+            "duration": max(f["duration"] for f in ran),
             "pid": worst["pid"],
-            "timed_out": any(f["timed_out"] for f in results.values()),
+            "timed_out": any(f["timed_out"] for f in ran),
+            "stopped": outcome.stopped,
         }
-        return _verdict(fields, results)
+        return _verdict(fields, results, outcome.stopped)
 
     async def _run_one(self, call: StepCall, spec: ShellSpec, host: Host | None) -> dict[str, Any]:
-        env = None
-        if spec.env:
-            env = {**os.environ, **spec.env}
-        cwd = spec.cwd or str(call.workdir)
-        host_name = host.name if host is not None else None
-        started = time.monotonic()
-        death = self._death()
-        before_start = _before_start(call)
-        if not death.guarded:  # no go line to hold the command back: wait now
-            await before_start()
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *death.prefix,
-                "/bin/sh",
-                "-c",
-                death.command(spec.command),
-                stdin=subprocess.PIPE
-                if spec.stdin is not None or death.guarded
-                else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-                preexec_fn=death.preexec,
-            )
-        except OSError as exc:
-            return {
-                "rc": 127,
-                "exit_code": 127,
-                "stdout": "",
-                "stderr": call.redact(f"could not start: {exc}"),
-                "duration": time.monotonic() - started,
-                "pid": 0,
-                "timed_out": False,
-                "unreachable": False,
-            }
-        self._guardian.watch(proc.pid)
-        announce = call.options.get("on_pid")
-        if callable(announce):
-            announce(proc.pid)
-        out, err = _Capture(spec.max_output), _Capture(spec.max_output)
-        readers = [
-            asyncio.ensure_future(_pump(proc.stdout, out, call.log, host_name, "")),
-            asyncio.ensure_future(_pump(proc.stderr, err, call.log, host_name, "stderr: ")),
-        ]
-        timed_out = False
-        try:
-            feed: asyncio.Future[None] | None = None
-            if proc.stdin is not None:
-                go = b"\n" if death.guarded else b""
-                feed = asyncio.ensure_future(
-                    _feed(
-                        proc.stdin,
-                        go + (spec.stdin or "").encode(),
-                        before_start if death.guarded else None,
-                    )
-                )
-                readers.append(feed)
-            try:
-                await asyncio.wait_for(asyncio.shield(proc.wait()), call.timeout)
-            except TimeoutError:
-                timed_out = True
-                await _stop_group(proc, spec.kill_grace)
-            _, still_open = await asyncio.wait(readers, timeout=max(spec.kill_grace, 1.0))
-            for reader in still_open:  # a background child kept the pipe: stop reading
-                reader.cancel()
-            if still_open:
-                err.add(b"\n[stopped reading: a background process kept the output open]")
-            failure = (
-                feed.exception()
-                if feed is not None and feed.done() and not feed.cancelled()
-                else None
-            )
-            if failure is not None:
-                raise failure  # the go was never sent: the command did not run
-        except asyncio.CancelledError:
-            await asyncio.shield(_stop_group(proc, spec.kill_grace))
-            for reader in readers:
-                reader.cancel()
-            raise
-        finally:
-            self._guardian.release(proc.pid)
-        rc = proc.returncode if proc.returncode is not None else -1
-        stderr = err.text()
-        if timed_out:
-            stderr += f"\n[timed out after {call.timeout:g}s; process group killed]"
+        finished = await self._processes.run(
+            Command(
+                argv=("/bin/sh", "-c", spec.command),
+                cwd=spec.cwd or str(call.workdir),
+                env=dict(spec.env or {}),
+                stdin=None if spec.stdin is None else spec.stdin.encode(),
+                timeout=call.timeout,
+                max_output=spec.max_output,
+                kill_grace=spec.kill_grace,
+            ),
+            on_pid=call.services.on_pid,
+            before_start=call.services.before_start,
+            on_line=LineLog(call.log, host.name if host is not None else None),
+        )
+        rc = 127 if finished.start_error else finished.rc
         return {
-            "rc": rc,
-            "exit_code": rc,
-            "stdout": out.text().rstrip("\n"),
-            "stderr": stderr.rstrip("\n"),
-            "duration": time.monotonic() - started,
-            "pid": proc.pid,
-            "timed_out": timed_out,
+            "rc": -1 if rc is None and not finished.timed_out else rc,
+            "exit_code": -1 if rc is None and not finished.timed_out else rc,
+            "stdout": finished.stdout,
+            "stderr": call.redact(finished.stderr),
+            "duration": finished.duration,
+            "pid": finished.pid,
+            "timed_out": finished.timed_out,
             "unreachable": False,
+            "skipped": False,
         }
 
     async def close(self) -> None:
-        self._guardian.close()
+        self._processes.close()
 
 
-def _verdict(fields: dict[str, Any], hosts: Mapping[str, Mapping[str, Any]]) -> Result:
-    failed = [name for name, f in hosts.items() if f["rc"] != 0]
-    ok = fields["rc"] == 0 and not fields["timed_out"]
+def _not_run(host: Host, why: str) -> dict[str, Any]:
+    return {
+        "rc": None,
+        "exit_code": None,
+        "stdout": "",
+        "stderr": f"not run: {why}",
+        "duration": 0.0,
+        "pid": 0,
+        "timed_out": False,
+        "unreachable": False,
+        "skipped": True,
+    }
+
+
+def _verdict(
+    fields: dict[str, Any], hosts: Mapping[str, Mapping[str, Any]], stopped: str | None
+) -> Result:
+    failed = [name for name, f in hosts.items() if host_failed(f)]
+    ok = fields["rc"] == 0 and not fields["timed_out"] and not failed and stopped is None
     error = None
     if fields["timed_out"]:
         error = "timed out"
@@ -457,82 +252,13 @@ def _verdict(fields: dict[str, Any], hosts: Mapping[str, Mapping[str, Any]]) -> 
         error = f"exit code {fields['rc']}"
         if failed:
             error += f" on {', '.join(failed)}"
-    return Result(ok=ok, fields=fields, hosts=hosts, error=error, duration=fields["duration"])
-
-
-async def _pump(
-    stream: asyncio.StreamReader | None,
-    capture: _Capture,
-    log: Callable[[str, str | None], None],
-    host: str | None,
-    prefix: str,
-) -> None:
-    """Reads a stream to its end: keeps a bounded copy, logs each complete line."""
-    if stream is None:
-        return
-    pending = b""
-    logged = 0
-    while True:
-        chunk = await stream.read(65536)
-        if not chunk:
-            break
-        capture.add(chunk)
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            logged += 1
-            if logged <= MAX_LOGGED_LINES:
-                log(prefix + line.decode("utf-8", errors="replace"), host)
-            elif logged == MAX_LOGGED_LINES + 1:
-                log(prefix + "[… further lines are kept in the result only]", host)
-        if len(pending) > capture.limit:
-            pending = pending[-capture.limit :]
-    if pending and logged < MAX_LOGGED_LINES:
-        log(prefix + pending.decode("utf-8", errors="replace"), host)
-
-
-async def _feed(
-    stdin: asyncio.StreamWriter,
-    data: bytes,
-    before_go: Callable[[], Awaitable[None]] | None,
-) -> None:
-    """Waits for ``before_go`` (the step's start made durable), writes the go line and
-    the step's stdin, then closes it (EOF for the command). If ``before_go`` fails,
-    stdin is closed without a go and the guarded command exits 137 untouched."""
-    try:
-        if before_go is not None:
-            await before_go()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            stdin.write(data)
-            await stdin.drain()
-    finally:
-        stdin.close()
-
-
-async def _nothing() -> None:
-    return None
-
-
-def _before_start(call: StepCall) -> Callable[[], Awaitable[None]]:
-    """What the engine wants awaited before the command may act (its ``step_started``
-    made durable); nothing when called without an engine."""
-    wait = call.options.get("before_start")
-    return wait if callable(wait) else _nothing
-
-
-async def _stop_group(proc: asyncio.subprocess.Process, grace: float) -> None:
-    """SIGTERM the command's whole process group, then SIGKILL after ``grace``."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        try:
-            await asyncio.wait_for(
-                asyncio.shield(proc.wait()), grace if sig == signal.SIGTERM else None
-            )
-            if sig == signal.SIGTERM:
-                # the leader is gone; make sure nothing it left in the group lingers
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-            return
-        except TimeoutError:
-            continue
+        if stopped:
+            error += f"; rollout stopped: {stopped}"
+    return Result(
+        ok=ok,
+        fields=fields,
+        hosts=hosts,
+        error=error,
+        duration=fields["duration"],
+        state="timed_out" if fields["timed_out"] else "done",
+    )

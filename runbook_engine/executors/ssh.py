@@ -6,7 +6,14 @@ host. Host keys are verified against known_hosts unless the step says otherwise,
 an opt-out is logged on every step that uses it. A host that cannot be reached is a
 result (``unreachable: true``), never an exception, so decisions can act on it. Hosts
 with ``ansible_connection=local`` run the command in a local ``bash -c`` instead,
-which lets the same runbook drive a demo fleet on one machine. See docs/executors/ssh.md.
+which lets the same runbook drive a demo fleet on one machine — started by the process
+supervisor (`executors.process`) like every local command.
+
+A remote command runs under a small POSIX-sh wrapper (`REMOTE_WRAPPER`) that puts it in
+its own session and kills that process group when the channel's stdin closes: when the
+step times out (the executor closes stdin), and when the runner dies or the connection
+drops (sshd closes the session's pipes). The step timeout bounds connecting too. Output
+is bounded exactly like a local command's. See docs/executors/ssh.md.
 """
 
 from __future__ import annotations
@@ -19,22 +26,61 @@ import os
 import shlex
 import signal
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, Result, StepCall
-from runbook_engine.executors.fanout import ROLLOUT_SCHEMA, Rollout, fan_out
-from runbook_engine.shell_values import remote_script
+from runbook_engine.executors.fanout import ROLLOUT_KEYS, ROLLOUT_SCHEMA, Rollout, fan_out
+from runbook_engine.executors.process import (
+    DEFAULT_MAX_OUTPUT,
+    MAX_LINE,
+    OUTPUT_DRAIN,
+    Command,
+    LineLog,
+    LineSplitter,
+    OutputCapture,
+    ProcessSupervisor,
+)
+from runbook_engine.shell_values import ShellCommand, remote_script
 
 log = logging.getLogger(__name__)
 
-#: Characters of stdout and of stderr kept per host; the rest is counted and marked.
-MAX_OUTPUT = 1 << 20
 DEFAULT_CONNECT_TIMEOUT = 10.0
 KNOWN_HOSTS_MODES = ("verify", "accept-new", "ignore")
+#: Seconds between SIGTERM and SIGKILL of a remote command's process group.
+REMOTE_KILL_GRACE = 2
+
+#: Runs ``$1`` with bash (else sh) in its own session on the remote host and kills that
+#: process group (SIGTERM, SIGKILL after `REMOTE_KILL_GRACE`) as soon as the channel's
+#: stdin reaches end-of-file: the executor closes it on timeout, sshd closes it when the
+#: connection ends — a runner killed mid-command included. The watcher reads a copy of
+#: stdin (fd 3); the command itself gets /dev/null.
+REMOTE_WRAPPER = (
+    "exec 3<&0; if [ -x /bin/bash ]; then s=/bin/bash; else s=/bin/sh; fi; "
+    'if command -v setsid >/dev/null 2>&1; then setsid "$s" -c "$1" </dev/null & '
+    'else "$s" -c "$1" </dev/null & fi; c=$!; '
+    "{ while read -r _; do :; done; "
+    'kill -s TERM -- "-$c" 2>/dev/null || kill -s TERM "$c" 2>/dev/null; '
+    f'(sleep {REMOTE_KILL_GRACE}; kill -s KILL -- "-$c" 2>/dev/null) & }} <&3 >/dev/null 2>&1 & '
+    'w=$!; exec 3<&-; wait "$c"; rc=$?; kill "$w" 2>/dev/null; exit "$rc"'
+)
+
+
+def remote_command(command: ShellCommand, sudo: str | None = None) -> tuple[str, str]:
+    """(command line sent to sshd, stdin to send first): `REMOTE_WRAPPER` around the
+    command's script (inside ``sudo`` when ``become`` asks for another user, so the
+    wrapper may kill it). The command's values are read from stdin by the wrapper
+    before it starts the command (`shell_values.remote_script`), so they are never on
+    a command line; what follows on stdin only keeps the watcher waiting."""
+    prelude, values = remote_script(replace(command, script=""))
+    wrapper = prelude + REMOTE_WRAPPER
+    wrapped = f"/bin/sh -c {shlex.quote(wrapper)} runbook-step {shlex.quote(command.script)}"
+    if sudo is None:
+        return wrapped, values
+    return f"sudo -n -H -u {shlex.quote(sudo)} -- {wrapped}", values
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,33 +128,14 @@ def parse_spec(raw: Any) -> tuple[SshSpec, dict[str, Any]]:
     return spec, {k: v for k, v in raw.items() if k in ROLLOUT_SCHEMA}
 
 
-class _Output:
-    """Keeps the first ``MAX_OUTPUT`` characters of a stream and counts the rest."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.kept = 0
-        self.dropped = 0
-
-    def add(self, text: str) -> None:
-        room = MAX_OUTPUT - self.kept
-        if room > 0:
-            self.parts.append(text[:room])
-            self.kept += min(room, len(text))
-        self.dropped += max(0, len(text) - max(room, 0))
-
-    def text(self) -> str:
-        text = "".join(self.parts).rstrip("\n")
-        if self.dropped:
-            text += f"\n[… output truncated: {self.dropped} more characters]"
-        return text
-
-
 class SshExecutor(ExecutorBase):
     """Runs a shell command on every host of the step over SSH (or locally for
     ``connection: local`` hosts), with bounded fan-out and rolling batches."""
 
     key: ClassVar[str] = "ssh"
+    rollout_keys: ClassVar[frozenset[str]] = ROLLOUT_KEYS
+    #: Local commands await it in the supervisor, remote ones just before they start.
+    awaits_before_start: ClassVar[bool] = True
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "A command run on each host of the step over SSH (asyncssh).",
         "oneOf": [
@@ -158,6 +185,7 @@ class SshExecutor(ExecutorBase):
     }
 
     def __init__(self) -> None:
+        self._processes = ProcessSupervisor()
         self._connections: dict[tuple[Any, ...], Any] = {}
         self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
         self._known_hosts_lock = asyncio.Lock()
@@ -195,17 +223,16 @@ class SshExecutor(ExecutorBase):
         started = time.monotonic()
 
         async def one(host: Host) -> dict[str, Any]:
-            # The values travel on stdin, never on the (remote) command line.
-            script, values = remote_script(call.render_command(spec.command, host))
-            command = self._command(spec, script, host)
+            command = call.render_command(spec.command, host)
             if host.connection == "local":
-                return await _run_local(call, host, command, values)
-            return await self._run_remote(call, spec, host, command, values)
+                return await self._run_local(call, spec, host, command)
+            return await self._run_remote(call, spec, host, command)
 
         outcome = await fan_out(call.hosts, rollout, one, _not_run)
         return _aggregate(call, outcome.hosts, outcome.stopped, time.monotonic() - started)
 
     async def close(self) -> None:
+        self._processes.close()
         connections, self._connections = list(self._connections.values()), {}
         for conn in connections:
             conn.close()
@@ -216,34 +243,79 @@ class SshExecutor(ExecutorBase):
     # ------------------------------------------------------------------ commands
 
     @staticmethod
-    def _command(spec: SshSpec, command: str, host: Host) -> str:
-        """Wrap in sudo when ``become`` asks for a user other than the login user."""
+    def _sudo_user(spec: SshSpec, host: Host) -> str | None:
+        """The user to ``sudo`` to: ``become_user`` when ``become`` asks for a user
+        other than the login user, else None."""
         if not spec.become:
+            return None
+        login = host.user or getpass.getuser()
+        return None if login == spec.become_user else spec.become_user
+
+    @classmethod
+    def _command(cls, spec: SshSpec, command: str, host: Host) -> str:
+        """The command as the host runs it: in sudo when ``become`` asks."""
+        sudo = cls._sudo_user(spec, host)
+        if sudo is None:
             return command
-        login = (
-            host.user
-            or (getpass.getuser() if host.connection == "local" else None)
-            or getpass.getuser()
+        return f"sudo -n -H -u {shlex.quote(sudo)} -- /bin/bash -c {shlex.quote(command)}"
+
+    async def _run_local(
+        self, call: StepCall, spec: SshSpec, host: Host, command: ShellCommand
+    ) -> dict[str, Any]:
+        """``connection: local``: the same command in ``bash -c`` on this machine,
+        through the process supervisor (own group, guarded, bounded, pid journaled).
+        Its values are in its environment, or on stdin through ``sudo``."""
+        env, stdin, script = command.env, None, command.script
+        if self._sudo_user(spec, host) is not None:  # sudo drops the environment
+            script, values = remote_script(command)
+            env, stdin = {}, values.encode() if values else None
+        finished = await self._processes.run(
+            Command(
+                argv=("/bin/bash", "-c", self._command(spec, script, host)),
+                cwd=str(call.workdir),
+                env=env,
+                stdin=stdin,
+                timeout=call.timeout,
+            ),
+            on_pid=call.services.on_pid,
+            before_start=call.services.before_start,
+            on_line=LineLog(call.log, host.name),
         )
-        if login == spec.become_user:
-            return command
-        return (
-            f"sudo -n -H -u {shlex.quote(spec.become_user)} -- /bin/bash -c {shlex.quote(command)}"
-        )
+        if finished.start_error:
+            return _unreachable(host, finished.start_error, time.monotonic() - finished.duration)
+        rc = finished.rc
+        return {
+            "rc": rc,
+            "stdout": finished.stdout,
+            "stderr": finished.stderr,
+            "duration": finished.duration,
+            "unreachable": False,
+            "failed": int(rc != 0),
+            "skipped": False,
+            "timed_out": finished.timed_out,
+            "error": f"command timed out after {call.timeout:g}s" if finished.timed_out else None,
+        }
 
     async def _run_remote(
-        self, call: StepCall, spec: SshSpec, host: Host, command: str, values: str
+        self, call: StepCall, spec: SshSpec, host: Host, command: ShellCommand
     ) -> dict[str, Any]:
         import asyncssh
 
         started = time.monotonic()
+        deadline = None if call.timeout is None else started + call.timeout
+        line, values = remote_command(command, self._sudo_user(spec, host))
         for attempt in (1, 2):
+            connect_timeout = spec.connect_timeout
+            if deadline is not None:
+                connect_timeout = max(0.001, min(connect_timeout, deadline - time.monotonic()))
             try:
-                conn = await self._connection(call, spec, host)
+                async with asyncio.timeout(connect_timeout):
+                    conn = await self._connection(call, spec, host, connect_timeout)
             except (TimeoutError, OSError, asyncssh.Error, ExecutorError) as exc:
-                return _unreachable(host, _why(exc, spec), started)
+                return _unreachable(host, _why(exc, connect_timeout), started)
+            await call.services.before_start()
             try:
-                process = await conn.create_process(command, encoding="utf-8", errors="replace")
+                process = await conn.create_process(line, encoding=None)
             except (
                 asyncssh.ChannelOpenError,
                 asyncssh.ConnectionLost,
@@ -254,7 +326,8 @@ class SshExecutor(ExecutorBase):
                 if attempt == 2:
                     return _unreachable(host, f"connection lost: {exc}", started)
                 continue
-            return await _finish(call, host, process, conn, started, values)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            return await _finish(call, host, process, conn, started, left, values)
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
 
     def _key(self, spec: SshSpec, host: Host) -> tuple[Any, ...]:
@@ -272,24 +345,30 @@ class SshExecutor(ExecutorBase):
         if conn is not None:
             conn.close()
 
-    async def _connection(self, call: StepCall, spec: SshSpec, host: Host) -> Any:
+    async def _connection(
+        self, call: StepCall, spec: SshSpec, host: Host, connect_timeout: float | None = None
+    ) -> Any:
+        """The kept connection to ``host``, opened within ``connect_timeout`` (default:
+        the spec's) on first use."""
         key = self._key(spec, host)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             conn = self._connections.get(key)
             if conn is not None and not conn.is_closed():
                 return conn
-            conn = await self._connect(call, spec, host)
+            conn = await self._connect(call, spec, host, connect_timeout or spec.connect_timeout)
             self._connections[key] = conn
             return conn
 
-    async def _connect(self, call: StepCall, spec: SshSpec, host: Host) -> Any:
+    async def _connect(
+        self, call: StepCall, spec: SshSpec, host: Host, connect_timeout: float
+    ) -> Any:
         import asyncssh
 
         port = host.port or 22
         options: dict[str, Any] = {
             "port": port,
-            "connect_timeout": spec.connect_timeout,
+            "connect_timeout": connect_timeout,
             "keepalive_interval": 30,
         }
         if host.user:
@@ -368,11 +447,11 @@ def _known_hosts_file(spec: SshSpec, host: Host) -> str | None:
     return None
 
 
-def _why(exc: BaseException, spec: SshSpec) -> str:
+def _why(exc: BaseException, connect_timeout: float) -> str:
     import asyncssh
 
     if isinstance(exc, TimeoutError):
-        return f"connect timed out after {spec.connect_timeout:g}s"
+        return f"connect timed out after {connect_timeout:.3g}s"
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return f"host key not trusted ({exc}); check known_hosts"
     if isinstance(exc, asyncssh.PermissionDenied):
@@ -383,44 +462,61 @@ def _why(exc: BaseException, spec: SshSpec) -> str:
 
 
 async def _finish(
-    call: StepCall, host: Host, process: Any, conn: Any, started: float, values: str
+    call: StepCall,
+    host: Host,
+    process: Any,
+    conn: Any,
+    started: float,
+    timeout: float | None,
+    values: str,
 ) -> dict[str, Any]:
-    """Stream both outputs line by line, honour the step timeout, collect the rc."""
+    """Read both outputs (bounded, line by line to the log) until the command's exit
+    status arrives; honour the step timeout; collect the rc."""
     import asyncssh
 
-    out, err = _Output(), _Output()
-
-    async def pump(stream: Any, sink: _Output) -> None:
-        async for line in stream:
-            sink.add(line)
-            call.log(line.rstrip("\n"), host.name)
-
-    if values:
-        process.stdin.write(values)
-    process.stdin.write_eof()
+    out, err = OutputCapture(DEFAULT_MAX_OUTPUT), OutputCapture(DEFAULT_MAX_OUTPUT)
+    log = LineLog(call.log, host.name)
+    readers = [
+        asyncio.ensure_future(_pump_remote(process.stdout, "stdout", out, log)),
+        asyncio.ensure_future(_pump_remote(process.stderr, "stderr", err, log)),
+    ]
+    if values:  # the values' environment, read by the wrapper's prelude
+        process.stdin.write(values.encode())
     timed_out = False
     try:
-        async with asyncio.timeout(call.timeout):
-            await asyncio.gather(pump(process.stdout, out), pump(process.stderr, err))
-            await process.wait_closed()
-    except TimeoutError:
-        timed_out = True
-        with contextlib.suppress(Exception):
-            process.send_signal("KILL")
-        process.close()
+        try:
+            async with asyncio.timeout(timeout):
+                await _exit_status(process)
+        except TimeoutError:
+            timed_out = True
+            _stop_remote(process)  # end-of-file on stdin: the wrapper kills the group
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REMOTE_KILL_GRACE + 1):
+                    await _exit_status(process)
+        _, still_open = await asyncio.wait(readers, timeout=OUTPUT_DRAIN)
+        for reader in still_open:  # a background child kept the channel open
+            reader.cancel()
+        if still_open:
+            err.add(b"\n[stopped reading: a background process kept the output open]")
+        failures = [r.exception() for r in readers if r.done() and not r.cancelled()]
+        for failure in failures:
+            if failure is not None:
+                raise failure
     except (asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
+        _discard(readers)
         process.close()
         lost = _unreachable(host, f"connection lost while the command ran ({exc})", started)
-        return {**lost, "stdout": out.text(), "stderr": err.text()}
+        return {**lost, "stdout": _text(out), "stderr": _text(err)}
     except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            process.send_signal("KILL")
+        _stop_remote(process)
         process.close()
+        _discard(readers)
         raise
+    process.close()
     fields = {
         "rc": None,
-        "stdout": out.text(),
-        "stderr": err.text(),
+        "stdout": _text(out),
+        "stderr": _text(err),
         "duration": time.monotonic() - started,
         "unreachable": False,
         "failed": 1,
@@ -445,64 +541,48 @@ async def _finish(
     return fields
 
 
-async def _run_local(call: StepCall, host: Host, command: str, values: str) -> dict[str, Any]:
-    """``connection: local``: the same command in ``bash -c`` on this machine, in its
-    own process group so a timeout kills everything it started."""
-    started = time.monotonic()
-    out, err = _Output(), _Output()
+def _discard(readers: Sequence[asyncio.Future[None]]) -> None:
+    """Stop the readers and consume their errors (the caller reports the loss)."""
+    for reader in readers:
+        if reader.done():
+            if not reader.cancelled():
+                reader.exception()
+        else:
+            reader.cancel()
+
+
+def _text(capture: OutputCapture) -> str:
+    return capture.text().rstrip("\n")
+
+
+def _stop_remote(process: Any) -> None:
+    """End-of-file on the command's stdin: the remote wrapper then kills its group."""
+    with contextlib.suppress(Exception):
+        process.stdin.write_eof()
+
+
+async def _exit_status(process: Any) -> None:
+    """Until the exit status (or signal) arrives or the channel closes — not until
+    the output ends, which a background child may hold open."""
+    closed = asyncio.ensure_future(process.wait_closed())
     try:
-        proc = await asyncio.create_subprocess_exec(
-            "/bin/bash",
-            "-c",
-            command,
-            stdin=asyncio.subprocess.PIPE if values else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=str(call.workdir),
-            start_new_session=True,
-        )
-    except OSError as exc:
-        return _unreachable(host, f"cannot start bash: {exc}", started)
-
-    async def pump(stream: asyncio.StreamReader, sink: _Output) -> None:
-        while line := await stream.readline():
-            text = line.decode("utf-8", errors="replace")
-            sink.add(text)
-            call.log(text.rstrip("\n"), host.name)
-
-    async def feed() -> None:
-        if proc.stdin is not None:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                proc.stdin.write(values.encode())
-                await proc.stdin.drain()
-            proc.stdin.close()
-
-    timed_out = False
-    try:
-        async with asyncio.timeout(call.timeout):
-            assert proc.stdout is not None and proc.stderr is not None
-            await asyncio.gather(feed(), pump(proc.stdout, out), pump(proc.stderr, err))
-            await proc.wait()
-    except TimeoutError:
-        timed_out = True
+        while process.exit_status is None and process.exit_signal is None and not closed.done():
+            await asyncio.wait([closed], timeout=0.05)
     finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
-    code = proc.returncode
-    rc = None if timed_out or code is None else (code if code >= 0 else 128 - code)
-    return {
-        "rc": rc,
-        "stdout": out.text(),
-        "stderr": err.text(),
-        "duration": time.monotonic() - started,
-        "unreachable": False,
-        "failed": int(rc != 0),
-        "skipped": False,
-        "timed_out": timed_out,
-        "error": f"command timed out after {call.timeout:g}s" if timed_out else None,
-    }
+        closed.cancel()
+
+
+async def _pump_remote(
+    stream: Any, name: str, capture: OutputCapture, log: Callable[[str, str], None]
+) -> None:
+    """Reads one remote stream in chunks: a bounded copy, and lines to the log."""
+    splitter = LineSplitter(MAX_LINE)
+    while chunk := await stream.read(1 << 16):
+        capture.add(chunk)
+        for line in splitter.feed(chunk):
+            log(name, line)
+    for line in splitter.end():
+        log(name, line)
 
 
 def _unreachable(host: Host, why: str, started: float) -> dict[str, Any]:

@@ -10,6 +10,7 @@
     procedure.py     one step section → steps
     document.py      the whole document → a draft
     emit.py          the draft → YAML with TODO comments
+    selfcheck.py     the real linter on the draft; what it refuses is demoted
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from pathlib import Path
 
 from runbook_engine.errors import LoadError, Span
 from runbook_engine.importer.commands import installed_executors
-from runbook_engine.importer.document import build
-from runbook_engine.importer.emit import emit
-from runbook_engine.importer.markdown import parse_markdown
+from runbook_engine.importer.document import apply_front_matter, build
+from runbook_engine.importer.markdown import clean_text, front_matter, parse_markdown
+from runbook_engine.importer.selfcheck import checked_yaml
+from runbook_engine.loader import MAX_BYTES as MAX_RUNBOOK_BYTES
 
 __all__ = ["ImportResult", "import_markdown", "read_procedure"]
 
 #: Larger than any procedure a team writes by hand; beyond it the input is not one.
-MAX_BYTES = 4 * 1024 * 1024
+MAX_BYTES = MAX_RUNBOOK_BYTES
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,15 @@ class ImportResult:
 
 def import_markdown(text: str, source: str = "") -> ImportResult:
     """The draft for the Markdown ``text`` (``source`` names it in the header)."""
-    draft = build(parse_markdown(text), source, installed_executors())
-    yaml_text = emit(draft)
+    fields, body = front_matter(clean_text(text))
+    draft = build(parse_markdown(body), source, installed_executors())
+    apply_front_matter(draft, fields)
+    yaml_text = checked_yaml(draft)
+    if len(yaml_text.encode("utf-8")) > MAX_RUNBOOK_BYTES:
+        raise LoadError(
+            f"the draft of {source or 'this procedure'} would be over the {MAX_RUNBOOK_BYTES} bytes a runbook may have",
+            hint="split the procedure into several files and import each",
+        )
     steps = draft.all_steps()
     return ImportResult(
         yaml=yaml_text,

@@ -48,6 +48,14 @@ _SUCCESS_NAMES = (
 )
 _COMPARISON = re.compile(r"(<=|>=|<|>|≤|≥|=)\s*(\d+(?:\.\d+)?)\s*(%|minutes?|mins?|m|hours?|hrs?|h|seconds?|secs?|s)?", re.I)
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+#: Zone abbreviations procedures use → the IANA zone `window.timezone` takes.
+_ZONES = {
+    "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "PT": "America/Los_Angeles",
+    "MST": "America/Denver", "MDT": "America/Denver", "CST": "America/Chicago", "CDT": "America/Chicago",
+    "EST": "America/New_York", "EDT": "America/New_York", "ET": "America/New_York",
+    "UTC": "UTC", "GMT": "UTC", "BST": "Europe/London", "CET": "Europe/Paris", "CEST": "Europe/Paris",
+    "JST": "Asia/Tokyo", "AEST": "Australia/Sydney",
+}
 _ISSUE = re.compile(r"^\s*(symptom|issue|problem)\s*[:\-–—]", re.I)
 _OWNERS_SPLIT = re.compile(r"\s*(?:\+|,|/|&|\band\b)\s*", re.I)
 
@@ -80,8 +88,11 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
     guide = top is not root and kind(top) == "troubleshooting" and not phase_sections
     issues: list[Section] = []
     matrices: list[Table] = []
+    leaves: list[Section] = []
     for section in sections:
         section_kind = kind(section)
+        if leaves and not (not section.children and section_kind == "other" and _runnable(section)):
+            _leaf_phase(draft, leaves, context)
         if guide and section_kind in ("other", "procedure", "troubleshooting") or _ISSUE.match(section.title.text):
             issues.append(section)
         elif section_kind == "overview":
@@ -107,8 +118,16 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
             extra = [b for b in section.blocks] if section_kind != "phase" else []
             if extra:
                 draft.notes[_note_key(section.title.text, draft)] = blocks_markdown(extra)
+        elif section_kind == "rollback" and draft.rollback is None and _runnable(section):
+            seen_procedure = True
+            _leaf_phase(draft, leaves, context)
+            _procedure_section(draft, section, context, True)
         elif not phase_sections and (section_kind in ("procedure", "rollback") or _runnable(section)):
             seen_procedure = True
+            if not section.children and section_kind == "other":
+                leaves.append(section)  # consecutive step-sized sections share one phase
+                continue
+            _leaf_phase(draft, leaves, context)
             _procedure_section(draft, section, context, section_kind == "rollback")
         elif not seen_procedure and _has_checklist(section):
             _prerequisites(draft, section)
@@ -119,6 +138,7 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
         for table in _tables(section) if section_kind not in ("matrix",) else ():
             if tables.is_decision_table(table) and section_kind not in ("phase",):
                 matrices.append(table)
+    _leaf_phase(draft, leaves, context)
     if not draft.phases and not issues:
         issues = [issue for section in troubleshooting for issue in section.children or [section]]
     if issues and not draft.phases:
@@ -143,6 +163,24 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
     _downtime(draft)
     _vars(draft, found, channels)
     return draft
+
+
+def apply_front_matter(draft: Draft, fields: dict[str, str]) -> None:
+    """Front-matter fields fill what the body did not say; the others become a note."""
+    rest = dict(fields)
+    title = rest.pop("title", None)
+    if title and (draft.title == _title_from(draft.source) or not draft.title):
+        draft.title, draft.name = _one_line(title), _name(title)
+    for key in ("description", "summary", "purpose"):
+        value = rest.pop(key, None)
+        if value and not draft.description:
+            draft.description = value
+    for key in ("owner", "owners", "author", "team"):
+        value = rest.pop(key, None)
+        if value and not draft.owners:
+            draft.owners = [o for o in (_slug_owner(p) for p in _OWNERS_SPLIT.split(value)) if o]
+    if rest:
+        draft.notes[_note_key("front matter", draft)] = "\n".join(f"{k}: {v}" for k, v in rest.items())
 
 
 def _command_texts(root: Section) -> list[str]:
@@ -344,6 +382,9 @@ def _window(draft: Draft, blocks: Iterable[Block]) -> None:
             draft.window["schedule"] = value
     if start or end:
         draft.window["schedule"] = " – ".join(v for v in (start, end) if v)
+    zone = _ZONES.get(next(iter(re.findall(r"\b([A-Z]{3,4})\b", draft.window.get("schedule", ""))), ""))
+    if zone:
+        draft.window["timezone"] = zone
     if prose and "schedule" not in draft.window:
         draft.window["schedule"] = " ".join(prose)[:200]
 
@@ -477,6 +518,19 @@ def _procedure_section(draft: Draft, section: Section, context: _Context, is_rol
     for child in section.children:
         phase.steps.extend(_section_steps(child, context))
     _add_phase(draft, phase, is_rollback)
+
+
+def _leaf_phase(draft: Draft, leaves: list[Section], context: _Context) -> None:
+    """Sections holding one step each ("## Check expiry", "## Back up") as the steps
+    of one phase; a single one stays a phase of its own."""
+    if len(leaves) == 1:
+        _procedure_section(draft, leaves[0], context, False)
+    elif leaves:
+        phase = DraftPhase("Procedure", leaves[0].line)
+        for leaf in leaves:
+            phase.steps.extend(_section_steps(leaf, context))
+        _add_phase(draft, phase, False)
+    leaves.clear()
 
 
 def _issue_phase(draft: Draft, issue: Section, context: _Context) -> None:

@@ -35,6 +35,7 @@ _HOSTS_SHOW = re.compile(
 )
 _RC_ZERO = re.compile(r"\b(exit(?:s)?\s*(?:code|status)?\s*(?:is\s*|of\s*|=+\s*)?0|rc\s*=+\s*0|returns?\s+0|exits?\s+(?:with\s+)?0|succeeds?|no errors?)\b", re.I)
 _ROWS = re.compile(r"\b(non-?zero\s+count|count\s*>\s*0|rows?\s+returned|at\s+least\s+one\s+row|returns?\s+rows?)\b", re.I)
+_NO_OUTPUT = re.compile(r"^\W*(no|empty)\s+output\W*$|^\W*(prints|returns)\s+nothing\W*$", re.I)
 _QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|“([^”\n]{1,200})”")
 _ADHOC_LINE = re.compile(r"^\S+\s*\|\s*(CHANGED|SUCCESS|OK)\s*\|\s*rc=0\s*>>\s*$")
 _ADHOC_BAD = re.compile(r"\|\s*(FAILED|UNREACHABLE)", re.I)
@@ -105,6 +106,8 @@ def phrase(text: str, codes: Sequence[str], literals: Mapping[str, str], fanout:
             parts.append("(" + joiner.join(ors) + ")" + suffix if fanout else joiner.join(ors))
         else:
             parts.extend(f"{o}{suffix}" for o in ors)
+    if not parts and not host_words and _NO_OUTPUT.search(body):
+        return Expectation(text, ((f'{_q(fanout)}stdout == ""',),))
     if not parts and not host_words and _ROWS.search(body):
         return Expectation(text, (("rows[0].count > 0",), ("rows returned",)))
     if not parts and not host_words and _RC_ZERO.search(body) and not quoted:

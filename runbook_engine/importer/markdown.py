@@ -117,6 +117,25 @@ def _repair(match: re.Match[str]) -> str:
 
 
 _PARSER = MarkdownIt("commonmark").enable("table")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+
+
+def front_matter(text: str) -> tuple[dict[str, str], str]:
+    """YAML front matter (``---`` … ``---`` at the top) as text fields, and the rest.
+    Anything that is not a plain mapping of scalars stays part of the document."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    import yaml
+
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        return {}, text
+    if not isinstance(data, dict):
+        return {}, text
+    fields = {str(k).lower(): " ".join(str(v).split()) for k, v in data.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+    return fields, text[match.end():]
 
 
 def parse_markdown(text: str) -> Section:

@@ -51,7 +51,8 @@ def unit_fits(text: str) -> bool:
         stripped = re.sub(r"^\$\s+", "", stripped)
         word = stripped.split()[0] if stripped.split() else ""
         word = word.split("/")[-1] if word.startswith(("./", "/")) else word
-        return bool(_PROGRAM.match(stripped)) and (word in _KNOWN_PROGRAMS or stripped.startswith(("./", "/", "sudo ")))
+        scripted = word.endswith((".sh", ".py", ".rb", ".pl", ".ps1")) and len(stripped.split()) > 1
+        return bool(_PROGRAM.match(stripped)) and (word in _KNOWN_PROGRAMS or scripted or stripped.startswith(("./", "/", "sudo ")))
     return False
 
 
@@ -71,6 +72,9 @@ class StepSource:
     context: CommandContext = field(default_factory=CommandContext)
     remote_cwd: str | None = None
     next_fence: str | None = None  # "sample" or "example", from an "Expected Output:" lead-in
+    #: A "Step N: …" paragraph waiting for its commands: (title, text).
+    heading: tuple[str, str] | None = None
+    section: str = ""
     literals: dict[str, str] = field(default_factory=dict)
     channels: dict[str, str] = field(default_factory=dict)
 
@@ -94,18 +98,35 @@ def steps_of(
 ) -> list[DraftStep]:
     """The steps of one step section (its title without the number)."""
     terminal = terminal if terminal is not None else Terminal()
-    source = StepSource(title, line, executors, literals=literals, channels=channels)
+    source = StepSource(title, line, executors, literals=literals, channels=channels, section=title)
     source.context = CommandContext(cwd=terminal.cwd, executors=executors)
     if _CONDITIONAL.search(title):
         source.todos.append(f"the procedure does this only in some cases ({title}): add a `when:` or drop the step")
     for block in blocks:
         _block(source, block)
+    _flush_heading(source)
     terminal.cwd = source.context.cwd
     return _finish(source)
 
 
+def _flush_heading(source: StepSource) -> None:
+    """A "Step N:" paragraph no command followed: a manual step of its own."""
+    if source.heading is not None:
+        title, text = source.heading
+        source.heading = None
+        step = _manual(source, title, text, source.line)
+        step.id_hint = title
+        _add(source, step)
+    source.title = source.section
+
+
 def _add(source: StepSource, step: DraftStep) -> None:
     """Append ``step``; prose and conditions written before it introduce it."""
+    source.heading = None
+    if source.title != source.section and not step.id_hint:
+        if any(s.title == step.title for s in source.steps):
+            step.title = f"{step.title} — {_gist(step)}"
+        step.id_hint = step.title  # titled by its own "Step N:" line
     step.description[:0] = [p for p in source.prose if p.strip()]
     source.prose = []
     for todo in source.todos:
@@ -121,8 +142,40 @@ def _block(source: StepSource, block: Block) -> None:
         _fence(source, block)
     elif isinstance(block, ListBlock):
         _list(source, block)
-    elif isinstance(block, Table):
+    elif isinstance(block, Table) and not _command_table(source, block):
         source.prose.append(blocks_markdown([block]))
+
+
+_COMMAND_COLUMN = re.compile(r"^(command|commands|cmd|run|shell|how)$", re.I)
+_EXPECT_COLUMN = re.compile(r"^(expected|expect|expected (output|result)|result|output|success)$", re.I)
+
+
+def _command_table(source: StepSource, table: Table) -> bool:
+    """A table with a Command column: one step per row, titled by its first other
+    column, its Expected column read as the expectation."""
+    header = [h.strip(" *_") for h in table.header]
+    command_col = next((i for i, h in enumerate(header) if _COMMAND_COLUMN.match(h)), None)
+    if command_col is None:
+        return False
+    expect_col = next((i for i, h in enumerate(header) if _EXPECT_COLUMN.match(h)), None)
+    title_col = next((i for i in range(len(header)) if i not in (command_col, expect_col)), None)
+    parent = source.title
+    for row in table.rows:
+        cells = list(row) + [""] * (len(header) - len(row))
+        command = cells[command_col].strip()
+        if not command:
+            continue
+        source.title = cells[title_col].strip() if title_col is not None and cells[title_col].strip() else parent
+        made = _commands(source, Fence("bash", command, table.line))
+        for step in made:
+            step.id_hint = step.id_hint or step.title
+        source.last_fence = made
+        if expect_col is not None and cells[expect_col].strip() and made:
+            expected = cells[expect_col].strip()
+            text = expected if expectations.kind_of(expected) == "expected" else f"Expected: {expected}"
+            _apply(made[-1:], expectations.phrase(text, (), source.literals, _fanout(made[-1])), text)
+    source.title = parent
+    return True
 
 
 _MARKER_LINE = re.compile(r"^\s*(✅|✔|☑|❌|✖|⛔|⚠|❗|🛑|💡|ℹ)")
@@ -146,11 +199,36 @@ def _paragraph(source: StepSource, inline: Inline) -> None:
     _one_paragraph(source, inline)
 
 
+_STEP_PARAGRAPH = re.compile(r"^\s*step\s+\d+[a-z]?\s*[:.)\-–—]\s*", re.I)
+
+
+_ADMONITION = re.compile(r"^\[!(note|tip|important|warning|caution)\]\s*", re.I)
+_ADMONITION_MARK = {"note": "ℹ️ Note: ", "tip": "💡 Tip: ", "important": "⚠️ Important: ", "warning": "⚠️ Warning: ", "caution": "⚠️ Caution: "}
+
+
 def _one_paragraph(source: StepSource, inline: Inline) -> None:
     text = inline.text.strip()
+    admonition = _ADMONITION.match(text)
+    if admonition:
+        text = _ADMONITION_MARK[admonition.group(1).lower()] + text[admonition.end():].replace("\n", " ")
+        inline = Inline(text, text, inline.codes, inline.links)
     if not text:
         return
+    step_label = _STEP_PARAGRAPH.match(text)
+    if step_label:
+        _flush_heading(source)
+        rest = text[step_label.end():]
+        item = ListItem(Inline(rest, rest, inline.codes, inline.links), None, (), 0)
+        if any(unit_fits(c) or _LOOSE_COMMAND.match(c) for c in inline.codes):
+            _ordered_item(source, item, None, lenient=True)
+        else:
+            label = _short(rest.rstrip(":")) or source.section
+            source.heading = (label, rest)  # "Step 2: Reload nginx:" names the commands that follow
+            source.title = label
+        return
     kind = expectations.kind_of(text)
+    if kind == "expected" and text.endswith(":") and not re.search(r":\s*\S", text[:-1]):
+        kind = "prose"  # "Verify that the site answers:" introduces the next block
     if kind in ("sample", "example"):
         source.next_fence = kind
         return
@@ -440,13 +518,18 @@ def _item_text(item: ListItem) -> str:
     return " ".join(item.inline.text.split())
 
 
-def _without_codes(item: ListItem) -> str:
+_RUN_VERB = re.compile(r"^\s*(run|execute|exec|type|enter|invoke|issue|call)\b", re.I)
+_LOOSE_COMMAND = re.compile(r"^[a-z][a-z0-9_.-]*(\s+\S+)+$")
+
+
+def _without_codes(item: ListItem, lenient: bool = False) -> str:
     """The instruction without its command spans: "Compress them: `gzip …`" → "Compress them"."""
     text = item.inline.text
     for code in item.inline.codes:
-        if unit_fits(code):
+        if unit_fits(code) or lenient and _LOOSE_COMMAND.match(code):
             text = text.replace(code, "")
-    return " ".join(text.split()).strip(" :-–—")
+    text = re.sub(r"\s+(with|using|via|by running|by|run|:)\s*$", "", " ".join(text.split()).strip(" :-–—"), flags=re.I)
+    return text.strip(" :-–—")
 
 
 _ANNOUNCE = re.compile(r"^(announce|post|notify|send|tell)\b.*?#([a-z0-9][a-z0-9_-]*)\b.*?[\"“](.+)[\"”]\s*$", re.I)
@@ -455,8 +538,11 @@ _ANNOUNCE = re.compile(r"^(announce|post|notify|send|tell)\b.*?#([a-z0-9][a-z0-9
 def _item_step(source: StepSource, title: str, text: str, line: int) -> DraftStep:
     """A numbered instruction without a command: a message to post, or a manual step."""
     match = _ANNOUNCE.match(text)
+    wait = _WAIT.search(text)
     if match:
         step = _notify(source, match.group(3), title.split(":")[0].strip() or title, line, f"slack #{match.group(2)}")
+    elif wait and not _HANDOFF.search(text) and not re.search(r"\b(until|while)\b", text, re.I):
+        step = DraftStep(title, "wait", _wait_value(wait), line, description=[text])
     else:
         step = _manual(source, title, text, line)
     step.id_hint = step.title
@@ -475,16 +561,21 @@ def _item_commands(item: ListItem) -> list[str]:
     return found
 
 
-def _ordered_item(source: StepSource, item: ListItem, number: int | None) -> None:
+def _ordered_item(source: StepSource, item: ListItem, number: int | None, lenient: bool = False) -> None:
     """One numbered instruction: its inline commands and fences become steps titled
-    by the instruction; nested lists are read the same way."""
+    by the instruction; nested lists are read the same way. ``lenient`` (a "Step N:"
+    paragraph) also takes ``certbot renew …`` for a command: any code span of two
+    words or more that starts with a program-like word."""
     text = _item_text(item).rstrip(":")
+    lenient = lenient or bool(_RUN_VERB.match(text))
     parent_title = source.title
-    label = _short(_without_codes(item)) or parent_title
+    label = _short(_without_codes(item, lenient))
+    if not label or _RUN_VERB.fullmatch(label):
+        label = parent_title  # "Run `…`": the section says what it is for
     source.title = label
     fence_steps: list[DraftStep] = []
     for code in item.inline.codes:
-        if unit_fits(code):
+        if unit_fits(code) or lenient and _LOOSE_COMMAND.match(code):
             fence_steps.extend(_commands(source, Fence("bash", code, item.line)))
     if not fence_steps and not any(isinstance(b, Fence | ListBlock) for b in item.blocks) and text:
         _add(source, _item_step(source, label, text, item.line))
@@ -563,6 +654,11 @@ def _gist(step: DraftStep) -> str:
     return step.executor
 
 
+def _wait_value(match: re.Match[str]) -> str:
+    """The duration of "wait 3-4 hours" (the longer bound) as a wait value."""
+    return f"{int(match.group(2) or match.group(1))}{match.group(3)[0].lower()}"
+
+
 def _finish(source: StepSource) -> list[DraftStep]:
     """Prose attached to the first step; a manual step when there was nothing to run."""
     prose = [p for p in source.prose if p.strip()]
@@ -574,9 +670,7 @@ def _finish(source: StepSource) -> list[DraftStep]:
             step = _manual(source, source.title, f"{source.title}\n\n{text}".strip(), source.line)
             step.comments.append("a hand-off: the run pauses durably until someone confirms (`runbook resume --confirm`)")
         elif wait and not re.search(r"\b(until|while)\b", text, re.I):
-            high = wait.group(2) or wait.group(1)
-            unit = wait.group(3)[0].lower()
-            step = DraftStep(source.title, "wait", f"{int(high)}{unit}", source.line)
+            step = DraftStep(source.section, "wait", _wait_value(wait), source.line)
             if text:
                 step.description.append(text)
         else:
@@ -585,7 +679,7 @@ def _finish(source: StepSource) -> list[DraftStep]:
         prose = []
     if prose:
         steps[-1].description.extend(prose)
-    _titles(source.title, steps)
+    _titles(source.section, steps)
     for todo in source.todos:
         steps[-1].add_todo(todo)
     return steps

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -171,7 +172,7 @@ class AnsibleAdhocRecognizer:
                 return Translation("copy", native, hosts=pattern, todos=tuple(todos))
         spec: dict[str, Any] = {"module": module}
         if args.strip():
-            spec["args"] = args.strip("\n") if module not in ("shell", "command") else args.strip()
+            spec["args"] = textwrap.dedent(args.strip("\n")).strip()  # a multi-line -a "…" loses its indentation
         _common_ansible(spec, values, context, todos)
         if module in ("copy", "ansible.builtin.copy") and "copy" not in context.executors:
             todos.append("a file copy: this becomes a native `copy` step once the copy executor is installed")
@@ -280,6 +281,7 @@ class CurlRecognizer:
         Option(("-u", "--user"), "user"),
         Option(("-w", "--write-out"), "write_out"),
         Option(("-k", "--insecure"), "insecure", False),
+        Option(("-I", "--head"), "head", False),
         Option(("-L", "--location"), "follow", False),
         Option(("-s", "--silent", "-S", "--show-error", "-f", "--fail", "-i", "--include", "-v", "--verbose", "-sS", "-fsS", "-fsSL"), "quiet", False),
     )
@@ -299,7 +301,7 @@ class CurlRecognizer:
             if sep and key.strip():
                 headers[key.strip()] = value.strip()
         body = "\n".join(values.get("data", []) + values.get("json", []))
-        method = (values.get("method", [""])[-1] or ("POST" if body else "GET")).upper()
+        method = (values.get("method", [""])[-1] or ("POST" if body else "HEAD" if "head" in values else "GET")).upper()
         if method not in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
             todos.append(f"HTTP method {method} is not supported by the http step; GET is used")
             method = "GET"

@@ -105,15 +105,38 @@ def detect(condition: str, phases: Sequence[DraftPhase]) -> tuple[str | None, st
         for phase in phases:
             if all(_mentions(phase.title + " " + phase.id, w) for w in words) or any(_mentions(phase.title, w) for w in words):
                 return f"any_host_failed({phase.id})", f"matched phase {phase.title!r}"
-        return None, None
-    haystacks = [(phase, step, f"{phase.title} {step.title} {step.id}".lower()) for phase in phases for step in phase.steps]
+    haystacks = [(phase, step, _haystack(phase, step, False)) for phase in phases for step in phase.steps]
     for size in range(len(words), 0, -1):
         for subset in _subsets(words, size):
             patterns = [_stem(w) for w in subset]
             matched = [(phase, step) for phase, step, text in haystacks if all(p.search(text) for p in patterns)]
             if matched:
                 return _failed(matched), "matched " + ", ".join(repr(step.title) for _, step in matched[:6])
+    # "nginx -t fails": the words before the verb, as a command the steps run
+    command = _FAILS.split(condition, maxsplit=1)[0].strip().lower()
+    if len(command) >= 3:
+        matched = [(phase, step) for phase in phases for step in phase.steps if command in _haystack(phase, step, True)]
+        if 0 < len(matched) <= 3:
+            return _failed(matched), "matched the commands of " + ", ".join(repr(step.title) for _, step in matched)
     return None, None
+
+
+def _haystack(phase: DraftPhase, step: DraftStep, with_commands: bool) -> str:
+    """The words a condition is matched against: titles and id, then also the command."""
+    text = f"{phase.title} {step.title} {step.id}"
+    if with_commands:
+        text += " " + " ".join(_strings(step.spec))
+    return text.lower()
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def _subsets(words: list[str], size: int) -> list[list[str]]:

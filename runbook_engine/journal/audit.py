@@ -3,8 +3,8 @@
 Three checks, each covering what the one before cannot: the hash chain shows any
 edited, inserted, removed or reordered line; every line's MAC under the installation
 key shows a line (or a whole re-chained journal) written by anyone but a runner of
-this installation; and the head the run index anchored when the run last started,
-paused, resumed or finished shows lines cut from the end, down to an emptied file.
+this installation; and the head the run index anchored last (run start, phase ends,
+rollback, pause, resume, finish) shows lines cut from the end, down to an emptied file.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def verify_run(journal: Journal) -> list[str]:
     if len(events) < row.head_seq:
         return [
             f"{where}: ends at line {len(events)}, but the run index recorded {row.head_seq} lines"
-            " when the run last started, paused, resumed or finished: lines were removed from the end"
+            " when it last anchored the head: lines were removed from the end"
         ]
     anchored = events[row.head_seq - 1].get("hash") if row.head_seq else GENESIS
     if anchored != row.head_hash:

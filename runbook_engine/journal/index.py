@@ -3,7 +3,8 @@
 The journal files are the truth; the index is a fast listing for `runbook runs`,
 and it can always be rebuilt from the run directories. It also keeps each journal's
 *head* (last sequence number, hash, and their HMAC under the installation key, see
-`anchor`) whenever a run starts, pauses, resumes or finishes: an anchor outside the
+`anchor`) whenever a run starts, finishes a phase, starts or ends a rollback,
+pauses, resumes or finishes: an anchor outside the
 journal file, so `verify` notices lines cut from the end, which the hash chain alone
 cannot show. A damaged index file is set aside and a fresh one rebuilt from the run
 directories; the heads it held are lost, and `verify` says so for each run.
@@ -153,6 +154,14 @@ class RunIndex:
                 " head_seq = COALESCE(?, head_seq), head_hash = COALESCE(?, head_hash),"
                 " head_mac = COALESCE(?, head_mac) WHERE run_id = ?",
                 (status, finished, exit_code, pid, head_seq, head_hash, mac, run_id),
+            )
+
+    def anchor(self, run_id: str, head: tuple[int, str, str]) -> None:
+        """Record the journal's head (seq, hash, MAC) without changing the status."""
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE runs SET head_seq = ?, head_hash = ?, head_mac = ? WHERE run_id = ?",
+                (*head, run_id),
             )
 
     def get(self, run_id: str) -> RunRow | None:

@@ -36,6 +36,11 @@ RUNS_DIR_HINT = "runs started elsewhere: pass --runs-dir DIR or set RUNBOOK_RUNS
 #: Events whose appearance changes the status the index shows.
 _INDEX_STATUS = {"paused": "paused", "resumed": "running"}
 
+#: Further events after which the index anchors the journal's head (a few per run,
+#: so lines cut from the end of a long run are seen; not per step, which would cost
+#: an SQLite transaction each).
+_ANCHORED = frozenset({"run_started", "phase_finished", "rollback_started", "rollback_finished"})
+
 
 def utc_now() -> str:
     """Now as ISO 8601 UTC with milliseconds, the journal's one time format."""
@@ -208,6 +213,8 @@ class Journal:
             self._index.update(
                 self.run_id, status=_INDEX_STATUS[event], pid=os.getpid(), head=self.head()
             )
+        elif event in _ANCHORED:
+            self._index.anchor(self.run_id, self.head())
         return record
 
     @property

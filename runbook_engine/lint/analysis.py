@@ -112,17 +112,18 @@ def _checked(doc: Document, result: Analysis | None, *, remember_clean: bool) ->
     findings.extend(problems)
     result.graph = graph
     findings.extend(_var_findings(doc, runbook))
+    findings.extend(_rollout_findings(doc, runbook))
+    from runbook_engine.lint.rules import checks
+
+    for rule in checks():  # the rules whose check lives in their own module
+        assert rule.check is not None
+        findings.extend(rule.check(doc, runbook, graph))
     if not problems:
         findings.extend(_template_findings(doc, runbook, graph))
         findings.extend(_predicate_findings(doc, runbook, graph))
         findings.extend(shell_context_findings(doc, runbook))
         findings.extend(sql_text_findings(doc, runbook))
         findings.extend(raw_findings(doc, runbook))
-        from runbook_engine.lint.rules import checks
-
-        for rule in checks():
-            assert rule.check is not None
-            findings.extend(rule.check(doc, runbook, graph))
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return result
 
@@ -202,6 +203,28 @@ def _var_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
                     rule="RB111",
                 )
             )
+    return findings
+
+
+def _rollout_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
+    """Rollout keys (``serial``, ``forks``, …) only where they take effect: on a step
+    with ``hosts:`` whose executor honours them (its ``rollout_keys``)."""
+    classes = executor_classes()
+    findings: list[RunbookError] = []
+    for step in _with_undo(runbook.all_steps()):
+        cls = classes.get(step.executor)
+        honoured = frozenset(getattr(cls, "rollout_keys", ()) or ())
+        for key in step.options:
+            if not honoured:
+                message = f"step {step.id!r}: the {step.executor} executor does not fan out over hosts, so {key!r} has no effect"
+            elif key not in honoured:
+                message = f"step {step.id!r}: the {step.executor} executor cannot honour {key!r} (it honours: {', '.join(sorted(honoured))})"
+            elif not step.hosts:
+                message = f"step {step.id!r} has no hosts:, so {key!r} has no effect"
+            else:
+                continue
+            span = step.key_spans.get(key) or doc.span(f"{step.pointer}/{key}")
+            findings.append(ValidationError(message, span=span, hint=f"remove {key}:", rule="RB114"))
     return findings
 
 

@@ -537,6 +537,15 @@ def _deviations(
                     "outside-window", event.get("ts"), "run started outside its change window"
                 )
             )
+        elif name == "decision_unevaluable":
+            found.append(
+                Deviation(
+                    "decision-unevaluable",
+                    event.get("ts"),
+                    f"decision {event.get('condition')!r} could not be evaluated"
+                    f" ({event.get('error')}); it never held",
+                )
+            )
         elif name == "operator" and event.get("auto"):
             auto.append(event)
         elif name == "operator":

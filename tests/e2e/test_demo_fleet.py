@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -508,3 +509,76 @@ def test_orchestrate_playbook_stops_and_reports_the_app_tier(fleet: Path, tmp_pa
     wrong = orchestrate("-e", "service_action=status", "-e", "expected_state=running")
     assert wrong.returncode != 0
     assert recap(wrong.stdout) == dict.fromkeys(APP_HOSTS, "1")
+
+
+def test_isolated_fleet_where_it_cannot_be_says_why_in_one_line_and_uses_folders(tmp_path: Path) -> None:
+    root = tmp_path / "demo"  # under /tmp, which every isolated host replaces (or: no root)
+    result = fleet_py(root, "init", "--isolated")
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        notes = [line for line in result.stdout.splitlines() if "isolated hosts unavailable" in line]
+        assert len(notes) == 1 and notes[0].endswith("using the folder fleet")
+        assert "fleet: folder" in result.stdout
+        assert json.loads((root / "fleet.json").read_text())["kind"] == "folder"
+    finally:
+        fleet_py(root, "stop")
+
+
+def _fleet_processes(members: list[dict[str, Any]]) -> set[int]:
+    """Every process of the fleet's hosts: each unshare and all below it."""
+    parents: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    found = {m["pid"] for m in members}
+    grew = True
+    while grew:
+        below = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= below
+        grew = bool(below)
+    return {pid for pid in found if pid in parents}
+
+
+@pytest.mark.service("sshd")
+def test_isolated_hosts_are_separate_and_stop_leaves_no_process_and_no_mount() -> None:
+    from runbook_engine import hostfleet
+
+    reason = hostfleet.isolation_unavailable()
+    if reason:
+        pytest.skip(reason)
+    base = hostfleet.default_fleet_base()
+    root = base / "demo"
+    try:
+        result = fleet_py(root, "init", "--isolated")
+        assert result.returncode == 0 and "fleet: isolated" in result.stdout, result.stdout + result.stderr
+        members = json.loads((root / "fleet.json").read_text())["members"]
+        processes = _fleet_processes(members)
+        assert len(processes) >= 4 * 2 + 3  # unshare + sshd per host, one app server per app host
+        state = fleet_state(root)
+        assert {name: host["hostname"] for name, host in state["hosts"].items()} == {
+            name: name for name in state["hosts"]
+        }
+        assert len({host["address"] for host in state["hosts"].values()}) == 4
+        # mounts live only in the hosts' namespaces, never in this one
+        assert not [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(root) in line]
+        stopped = fleet_py(root, "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        assert not {pid for pid in processes if alive(pid)}
+        leftover = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                try:
+                    if str(root) in (proc / "mountinfo").read_text():
+                        leftover.append(proc.name)
+                except OSError:
+                    continue
+        assert leftover == []
+        for member in members:  # the hosts are gone: their sshd no longer answers
+            with pytest.raises(OSError):
+                socket.create_connection((member["address"], member["port"]), timeout=1).close()
+    finally:
+        fleet_py(root, "stop")
+        shutil.rmtree(base, ignore_errors=True)

@@ -13,7 +13,7 @@ import pytest
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.ansible import AnsibleExecutor
-from runbook_engine.executors.base import Result
+from runbook_engine.executors.base import Result, StepServices
 from runbook_engine.inventory import ansible_tool, load_inventory
 from runbook_engine.testing import SshFleet, make_call
 
@@ -71,7 +71,7 @@ def test_playbook_recap_per_host_and_task_results_on_local_hosts(tmp_path: Path)
     result, lines = run(
         {"playbook": "site.yml", "extra_vars": {"version": "v2.4.0", "broken": "web-02"}},
         tmp_path,
-        options={"inventory_path": str(inventory)},
+        services=StepServices(inventory_path=str(inventory)),
     )
     assert not result.ok
     recap = {"unreachable": 0, "rescued": 0, "ignored": 0, "rc": None, "stdout": "", "stderr": ""}
@@ -119,7 +119,7 @@ def test_adhoc_shell_gives_rc_and_stdout_per_host(tmp_path: Path) -> None:
             "args": "{% raw %}echo {{ inventory_hostname }}; [ {{ inventory_hostname }} = web-01 ]{% endraw %}",
         },
         tmp_path,
-        options={"inventory_path": str(inventory)},
+        services=StepServices(inventory_path=str(inventory)),
         hosts=hosts,
     )
     assert result.hosts["web-01"]["rc"] == 0 and result.hosts["web-01"]["stdout"] == "web-01"
@@ -136,7 +136,7 @@ def test_playbook_over_real_sshd_with_one_host_down(sshd_fleet: SshFleet, tmp_pa
     result, _ = run(
         {"playbook": "site.yml", "extra_vars": {"version": "v2.4.0", "broken": "nobody"}},
         tmp_path,
-        options={"inventory_path": str(inventory)},
+        services=StepServices(inventory_path=str(inventory)),
     )
     for name in ("app-01", "app-02"):
         assert result.hosts[name]["failed"] == 0 and result.hosts[name]["unreachable"] == 0
@@ -153,7 +153,7 @@ def test_adhoc_over_real_sshd_sees_each_hosts_root(sshd_fleet: SshFleet, tmp_pat
     result, _ = run(
         {"module": "shell", "args": "echo $RUNBOOK_HOST_ROOT"},
         tmp_path,
-        options={"inventory_path": str(inventory)},
+        services=StepServices(inventory_path=str(inventory)),
     )
     assert result.ok, result.error
     for member in sshd_fleet.members:
@@ -197,7 +197,7 @@ def test_describe_shows_the_command(tmp_path: Path) -> None:
                 "extra_vars": {"service_action": "stop"},
                 "tags": "a,b",
             },
-            options={"inventory_path": "inventory/hosts"},
+            services=StepServices(inventory_path="inventory/hosts"),
             workdir=Path("/srv"),
         )
     )
@@ -218,7 +218,7 @@ def test_values_in_args_and_extra_vars_stay_data(tmp_path: Path) -> None:
     result, _ = run(
         {"module": "shell", "args": "printf '%s' {{ evil }}"},
         tmp_path,
-        options={"inventory_path": str(inventory)},
+        services=StepServices(inventory_path=str(inventory)),
         hosts=hosts,
         values={"evil": evil},
     )
@@ -231,7 +231,7 @@ def test_values_in_args_and_extra_vars_stay_data(tmp_path: Path) -> None:
     result, _ = run(
         {"playbook": "echo.yml", "extra_vars": {"note": "{{ evil }}"}},
         tmp_path,
-        options={"inventory_path": str(inventory)},
+        services=StepServices(inventory_path=str(inventory)),
         hosts=hosts,
         values={"evil": evil},
     )
@@ -287,7 +287,7 @@ def test_secret_extra_vars_are_in_a_private_file_not_on_the_command_line(tmp_pat
         result, _ = run(
             {"playbook": "slow.yml", "extra_vars": {"api_token": "{{ token }}"}},
             tmp_path,
-            options={"inventory_path": str(inventory)},
+            services=StepServices(inventory_path=str(inventory)),
             hosts=load_inventory(inventory).select("web-01"),
             values={"token": "tok-s3cr3t-value"},
         )

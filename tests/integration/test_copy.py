@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -116,3 +118,37 @@ def test_missing_source_fails_the_step_with_a_clear_error(tmp_path: Path) -> Non
 
     with pytest.raises(ExecutorError, match="does not exist on the control host"):
         run({"src": "nope", "dest": "/tmp/"}, local_hosts(tmp_path, ["a"]), tmp_path)
+
+
+def test_become_installs_as_another_user_with_its_owner(tmp_path: Path) -> None:
+    import pwd
+    import shutil as sh
+
+    if sh.which("sudo") is None or pwd.getpwuid(os.getuid()).pw_name != "root":
+        pytest.skip("needs sudo and root to become another user")
+    shared = Path(tempfile.mkdtemp(dir="/var/tmp"))  # a folder nobody can reach
+    shared.chmod(0o755)
+    target = shared / "nobody-owned"
+    target.mkdir()
+    os.chown(target, pwd.getpwnam("nobody").pw_uid, -1)
+    (tmp_path / "src").write_text("x\n")
+    hosts = local_hosts(tmp_path / "hosts", ["a"])
+    spec = {"src": "src", "dest": str(target / "file"), "become": True, "become_user": "nobody", "mode": "0644"}
+    first = run(spec, hosts, tmp_path)
+    assert first.ok, first.error
+    assert pwd.getpwuid((target / "file").stat().st_uid).pw_name == "nobody"
+    assert not list(Path(tempfile.gettempdir()).glob(".runbook-copy-*"))
+    assert run(spec, hosts, tmp_path).fields["changed"] == 0
+    sh.rmtree(shared)
+
+
+@pytest.mark.service("sshd")
+def test_owner_is_part_of_being_identical(fleet: IsolatedFleet, tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("same\n")
+    plain = {"src": "f", "dest": "/opt/f", "mode": "0644"}
+    assert run(plain, fleet.hosts(), tmp_path).fields["changed"] == 2
+    owned = {**plain, "owner": "nobody:nogroup"}
+    first = run(owned, fleet.hosts(), tmp_path)
+    assert first.ok and first.fields["changed"] == 2 and first.fields["bytes"] == 10
+    assert fleet.ssh("app-01", "stat -c %U:%G /opt/f").stdout.strip() == "nobody:nogroup"
+    assert run(owned, fleet.hosts(), tmp_path).fields["changed"] == 0

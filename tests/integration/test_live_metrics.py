@@ -110,7 +110,7 @@ def test_live_endpoint_during_a_run_and_the_textfile_after(tmp_path: Path) -> No
             action="warn", **rb,
         ) == 1
         assert value(
-            found, "runbook_decisions_unevaluated", "runbook_decisions_unevaluated_total", **rb
+            found, "runbook_decisions_unevaluable", "runbook_decisions_unevaluable", **rb
         ) >= 1
         assert value(found, "runbook_downtime_seconds", "runbook_downtime_seconds", **rb) > 0
         assert "runbook_runs_total" not in live.split("# TYPE runbook_runs_total counter")[-1]

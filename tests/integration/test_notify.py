@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tls_certificates import certificates
 
-from runbook_engine.executors.base import Result, StepCall
+from runbook_engine.executors.base import Result, StepCall, StepServices
 from runbook_engine.executors.notify import CHANNEL_SCHEMA, NotifyExecutor
 
 WEBHOOK_TOKEN = "T000/B000/XXXXsecretXXXX"
@@ -57,7 +57,7 @@ def webhook() -> Iterator[type[Webhook]]:
 
 
 def run(spec: dict[str, Any], channels: dict[str, Any], **kwargs: Any) -> Result:
-    call = StepCall("announce", spec, options={"channels": channels}, **kwargs)
+    call = StepCall("announce", spec, services=StepServices(channels=channels), **kwargs)
     return asyncio.run(NotifyExecutor().run(call))
 
 

@@ -44,7 +44,7 @@ from runbook_engine.predicates import (
     parse,
     to_words,
 )
-from runbook_engine.predicates.lexer import KEYWORDS
+from runbook_engine.predicates.lexer import KEYWORDS, MAX_EXPONENT
 
 PHRASES = ("checksum matches", "service running", "all services stopped")
 _PHRASE_WORDS = {word for phrase in PHRASES for word in phrase.split()}
@@ -73,7 +73,10 @@ _PATTERNS = ("v\\d+\\.\\d+", "a/b", "^ok$", "[a-z]+\\/x", "(?:x|y)*", "\\\\", "Ã
 identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
     lambda name: name not in KEYWORDS and name not in _PHRASE_WORDS
 )
-finite = st.floats(allow_nan=False, allow_infinity=False)
+#: numbers the language can write: it refuses magnitudes from 1e{MAX_EXPONENT} on (issue 12)
+finite = st.floats(
+    min_value=-(10.0**MAX_EXPONENT), max_value=10.0**MAX_EXPONENT, exclude_min=True, exclude_max=True
+)
 leaves: st.SearchStrategy[Node] = st.one_of(
     st.builds(Number, st.integers(min_value=-(10**30), max_value=10**30)),
     st.builds(Number, finite),

@@ -1,5 +1,4 @@
-"""RB114: a suppression or the lint configuration names a rule it cannot change.
-See docs/lint-rules.md#rb114."""
+"""RB114: rollout key that has no effect. See docs/lint-rules.md#rb114."""
 
 from __future__ import annotations
 
@@ -7,13 +6,12 @@ from runbook_engine.lint.rules import Rule
 
 RULE = Rule(
     id="RB114",
-    name="a suppression or lint setting names a rule it cannot change",
-    summary="A suppression or lint setting names a rule it cannot change.",
+    name="rollout key that has no effect",
+    summary="Rollout key that has no effect.",
     description=(
-        "A `# runbook-lint: disable=…` comment, or `disable`/`enable`/`severity` in "
-        "`.runbook-lint.yaml` or `[tool.runbook.lint]` of pyproject.toml, names a rule "
-        "that does not exist, or one the engine needs to hold to run the runbook at all "
-        "(a YAML, schema or graph error), or gives a severity other than error, warning "
-        "or off."
+        "`forks`, `serial`, `max_fail_percentage`, `max_concurrency` and `max_errors` act "
+        "only on a step with `hosts:` whose executor fans out and honours that key; "
+        "anywhere else the key would be silently ignored, so lint rejects it."
     ),
+    configurable=True,
 )

@@ -95,3 +95,22 @@ def test_after_window_must_keep_holding() -> None:
 def test_a_predicate_naming_what_does_not_exist_yet_does_not_hold() -> None:
     decisions = matrix(Decision("Slow", "probe.latency > 100", "rollback"))
     assert decisions.evaluate(view().context(), {}, None) == []
+
+
+def test_a_predicate_naming_what_does_not_exist_yet_is_not_unevaluable() -> None:
+    decisions = matrix(Decision("Slow", "probe.latency > 100", "rollback"))
+    decisions.evaluate(view().context(), {}, None)
+    assert decisions.drain_unevaluable() == []
+
+
+def test_a_decision_that_cannot_be_evaluated_is_reported_once_not_silently_false() -> None:
+    """Regression: an unevaluable decision was silently false (issue 10)."""
+    decisions = matrix(Decision("Odd", 'steps.deploy-a.stdout > 3', "rollback"))
+    run = view()
+    run.record("deploy-a", StepOutcome(status="succeeded", result=Result(ok=True, fields={"stdout": "x"})))
+    assert decisions.evaluate(run.context(), {}, "deploy-a") == []
+    (problem,) = decisions.drain_unevaluable()
+    assert problem.decision.condition == "Odd" and problem.error
+    assert problem.journal_data()["when"] == "steps.deploy-a.stdout > 3"
+    decisions.evaluate(run.context(), {}, "deploy-a")
+    assert decisions.drain_unevaluable() == []  # reported when it starts failing, not each time

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from runbook_engine.executors.base import Result
+from runbook_engine.executors.base import Result, StepServices
 from runbook_engine.executors.monitor import MonitorExecutor
 from runbook_engine.testing import make_call
 
@@ -29,7 +29,7 @@ def test_sample_has_the_peak_over_hosts_of_fields_and_json_numbers() -> None:
         return False
 
     spec = {"for": 0.02, "every": 0.01, "probe": {"http": {"url": "http://x"}}}
-    call = make_call(spec, options={"probe": probe, "on_sample": on_sample})
+    call = make_call(spec, services=StepServices(probe=probe, on_sample=on_sample))
     result = asyncio.run(MonitorExecutor().run(call))
     assert result.ok
     assert [s["peak"]["queue_depth"] for s in samples] == [3, 9, 4][: len(samples)]
@@ -44,7 +44,7 @@ def test_probe_without_hosts_has_no_peak() -> None:
     seen: list[Mapping[str, Any]] = []
     call = make_call(
         {"for": 0, "every": 1, "probe": {"x": {}}},
-        options={"probe": probe, "on_sample": lambda s, b, a: seen.append(s) or False},
+        services=StepServices(probe=probe, on_sample=lambda s, b, a: seen.append(s) or False),
     )
     asyncio.run(MonitorExecutor().run(call))
     assert "peak" not in seen[0]

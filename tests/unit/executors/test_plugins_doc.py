@@ -40,3 +40,17 @@ def test_documented_executor_runs(example: types.ModuleType, tmp_path: Path) -> 
         example.DiskFreeExecutor().run(StepCall("s", {"path": str(tmp_path / "nope")}))
     )
     assert not missing.ok and "cannot read" in (missing.error or "")
+
+
+def test_the_whole_contract_is_documented() -> None:
+    """Every field of StepCall, StepServices and Result and every optional class
+    attribute is named in docs/plugins.md."""
+    import dataclasses
+
+    from runbook_engine.executors.base import ExecutorBase, Result, StepServices
+
+    text = DOC.read_text(encoding="utf-8")
+    names = [f.name for cls in (StepCall, StepServices, Result) for f in dataclasses.fields(cls)]
+    names += [n for n, v in vars(ExecutorBase).items() if not n.startswith("_") and not callable(v)]
+    missing = [n for n in names if f"`{n}" not in text]
+    assert not missing, f"docs/plugins.md does not document {missing}"

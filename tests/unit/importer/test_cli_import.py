@@ -87,3 +87,11 @@ def test_import_loads_no_heavy_library(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_procedure_whose_draft_would_be_too_big_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "huge.md"
+    block = "### Step\n\n```bash\n" + "echo " + "x" * 200 + "\n```\n\n"
+    path.write_text("# Huge\n\n## Steps\n\n" + block * 4000, encoding="utf-8")
+    code, out, err = run(capsys, str(path))
+    assert code == 2 and out == "" and ("would be over" in err or "more than" in err)

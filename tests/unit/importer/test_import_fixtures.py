@@ -106,7 +106,7 @@ def test_tables_non_shell_fences_emoji_and_mojibake() -> None:
     result, data = load("mixed-formats.md")
     assert data["title"] == "Cache Cluster Rotation — Runbook 🚀"  # repaired from â€” and ðŸš€
     assert data["description"] == "Rotates the Redis cache nodes one at a time. It’s safe during business hours."
-    assert data["window"] == {"schedule": "Any weekday 10:00-16:00 UTC", "max_duration": "90m"}
+    assert data["window"] == {"schedule": "Any weekday 10:00-16:00 UTC", "max_duration": "90m", "timezone": "UTC"}
     by_title = {s["title"]: s for s in steps(data)}
     version = by_title["Record the current version"]
     assert version["shell"] == "redis-cli -h cache-01 INFO server | grep redis_version"  # "$ " prompt dropped
@@ -166,3 +166,48 @@ def test_odd_documents_still_give_a_clean_draft(text: str) -> None:
 def test_a_document_without_steps_gets_a_manual_step_and_a_todo() -> None:
     result = import_markdown("Some notes, no procedure.")
     assert "no commands or steps" in result.yaml and result.todos >= 1
+
+
+def test_front_matter_setext_step_paragraphs_and_a_command_table() -> None:
+    _, data = load("certificate-renewal.md")
+    assert data["title"] == "Certificate Renewal" and data["owners"] == ["security"]
+    assert [p["title"] for p in data["phases"]] == ["Procedure"]
+    by_title = {s["title"]: s for s in steps(data)}
+    assert by_title["Check expiry"]["shell"] == "openssl x509 -enddate -noout -in {{ ssl_dir }}/edge.pem"  # indented code
+    assert by_title["Request the certificate"]["shell"] == "certbot renew --cert-name edge"  # **Step 1**: … `command`
+    assert by_title["Reload nginx"]["shell"] == "sudo systemctl reload nginx"  # **Step 2**: names the next fence
+    head = by_title["Reload nginx — HEAD https://edge.example.com"]
+    assert head["http"] == {"url": "https://edge.example.com", "method": "HEAD"} and head["expect"] == "status == 200"
+    assert by_title["Check"]["shell"] == "openssl s_client -connect edge.example.com:443 </dev/null"  # a Command column
+
+
+def test_bullets_with_commands_admonitions_and_waits_in_lists() -> None:
+    _, data = load("kafka-broker-patching.md")
+    assert [(p["title"], p.get("budget")) for p in data["phases"]] == [("Drain", "20m"), ("Patch", None), ("Restore", None)]
+    by_title = {s["title"]: s for s in steps(data)}
+    leadership = by_title["Move partition leadership"]  # "Run `kafka-leader-election.sh …`" under "Step 1: …"
+    assert leadership["shell"].startswith("kafka-leader-election.sh --bootstrap-server kafka-01:9092")
+    assert "⚠️ Warning: Do one broker at a time." in leadership["description"]
+    assert by_title["Then check under-replicated partitions"]["expect"] == 'stdout == ""'
+    assert by_title["Wait 2 minutes for the controller to notice."]["wait"] == "2m"
+    assert by_title["Start"]["expect"] == "all rc == 0"
+    assert "grafana.internal" in by_title["Verify"]["manual"]["prompt"]
+
+
+def test_numbered_commands_in_phases_a_rollback_section_and_an_if_then_matrix() -> None:
+    _, data = load("nginx-config-rollout.md")
+    assert [p["title"] for p in data["phases"]] == ["Validate", "Rollout"]
+    assert data["inventory"] == "hosts.ini"
+    reload_ = data["phases"][1]["steps"][1]
+    assert reload_["ansible"] == {"module": "service", "args": "name=nginx state=reloaded", "become": True}
+    assert reload_["expect"] == "all failed == 0"
+    assert data["rollback"]["steps"][0]["ansible"] == {
+        "playbook": "nginx.yml",
+        "extra_vars": {"nginx_conf_version": "previous"},
+        "tags": "config",
+    }
+    decisions = {d["condition"]: (d["when"], d["action"]) for d in data["decisions"]}
+    assert decisions == {
+        "nginx -t fails": ("failed(validate.test-the-config-on-every-web-node)", "abort"),  # found in the commands
+        "Reload fails on any host": ("failed(rollout.reload)", "rollback"),
+    }

@@ -41,6 +41,7 @@ def test_metadata_and_window(seed: tuple[Any, dict[str, Any]]) -> None:
     assert data["window"]["max_duration"] == "2h"
     assert data["window"]["downtime_budget"] == "45m"
     assert "02:00 PST" in data["window"]["schedule"] and "04:00 PST" in data["window"]["schedule"]
+    assert data["window"]["timezone"] == "America/Los_Angeles"
     assert data["prerequisites"][:7] == [
         "Release notes reviewed and approved",
         "Deployment package tested in staging",

@@ -1,0 +1,58 @@
+"""Address blocks for isolated hosts: parallel fleets never share one, a deleted
+fleet's block is free again, a pinned block is honoured (no root needed)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from runbook_engine import hostfleet
+
+
+@pytest.fixture(autouse=True)
+def claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "claims"
+    monkeypatch.setattr(hostfleet, "CLAIMS_DIR", folder)
+    monkeypatch.delenv(hostfleet.ADDRESS_ENV, raising=False)
+    return folder
+
+
+def test_two_fleets_get_different_blocks_and_one_owner_keeps_its_own(tmp_path: Path) -> None:
+    first = hostfleet.claim_block(tmp_path / "a", 4, [0])
+    second = hostfleet.claim_block(tmp_path / "b", 4, [0])
+    assert not set(first.addresses) & set(second.addresses)
+    assert first.addresses[0].endswith(".11") and len(first.addresses) == 4
+    again = hostfleet.claim_block(tmp_path / "a", 4, [0], first=first.first)
+    assert again == first
+
+
+def test_a_released_or_deleted_fleet_frees_its_block(tmp_path: Path) -> None:
+    first = hostfleet.claim_block(tmp_path / "a", 2, [0])
+    hostfleet.release_block(tmp_path / "a")
+    assert hostfleet.claim_block(tmp_path / "b", 2, [0]) == first
+    (tmp_path / "b" / ".address-block").unlink()  # as if the fleet folder were deleted
+    assert hostfleet.claim_block(tmp_path / "c", 2, [0]) == first
+
+
+def test_a_block_with_a_port_in_use_is_skipped(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.12", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        block = hostfleet.claim_block(tmp_path / "a", 3, [port])
+    assert "127.0.0.12" not in block.addresses
+
+
+def test_a_pinned_block_is_the_only_candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(hostfleet.ADDRESS_ENV, "127.0.9.21")
+    assert hostfleet.claim_block(tmp_path / "a", 2, [0]).addresses == ("127.0.9.21", "127.0.9.22")
+    with pytest.raises(RuntimeError, match="RUNBOOK_FLEET_ADDRESSES=127.0.9.21"):
+        hostfleet.claim_block(tmp_path / "b", 2, [0])
+
+
+def test_a_fleet_under_a_path_every_host_replaces_is_refused() -> None:
+    assert hostfleet.overlapping_path(Path("/tmp/x/fleet")) == "/tmp"
+    assert hostfleet.overlapping_path(Path("/opt")) == "/opt"
+    assert hostfleet.overlapping_path(Path("/var/tmp/fleet")) is None
