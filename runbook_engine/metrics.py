@@ -154,7 +154,10 @@ class LiveMetrics:
         self.registry = CollectorRegistry()
         self._phase_of: dict[str, str] = {}
         self._executor_of: dict[str, str] = {}
-        self._started_in_session: set[str] = set()
+        #: Per step, how its last attempt ended: a retry follows "started" (the step's
+        #: own retries) or "failed" (resume --from / --retry-failed-hosts), never
+        #: "waited" (a gate that paused, a step a crash cut short).
+        self._last: dict[str, str] = {}
         self._downtime_began: float | None = None
         self._phase_downtime: dict[str, Any] = {}
         self._downtime_before = 0.0
@@ -228,19 +231,22 @@ class LiveMetrics:
             if ends and self._downtime_began is not None:
                 self._downtime_before += _when(data) - self._downtime_began
                 self._downtime_began = None
-        elif kind == "resumed":
-            self._started_in_session.clear()
+        elif kind == "resumed":  # what the previous runner left started was cut short
+            self._last.update({k: "waited" for k, v in self._last.items() if v == "started"})
         elif kind == "step_started":
             self._phase_of[step] = str(data.get("phase") or "")
             if data.get("executor"):
                 self._executor_of[step] = str(data["executor"])
             attempt = data.get("attempt")
-            if step in self._started_in_session and isinstance(attempt, int) and attempt > 1:
+            again = self._last.get(step) in ("started", "failed")
+            if again and isinstance(attempt, int) and attempt > 1:
                 self.retries.labels(runbook=runbook, phase=self._phase_of[step], step=step).inc()
-            self._started_in_session.add(step)
+            self._last[step] = "started"
         elif kind == "paused":
-            self._started_in_session.discard(step)
+            self._last[step] = "waited"
         elif kind == _STEP_DONE:
+            failed = data.get("status") in ("failed", "cancelled")
+            self._last[step] = "failed" if failed else "done"
             duration = data.get("duration")
             result = data.get("result")
             if duration is None and isinstance(result, Mapping):

@@ -156,12 +156,6 @@ class DecisionMatrix:
             taken.append(DecisionTaken(decision, {**evidence, "when": decision.when}, step))
         return taken
 
-    def take_unevaluated(self) -> list[tuple[Decision, str]]:
-        """Decisions whose condition could not be evaluated since the last call (a name
-        with no value yet, a type mismatch), with why; counted by the live metrics."""
-        taken, self._unevaluated = self._unevaluated, []
-        return taken
-
     def open_windows(self) -> list[tuple[Decision, float]]:
         """Windows still open (condition holding, not yet long enough)."""
         now = self.clock()

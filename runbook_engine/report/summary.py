@@ -293,28 +293,32 @@ def _phases(
 def _step_facts(events: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per step: its title and executor (from ``step_started``) and its real retries.
 
-    A ``step_started`` of attempt 2 or more is a retry only when the step neither
-    paused nor saw the run resume since its previous attempt: a gate that waited for
-    an operator starts again after the resume, and that is no retry."""
+    A ``step_started`` of attempt 2 or more is a retry when the attempt before it
+    failed (a failed ``step_finished``, then ``resume --from`` or
+    ``--retry-failed-hosts``) or went on within one session (the step's own
+    ``retries``). A gate that paused, or a step a crash cut short, starts again after
+    the resume: that is no retry."""
     facts: dict[str, dict[str, Any]] = {}
-    waited: set[str] = set()
+    last: dict[str, str] = {}  # step → started | waited | failed | done
     for event in events:
         name = event.get("event")
         step = event.get("step")
         if name == "resumed":
-            waited.update(facts)
+            last.update({k: "waited" for k, v in last.items() if v == "started"})
         if not isinstance(step, str):
             continue
         info = facts.setdefault(step, {"title": "", "executor": None, "retries": 0})
         if name == "paused":
-            waited.add(step)
+            last[step] = "waited"
+        elif name == "step_finished":
+            last[step] = "failed" if event.get("status") in ("failed", "cancelled") else "done"
         elif name == "step_started":
             info["title"] = str(event.get("title") or info["title"])
             info["executor"] = event.get("executor") or info["executor"]
             attempt = event.get("attempt")
-            if isinstance(attempt, int) and attempt > 1 and step not in waited:
+            if isinstance(attempt, int) and attempt > 1 and last.get(step) in ("started", "failed"):
                 info["retries"] += 1
-            waited.discard(step)
+            last[step] = "started"
     return facts
 
 

@@ -144,3 +144,28 @@ def test_html_has_no_empty_header_row_no_emoji_marks_and_a_timeline() -> None:
     svg = html[html.index("<svg") : html.index("</svg>")]
     for name in ("drain", "stop-web", "purge-cache", "probe-down"):
         assert f">{name}<" in svg
+
+
+def test_a_failed_step_run_again_after_a_resume_is_a_retry() -> None:
+    """`resume --from` / `--retry-failed-hosts` re-run a step that failed: a retry,
+    unlike a gate that paused or a step a crash cut short."""
+    from journal.run_events import numbered, step, ts
+
+    events = numbered(
+        [
+            {"event": "run_started", "ts": ts(0), "runbook": "r"},
+            *step("push", "one", 0, 1, status="failed", error="rc 1"),
+            {"event": "run_finished", "ts": ts(1), "status": "failed", "exit_code": 1},
+            {"event": "resumed", "ts": ts(5), "by": "bob"},
+            *step("push", "one", 5, 6, attempt=2),
+            {"event": "run_finished", "ts": ts(6), "status": "succeeded", "exit_code": 0},
+        ]
+    )
+    report = build_report(events)
+    assert [(s.id, s.retries, s.attempts) for s in report.retries] == [("push", 1, 2)]
+    from runbook_engine.metrics import build_registry
+
+    registry = build_registry(events)
+    assert registry.get_sample_value(
+        "runbook_step_retries_total", {"runbook": "r", "phase": "one", "step": "push"}
+    ) == 1
