@@ -29,6 +29,10 @@ system-deps:
 		echo "installing openssh-server, openssh-client, sudo and util-linux (needed by the ssh tests)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client sudo util-linux >/dev/null; \
 	fi
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium (the console's browser test drives it with Playwright)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 # --isolated: separate hosts (own address, sshd, hostname, /opt …) when run as root;
 # fleet.py says in one line why not and falls back to the folder fleet otherwise.

@@ -7,6 +7,7 @@ at the exact place in the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ COMMON_STEP_KEYS = frozenset(
         "id", "title", "description", "when", "needs", "hosts", "expect", "capture", "timeout",
         "retries", "delay", "backoff", "until", "on_failure", "critical", "undo", "idempotent",
         "tags", "secret_output", "forks", "serial", "max_fail_percentage", "max_concurrency",
-        "max_errors", "check",
+        "max_errors", "check", "changes",
     }
 )
 FANOUT_KEYS = ("forks", "serial", "max_fail_percentage", "max_concurrency", "max_errors")
@@ -80,6 +81,9 @@ class Step:
     idempotent: bool = False
     tags: tuple[str, ...] = ()
     secret_output: bool = False
+    #: What the author says the step does to the world: False = only reads,
+    #: True = changes something, None = let its executor tell (engine/effects.py).
+    changes: bool | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     span: Span | None = None
     key_spans: Mapping[str, Span] = field(default_factory=dict)
@@ -145,6 +149,15 @@ class Decision:
     span: Span | None = None
     key_spans: Mapping[str, Span] = field(default_factory=dict)
     pointer: str = ""
+    #: ``after: "{{ name }}"``: the window is the duration var ``name`` (short in tests)
+    after_var: str | None = None
+
+    def window(self, values: Mapping[str, Any]) -> float | None:
+        """Seconds the condition must keep holding: ``after``, or its var's value."""
+        if self.after_var is None:
+            return self.after
+        value = values.get(self.after_var)
+        return None if value is None else parse_duration(value)
 
 
 @dataclass(frozen=True)
@@ -174,6 +187,15 @@ class Runbook:
             yield from phase.steps
         yield from self.rollback
 
+    def every_step(self) -> Iterator[Step]:
+        """Every step a run may execute: phase and rollback steps, prerequisite
+        checks, and each one's ``undo``."""
+        checks = [item.step for item in self.prerequisites if item.step is not None]
+        for step in [*self.all_steps(), *checks]:
+            yield step
+            if step.undo is not None:
+                yield step.undo
+
     def step(self, step_id: str) -> Step:
         for step in self.all_steps():
             if step.id == step_id:
@@ -189,6 +211,44 @@ class Runbook:
     @property
     def label(self) -> str:
         return self.title or self.name
+
+
+_VAR_REFERENCE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+
+
+def _window(
+    doc: Document, ptr: str, value: Any, declared: Mapping[str, Any]
+) -> tuple[float | None, str | None]:
+    """A decision's ``after``: a duration, or ``{{ name }}`` of a declared duration var."""
+    match = _VAR_REFERENCE.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return _duration(doc, ptr, value), None
+    name = match.group(1)
+    spec = declared.get(name)
+    if not isinstance(spec, Mapping) or spec.get("type") != "duration":
+        raise ValidationError(
+            f"after: {name!r} is not a declared var of type duration",
+            span=doc.span(ptr),
+            hint=f"declare it under vars: with type: duration, e.g. {name}: {{type: duration, default: 20m}}",
+            rule="RB101",
+        )
+    return None, name
+
+
+def _decision(doc: Document, i: int, raw: Mapping[str, Any], declared: Mapping[str, Any]) -> Decision:
+    after, after_var = _window(doc, f"/decisions/{i}/after", raw.get("after"), declared)
+    return Decision(
+        condition=raw["condition"],
+        when=raw["when"],
+        action=raw["action"],
+        severity=raw.get("severity", "high"),
+        after=after,
+        after_var=after_var,
+        description=raw.get("description", ""),
+        span=doc.span(f"/decisions/{i}"),
+        key_spans={key: doc.span(f"/decisions/{i}/{key}") for key in raw},
+        pointer=f"/decisions/{i}",
+    )
 
 
 def _duration(doc: Document, ptr: str, value: Any) -> float | None:
@@ -255,6 +315,7 @@ def build_step(doc: Document, raw: Mapping[str, Any], ptr: str, phase: str) -> S
         idempotent=bool(raw.get("idempotent", False)),
         tags=tuple(raw.get("tags", ())),
         secret_output=bool(raw.get("secret_output", False)),
+        changes=raw.get("changes") if isinstance(raw.get("changes"), bool) else None,
         options={key: raw[key] for key in FANOUT_KEYS if key in raw},
         span=doc.span(ptr),
         key_spans=key_spans,
@@ -323,17 +384,7 @@ def build_runbook(doc: Document) -> Runbook:
         for j, raw_step in enumerate(rollback_raw.get("steps", []))
     )
     decisions = tuple(
-        Decision(
-            condition=raw["condition"],
-            when=raw["when"],
-            action=raw["action"],
-            severity=raw.get("severity", "high"),
-            after=_duration(doc, f"/decisions/{i}/after", raw.get("after")),
-            description=raw.get("description", ""),
-            span=doc.span(f"/decisions/{i}"),
-            key_spans={key: doc.span(f"/decisions/{i}/{key}") for key in raw},
-            pointer=f"/decisions/{i}",
-        )
+        _decision(doc, i, raw, data.get("vars", {}))
         for i, raw in enumerate(data.get("decisions", []))
     )
     return Runbook(

@@ -60,8 +60,8 @@ STEP_STATUS_FIELDS: Final[Mapping[str, str]] = {
     "attempts": "int",
 }
 #: Result fields copied to ``steps.<id>`` once the step has a result — only those its
-#: executor declares in ``fields``; ``hosts`` (per-host fields and captures) too when
-#: the executor declares ``host_fields``.
+#: executor declares in ``fields``; ``hosts`` (per-host fields and captures, empty for
+#: a step without hosts) is there too.
 STEP_COPIED_RESULT_FIELDS: Final[tuple[str, ...]] = (
     "rc",
     "exit_code",
@@ -72,17 +72,14 @@ STEP_COPIED_RESULT_FIELDS: Final[tuple[str, ...]] = (
 )
 
 
-def step_names_supplied(
-    captures: Iterable[str], executor_fields: Mapping[str, str], has_host_fields: bool
-) -> dict[str, str]:
+def step_names_supplied(captures: Iterable[str], executor_fields: Mapping[str, str]) -> dict[str, str]:
     """Name → type of everything ``steps.<id>.<name>`` can be for one step: its status
     fields, the copied result fields its executor declares, ``hosts``, its captures."""
     names = dict(STEP_STATUS_FIELDS)
     for name in STEP_COPIED_RESULT_FIELDS:
         if name in executor_fields:
             names[name] = executor_fields[name]
-    if has_host_fields:
-        names["hosts"] = "map"
+    names["hosts"] = "map"
     for name in captures:
         names[name] = "any"
     return names

@@ -26,6 +26,18 @@ from runbook_engine.variables import parse_assignments
     help="Confirm or approve STEP, which the run waits for.",
 )
 @click.option(
+    "--reject",
+    "reject",
+    multiple=True,
+    metavar="STEP",
+    help="Reject STEP: the gate ends with its on_reject.",
+)
+@click.option(
+    "--sign-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sign the vote with this SSH key (ssh-keygen -Y sign); a .pub uses ssh-agent.",
+)
+@click.option(
     "--input",
     "inputs",
     multiple=True,
@@ -68,6 +80,8 @@ from runbook_engine.variables import parse_assignments
 def resume(
     run_ref: str,
     confirm: tuple[str, ...],
+    reject: tuple[str, ...],
+    sign_key: Path | None,
     inputs: tuple[str, ...],
     rerun: tuple[str, ...],
     skip: tuple[str, ...],
@@ -98,6 +112,8 @@ def resume(
     )  # fmt: skip
     request = ResumeOptions(
         confirm=confirm,
+        reject=reject,
+        sign_key=sign_key,
         inputs=parse_assignments(inputs, "--input"),
         rerun=rerun,
         skip=skip,

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,16 +15,6 @@ from runbook_engine.cli.observe import observe_options, observed_progress
 from runbook_engine.cli.options import load_checked, resolve, var_options
 from runbook_engine.cli.runs import runs_dir_option
 from runbook_engine.variables import parse_assignments
-
-
-def operator_name(given: str | None) -> str:
-    """``--as NAME``, else the OS user."""
-    if given:
-        return given
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid-{os.getuid()}"
 
 
 def run_options(
@@ -43,10 +31,13 @@ def run_options(
 ) -> Any:
     """The ``RunOptions`` that ``run`` and ``resume`` build from the same options."""
     from runbook_engine.engine import RunOptions
+    from runbook_engine.identity import os_identity
 
+    identity = os_identity(claimed=acting_as)
     return RunOptions(
         runs_dir=runs_dir,
-        initiator=operator_name(acting_as),
+        initiator=identity.name,
+        identity=identity,
         yes=yes,
         interactive=sys.stdin.isatty() and log_format == "text",
         inventory=inventory,
@@ -68,7 +59,10 @@ def shared_run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="Confirm manual steps that allow it (approvals still need a person).",
             ),
             click.option(
-                "--as", "acting_as", metavar="NAME", help="Who is acting (default: the OS user)."
+                "--as",
+                "acting_as",
+                metavar="NAME",
+                help="Who you say you are; counts for approvers only with --sign-key (default: the OS user).",
             ),
             click.option(
                 "--log-format",

@@ -1,6 +1,7 @@
 """The rollback decision matrix, evaluated after every step and on every monitor sample.
 
-A decision with ``after:`` is a window: its condition must keep holding on every
+A decision with ``after:`` (a duration, or ``{{ name }}`` of a duration var) is a
+window: its condition must keep holding on every
 evaluation from the first time it held until ``after`` seconds have passed; one
 evaluation where it does not hold closes the window. ``warn``/``investigate`` are
 recorded (once each time their condition starts holding) and never stop the run.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runbook_engine import predicates
@@ -87,6 +88,7 @@ class DecisionMatrix:
         self.evaluator = evaluator
         self.clock = clock
         self._windows: dict[int, _Window] = {}
+        self._resolved: dict[int, Decision] = {}  # decisions whose window is a var
         self._holding: set[int] = set()
         self._fired: set[int] = set()
         self._failing: set[int] = set()
@@ -139,6 +141,7 @@ class DecisionMatrix:
                     self._holding.add(index)
                     taken.append(DecisionTaken(decision, {**evidence, "when": decision.when}, step))
                 continue
+            decision = self._resolve(index, decision, context)
             if decision.after:
                 window = self._windows.setdefault(
                     index, _Window(since=now, first_evidence=evidence)
@@ -156,11 +159,21 @@ class DecisionMatrix:
             taken.append(DecisionTaken(decision, {**evidence, "when": decision.when}, step))
         return taken
 
+    def _resolve(self, index: int, decision: Decision, context: Any) -> Decision:
+        """The decision with ``after`` set from its var (``after: "{{ name }}"``)."""
+        if decision.after_var is None:
+            return decision
+        if index not in self._resolved:
+            values = self.evaluator.value("vars", context)
+            window = decision.window(values if isinstance(values, Mapping) else {})
+            self._resolved[index] = replace(decision, after=window)
+        return self._resolved[index]
+
     def open_windows(self) -> list[tuple[Decision, float]]:
         """Windows still open (condition holding, not yet long enough)."""
         now = self.clock()
         return [
-            (self.decisions[i], now - w.since)
+            (self._resolved.get(i, self.decisions[i]), now - w.since)
             for i, w in self._windows.items()
             if i not in self._fired
         ]

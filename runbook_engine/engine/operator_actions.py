@@ -4,20 +4,24 @@ interrupted steps) is checked as a whole against the run's journal, and only the
 recorded as ONE ``operator_actions`` event. A refused request writes nothing.
 
 `plan_actions` checks, `commit` records: `runbook resume` calls both (holding the
-run's lock, after verifying the journal), and so can any other front end (a web
-console) that answers gates of a paused run. Who the operator is, is the caller's
-business (``by``); this module checks what the runbook allows that person to do.
+run's lock, after verifying the journal), and so do the web console and the Slack
+callback (engine/votes.py). Who the operator is, is the caller's business (``by``,
+verified as ``identity`` says); this module checks what the runbook allows that
+person to do: approvers, distinct from the initiator, one vote per person toward a
+quorum, inputs, deadline.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from runbook_engine.engine.approvals import Vote, check_vote, tally
 from runbook_engine.errors import RunbookError, RunError
-from runbook_engine.executors.manual import Gate, OperatorAnswer, check_answer, parse_gate
+from runbook_engine.executors.manual import Gate, check_inputs, parse_gate
+from runbook_engine.identity import Identity
 from runbook_engine.model import Runbook, Step
 
 #: The journal event one transaction is recorded as.
@@ -39,6 +43,16 @@ class ActionRequest:
     rerun: Sequence[str] = ()
     skip: Sequence[str] = ()
     source: str = "resume"
+    #: How ``by`` was verified (None: the caller vouches for it).
+    identity: Identity | None = None
+    #: Gates the operator votes no on: each ends with its ``on_reject``.
+    reject: Sequence[str] = ()
+    #: Per step, the SSH signature of this vote (engine/votes.py), journaled with it.
+    signatures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def voter(self) -> Identity:
+        return self.identity or Identity(name=self.by, method="api")
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,7 @@ class Action:
     step: str
     inputs: Mapping[str, Any] = field(default_factory=dict)
     late: bool = False
+    signature: Mapping[str, Any] | None = None
 
     def journal_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {"action": self.action, "step": self.step}
@@ -57,6 +72,8 @@ class Action:
             data["inputs"] = dict(self.inputs)
         if self.late:
             data["late"] = True
+        if self.signature:
+            data["signature"] = dict(self.signature)
         return data
 
 
@@ -69,13 +86,17 @@ class Transaction:
     actions: tuple[Action, ...]
     #: Inputs for gates not confirmed in this transaction (``run --input``).
     preset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    identity: Identity | None = None
 
     def journal_data(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "by": self.by,
             "source": self.source,
             "actions": [a.journal_data() for a in self.actions],
         }
+        if self.identity is not None:
+            data["identity"] = self.identity.record()
+        return data
 
     @property
     def empty(self) -> bool:
@@ -90,6 +111,8 @@ class RunStanding:
     interrupted: Sequence[str]
     finished: Sequence[str]
     deadlines: Mapping[str, float] = field(default_factory=dict)
+    #: Votes already cast on each waiting gate (engine/approvals.py `open_votes`).
+    votes: Mapping[str, Sequence[Vote]] = field(default_factory=dict)
 
 
 def find_step(runbook: Runbook, step_id: str) -> Step | None:
@@ -144,14 +167,17 @@ def plan_actions(
     inputs, input_problems = split_inputs(request.inputs, runbook, request.confirm)
     problems += input_problems
     actions: list[Action] = []
-    for step_id in request.confirm:
-        action, problem = _confirmation(
-            step_id, runbook, standing, render, initiator, request.by, inputs.get(step_id, {}), now
-        )
-        if problem:
-            problems.append(problem)
-        elif action is not None:
-            actions.append(action)
+    for decision, steps in (("approve", request.confirm), ("reject", request.reject)):
+        for step_id in steps:
+            action, problem = _vote(
+                step_id, decision, runbook, standing, render, initiator, request.voter,
+                inputs.get(step_id, {}), now,
+            )  # fmt: skip
+            if problem:
+                problems.append(problem)
+            elif action is not None:
+                signature = request.signatures.get(step_id)
+                actions.append(replace(action, signature=signature) if signature else action)
     for flag, steps in (("--rerun", request.rerun), ("--skip", request.skip)):
         for step_id in steps:
             if step_id not in standing.interrupted:
@@ -166,7 +192,7 @@ def plan_actions(
                 actions.append(Action(flag.removeprefix("--"), step_id))
     preset: dict[str, dict[str, Any]] = {}
     for step_id, values in inputs.items():
-        if step_id in request.confirm:
+        if step_id in request.confirm or step_id in request.reject:
             continue
         converted, problem = _preset(step_id, values, runbook, standing, render)
         if problem:
@@ -177,10 +203,16 @@ def plan_actions(
         raise RunError(
             problems[0] if len(problems) == 1 else f"{len(problems)} problems, nothing recorded:\n  "
             + "\n  ".join(problems),
-            hint="--as NAME says who acts; --input STEP.NAME=VALUE gives a gate's inputs;"
+            hint="--sign-key KEY signs as an approver; --input STEP.NAME=VALUE gives a gate's inputs;"
             f" waiting: {', '.join(standing.waiting) or 'none'}",
         )
-    return Transaction(by=request.by, source=request.source, actions=tuple(actions), preset=preset)
+    return Transaction(
+        by=request.by,
+        source=request.source,
+        actions=tuple(actions),
+        preset=preset,
+        identity=request.identity,
+    )
 
 
 def commit(emit: Callable[..., Any], transaction: Transaction) -> None:
@@ -199,34 +231,49 @@ def _gate(step: Step, render: Callable[[Any], Any]) -> Gate | None:
         return None
 
 
-def _confirmation(
+def _vote(
     step_id: str,
+    decision: str,
     runbook: Runbook,
     standing: RunStanding,
     render: Callable[[Any], Any],
     initiator: str,
-    by: str,
+    voter: Identity,
     inputs: Mapping[str, str],
     now: float,
 ) -> tuple[Action | None, str | None]:
+    """One vote (``approve`` or ``reject``) on a gate, checked against what the gate
+    allows and the votes already cast on it."""
+    flag = "--confirm" if decision == "approve" else "--reject"
     step = find_step(runbook, step_id)
     if step is None:
-        return None, f"--confirm {step_id}: no such step in the runbook"
+        return None, f"{flag} {step_id}: no such step in the runbook"
     upcoming = step.executor == "manual" and step_id not in standing.finished
-    if step_id not in standing.waiting and not upcoming:
+    if step_id not in standing.waiting and not (upcoming and decision == "approve"):
         return None, (
-            f"--confirm {step_id}: that step is not waiting for an operator"
+            f"{flag} {step_id}: that step is not waiting for an operator"
             f" (waiting: {', '.join(standing.waiting) or 'none'})"
         )
     gate = _gate(step, render)
     if gate is None:
         return Action("confirm", step_id, dict(inputs)), None
-    converted, refused = check_answer(gate, OperatorAnswer(by=by, at="", inputs=dict(inputs)), initiator)
+    action = decision if decision == "reject" else ("approve" if gate.approval else "confirm")
+    votes = list(standing.votes.get(step_id, ()))
+    if tally(gate, votes, initiator, None) is not None:
+        return None, f"{flag} {step_id}: the gate is already decided; the run continues on resume"
+    refused = check_vote(gate, votes, voter, action, inputs, initiator)
     if refused:
-        return None, f"--confirm {step_id}: {refused}"
+        return None, f"{flag} {step_id}: {refused}"
+    converted: dict[str, Any] = {}
+    if inputs:
+        given = {k: v for v in votes for k, v in v.inputs.items()}
+        converted, problem = check_inputs(gate, {**given, **inputs})
+        if problem:
+            return None, f"{flag} {step_id}: {problem}"
+        converted = {k: v for k, v in converted.items() if k in inputs}
     deadline = standing.deadlines.get(step_id)
     late = deadline is not None and now > deadline
-    return Action("approve" if gate.approval else "confirm", step_id, converted, late=late), None
+    return Action(action, step_id, converted, late=late), None
 
 
 def _preset(
@@ -268,29 +315,5 @@ def resume_hint(run_id: str, step_id: str, gate: Gate | None, given: Mapping[str
     if gate is not None:
         flags += [f"--input {step_id}.{name}=VALUE" for name in missing_inputs(gate, given)]
         if gate.approval:
-            flags.append("--as APPROVER")
+            flags.append("--sign-key KEY")
     return f"runbook resume {run_id} {' '.join(flags)}"
-
-
-def recorded_answers(events: Sequence[Mapping[str, Any]]) -> dict[str, OperatorAnswer]:
-    """Gate answers journaled by operator transactions that the engine has not used
-    yet (the last word per step counts). A late answer is a timed-out one."""
-    answers: dict[str, OperatorAnswer] = {}
-    for event in events:
-        if event.get("event") != EVENT:
-            continue
-        for item in event.get("actions") or ():
-            step = item.get("step")
-            if not isinstance(step, str):
-                continue
-            if item.get("action") in ("confirm", "approve"):
-                answers[step] = OperatorAnswer(
-                    by=str(event.get("by")),
-                    at=str(event.get("ts", "")),
-                    inputs=dict(item.get("inputs") or {}),
-                    confirmed=not item.get("late"),
-                    timed_out=bool(item.get("late")),
-                )
-            else:
-                answers.pop(step, None)
-    return answers

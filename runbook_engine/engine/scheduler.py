@@ -251,7 +251,10 @@ class Run:
         return outcome
 
     def _pause(self, step: Step, outcome: StepOutcome) -> None:
-        deadline = time.time() + step.timeout if step.timeout else None
+        # a gate paused again (a quorum still short) keeps its first deadline
+        deadline = self.operator.deadlines.get(step.id) or (
+            time.time() + step.timeout if step.timeout else None
+        )
         self.ctx.emit(
             "paused",
             step=step.id,

@@ -17,16 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runbook_engine.engine.approvals import RunOperator
+from runbook_engine.engine.approvals import RunOperator, announce_gate, open_votes
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.evaluation import Evaluator, RunView
 from runbook_engine.engine.operator_actions import (
+    Action,
     ActionRequest,
     RunStanding,
+    Transaction,
     commit,
     find_step,
     plan_actions,
-    recorded_answers,
+    split_inputs,
 )
 from runbook_engine.engine.outcome import (
     EXIT_CODES,
@@ -39,12 +41,14 @@ from runbook_engine.engine.progress import Progress
 from runbook_engine.engine.rerun import RerunPlan, apply_rerun, check_resumable, plan_rerun
 from runbook_engine.engine.run_reports import write_run_reports
 from runbook_engine.engine.scheduler import Restored, Run
+from runbook_engine.engine.votes import gate_for, signed_identity, standing_of
 from runbook_engine.engine.window import outside_window
 from runbook_engine.errors import InventoryError, RunbookError, RunError
 from runbook_engine.executors.base import NamedCheck
 from runbook_engine.executors.manual import OperatorAnswer
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import build_graph
+from runbook_engine.identity import Identity
 from runbook_engine.journal.state import state_dir
 from runbook_engine.model import Runbook
 from runbook_engine.redaction import MASK
@@ -75,6 +79,13 @@ class RunOptions:
     inputs: Mapping[str, str] = field(default_factory=dict)
     #: Where locks and the installation key live (journal/state.py).
     state_dir: Path = field(default_factory=state_dir)
+    #: Who acts, as verified (the CLI: the OS user, see identity.py); None means the
+    #: library caller vouches for ``initiator``.
+    identity: Identity | None = None
+
+    @property
+    def acting(self) -> Identity:
+        return self.identity or Identity(name=self.initiator, method="api")
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,10 @@ class RunSummary:
 @dataclass(frozen=True)
 class ResumeOptions:
     confirm: Sequence[str] = ()
+    reject: Sequence[str] = ()
     inputs: Mapping[str, str] = field(default_factory=dict)
+    #: Sign the votes with this SSH key (verified against the gate's allowed_signers).
+    sign_key: Path | None = None
     rerun: Sequence[str] = ()
     skip: Sequence[str] = ()
     allow_changed: bool = False
@@ -319,6 +333,7 @@ def start_run(
             vars=journaled_vars(runbook, resolved.values),
             inventory=inv_path,
             initiator=options.initiator,
+            initiator_identity=options.acting.record(),
             outside_window=why_outside if why_outside else None,
         )
         if why_outside:
@@ -336,23 +351,34 @@ def _operator(
     progress: Progress,
     preset: Mapping[str, Mapping[str, Any]],
 ) -> RunOperator:
+    identity = options.acting
+
     def record(action: str, step: str, answer: OperatorAnswer) -> None:
         ctx.emit(
             "operator",
             action=action,
             step=step,
             by=answer.by,
+            identity=identity.record(),
             inputs=dict(answer.inputs),
             auto=answer.auto,
         )
 
+    def record_vote(action: str, step: str, answer: OperatorAnswer) -> None:
+        """A vote at the terminal: one operator transaction, like a resume's."""
+        vote = Action(action, step, dict(answer.inputs))
+        commit(ctx.emit, Transaction(answer.by, "terminal", (vote,), identity=identity))
+
     return RunOperator(
         initiator=ctx.initiator,
-        acting_as=options.initiator,
+        acting_as=identity.name,
+        identity=identity,
         yes=options.yes,
         interactive=options.interactive,
         suspend=progress.suspend,
         record=record,
+        record_vote=record_vote,
+        announce=lambda request, votes: announce_gate(ctx, request, votes),
         preset={step: dict(values) for step, values in preset.items()},
     )
 
@@ -592,24 +618,21 @@ def resume_run(
         request = _with_terminal_choices(
             runbook, state, resume, _ask_terminal if options.interactive else None
         )
-        deadlines = {
-            str(e["step"]): float(e["deadline"])
-            for e in events
-            if e.get("event") == "paused" and isinstance(e.get("deadline"), int | float)
-        }
-        standing = RunStanding(
-            waiting=state.pending_confirmations,
-            interrupted=state.interrupted,
-            finished=[sid for sid, st in state.steps.items() if st.status in _ANSWERED],
-            deadlines=deadlines,
-        )
+        standing = standing_of(events, state)
+        identity = options.acting
+        signatures: dict[str, dict[str, Any]] = {}
+        if resume.sign_key is not None:
+            identity, signatures = _signed(ctx, runbook, events, request, resume.sign_key, identity)
         transaction = plan_actions(
             ActionRequest(
-                by=options.initiator,
+                by=identity.name,
+                identity=identity,
                 confirm=request.confirm,
+                reject=resume.reject,
                 inputs=request.inputs,
                 rerun=request.rerun,
                 skip=request.skip,
+                signatures=signatures,
             ),
             runbook,
             standing,
@@ -625,10 +648,15 @@ def resume_run(
                 )
             if action.action == "skip":
                 _record_skipped(ctx, runbook, action.step, restored)
+        for step_id in [*request.confirm, *resume.reject]:
+            votes = operator_votes(journal.events(), step_id)
+            gate = gate_for(runbook, step_id, ctx.renderer)
+            if gate.required > 1 and votes < gate.required:
+                ctx.show("message", text=f"{step_id}: {votes} of {gate.required} approvals recorded")
         operator = _operator(ctx, options, progress, transaction.preset)
         operator.initiator = initiator
-        operator.recorded = recorded_answers(journal.events())
-        operator.deadlines.update(deadlines)
+        operator.votes = open_votes(journal.events())
+        operator.deadlines.update(standing.deadlines)
         if plan is not None:
             ctx.emit(
                 "operator",
@@ -666,6 +694,27 @@ def _seconds_since(ts: str | None) -> float:
     return max((datetime.now(UTC) - began).total_seconds(), 0.0)
 
 
+def operator_votes(events: Sequence[Mapping[str, Any]], step_id: str) -> int:
+    """How many distinct people approved ``step_id``'s current wait."""
+    votes = open_votes(events).get(step_id, [])
+    return len({v.by for v in votes if v.action != "reject" and not v.late})
+
+
+def _signed(
+    ctx: RunContext,
+    runbook: Runbook,
+    events: Sequence[Mapping[str, Any]],
+    request: ResumeOptions,
+    key: Path,
+    claimed: Identity,
+) -> tuple[Identity, dict[str, dict[str, Any]]]:
+    """``--sign-key``: each vote of this resume signed and verified (engine/votes.py)."""
+    by_step, _ = split_inputs(request.inputs, runbook, request.confirm)
+    votes = [(step, "approve", by_step.get(step, {})) for step in request.confirm]
+    votes += [(step, "reject", {}) for step in request.reject]
+    return signed_identity(ctx.run_id, runbook, ctx.renderer, events, votes, key, claimed)
+
+
 def _surgical_plan(
     run_id: str, state: Any, graph: Any, restored: Restored, resume: ResumeOptions
 ) -> RerunPlan:
@@ -691,10 +740,6 @@ def preview_resume(journal: Any, runbook: Runbook, resume: ResumeOptions) -> Rer
     check_resumable(journal.run_id, state.status, state.rollback)
     restored = restore(runbook, events, state)
     return _surgical_plan(journal.run_id, state, build_graph(runbook), restored, resume)
-
-
-#: Step statuses after which a gate can no longer be answered.
-_ANSWERED = frozenset({"succeeded", "failed", "skipped", "rolled_back", "confirmed"})
 
 
 def _refuse_changed_vars(

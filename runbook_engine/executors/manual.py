@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Protocol
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Result, StepCall
 
-#: What ``on_timeout`` may say when nobody answered in time.
+#: What ``on_timeout`` (nobody answered in time) and ``on_reject`` (an approver said
+#: no) may say.
 TIMEOUT_ACTIONS = ("abort", "rollback", "continue")
 INPUT_TYPES = ("string", "int", "float", "bool", "choice")
 
@@ -54,7 +55,8 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Gate:
-    """The value under ``manual:`` after rendering."""
+    """The value under ``manual:`` after rendering. ``required`` distinct approvers
+    (from ``approvers``, when it lists any) must approve; one reject ends the gate."""
 
     prompt: str
     approval: bool = False
@@ -62,7 +64,10 @@ class Gate:
     distinct: bool = False
     inputs: tuple[InputSpec, ...] = ()
     on_timeout: str = "abort"
+    on_reject: str = "abort"
     allow_yes: bool = True
+    required: int = 1
+    allowed_signers: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,10 @@ class OperatorAnswer:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     timed_out: bool = False
     auto: bool = False
+    #: Everyone whose approval counts toward the quorum (``by`` alone when empty).
+    voters: tuple[str, ...] = ()
+    #: An approver rejected: the gate ends with its ``on_reject``.
+    rejected: bool = False
 
 
 class Operator(Protocol):
@@ -120,48 +129,89 @@ def parse_gate(raw: Any) -> Gate:
                 description=str(spec.get("description", "")),
             )
         )
-    on_timeout = str(raw.get("on_timeout", "abort"))
-    if on_timeout not in TIMEOUT_ACTIONS:
+    for key in ("on_timeout", "on_reject"):
+        if str(raw.get(key, "abort")) not in TIMEOUT_ACTIONS:
+            raise ExecutorError(
+                f"manual: {key} {raw.get(key)!r} is not one of {', '.join(TIMEOUT_ACTIONS)}"
+            )
+    quorum = raw.get("approvals") or {}
+    if not isinstance(quorum, Mapping):
+        raise ExecutorError("manual: approvals expects {required: N, from: [names]}")
+    if "approvers" in raw and "from" in quorum:
         raise ExecutorError(
-            f"manual: on_timeout {on_timeout!r} is not one of {', '.join(TIMEOUT_ACTIONS)}"
+            "manual: give the approvers once, either as approvers or as approvals.from"
         )
-    approvers = tuple(str(a) for a in raw.get("approvers", ()))
+    approvers = tuple(str(a) for a in raw.get("approvers", quorum.get("from", ())))
+    required = quorum.get("required", 1)
+    if isinstance(required, bool) or not isinstance(required, int) or required < 1:
+        raise ExecutorError(
+            f"manual: approvals.required must be a whole number >= 1, not {required!r}"
+        )
+    if approvers and required > len(set(approvers)):
+        raise ExecutorError(
+            f"manual: approvals.required is {required} but only {len(set(approvers))} approver(s) are listed"
+        )
     approval = bool(
-        raw.get("approval", False) or approvers or raw.get("distinct_from_initiator", False)
+        raw.get("approval", False)
+        or approvers
+        or quorum
+        or raw.get("distinct_from_initiator", False)
     )
+    signers = raw.get("allowed_signers")
     return Gate(
         prompt=str(raw["prompt"]),
         approval=approval,
         approvers=approvers,
         distinct=bool(raw.get("distinct_from_initiator", False)),
         inputs=tuple(inputs),
-        on_timeout=on_timeout,
+        on_timeout=str(raw.get("on_timeout", "abort")),
+        on_reject=str(raw.get("on_reject", "abort")),
         allow_yes=bool(raw.get("allow_yes", not approval)),
+        required=required,
+        allowed_signers=str(signers) if signers else None,
     )
+
+
+def check_voter(gate: Gate, name: str, initiator: str) -> str | None:
+    """Why ``name`` (a verified identity) may not answer ``gate``, or None."""
+    if gate.approvers and name not in gate.approvers:
+        return f"{name} is not an approver (approvers: {', '.join(gate.approvers)})"
+    if gate.distinct and name == initiator:
+        return f"the approver must not be the initiator of the run ({initiator})"
+    return None
+
+
+def check_inputs(gate: Gate, given: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """(the inputs converted to their types, why they are refused or None)."""
+    values: dict[str, Any] = {}
+    for spec in gate.inputs:
+        if spec.name not in given:
+            if spec.required:
+                return {}, f"input {spec.name!r} is required"
+            continue
+        try:
+            values[spec.name] = spec.convert(given[spec.name])
+        except ValueError as exc:
+            return {}, f"input {spec.name!r}: {exc}"
+    unknown = sorted(set(given) - {s.name for s in gate.inputs})
+    if unknown:
+        return {}, f"unknown input {unknown[0]!r}"
+    return values, None
 
 
 def check_answer(
     gate: Gate, answer: OperatorAnswer, initiator: str
 ) -> tuple[dict[str, Any], str | None]:
-    """(converted inputs, why the answer is refused or None)."""
-    if gate.approvers and answer.by not in gate.approvers:
-        return {}, f"{answer.by} is not an approver (approvers: {', '.join(gate.approvers)})"
-    if gate.distinct and answer.by == initiator:
-        return {}, f"the approver must not be the initiator of the run ({initiator})"
-    values: dict[str, Any] = {}
-    for spec in gate.inputs:
-        if spec.name not in answer.inputs:
-            if spec.required:
-                return {}, f"input {spec.name!r} is required"
-            continue
-        try:
-            values[spec.name] = spec.convert(answer.inputs[spec.name])
-        except ValueError as exc:
-            return {}, f"input {spec.name!r}: {exc}"
-    unknown = sorted(set(answer.inputs) - {s.name for s in gate.inputs})
-    if unknown:
-        return {}, f"unknown input {unknown[0]!r}"
-    return values, None
+    """(converted inputs, why the answer is refused or None): every voter may answer,
+    there are enough of them, and the inputs fit their types."""
+    voters = tuple(dict.fromkeys(answer.voters or (answer.by,)))
+    for name in voters:
+        refused = check_voter(gate, name, initiator)
+        if refused:
+            return {}, refused
+    if len(voters) < gate.required:
+        return {}, f"{len(voters)} of {gate.required} required approvals"
+    return check_inputs(gate, answer.inputs)
 
 
 class ManualExecutor(ExecutorBase):
@@ -180,9 +230,24 @@ class ManualExecutor(ExecutorBase):
                     "prompt": {"type": "string"},
                     "approval": {"type": "boolean"},
                     "approvers": {"type": "array", "items": {"type": "string"}},
+                    "approvals": {
+                        "type": "object",
+                        "description": "Quorum: `required` distinct approvers, out of `from`.",
+                        "additionalProperties": False,
+                        "required": ["required"],
+                        "properties": {
+                            "required": {"type": "integer", "minimum": 1},
+                            "from": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
                     "distinct_from_initiator": {"type": "boolean"},
                     "allow_yes": {"type": "boolean"},
                     "on_timeout": {"enum": list(TIMEOUT_ACTIONS)},
+                    "on_reject": {"enum": list(TIMEOUT_ACTIONS)},
+                    "allowed_signers": {
+                        "type": "string",
+                        "description": "OpenSSH allowed_signers file (relative to the runbook) mapping keys to approver names.",
+                    },
                     "inputs": {
                         "type": "object",
                         "additionalProperties": {
@@ -204,6 +269,8 @@ class ManualExecutor(ExecutorBase):
     fields: ClassVar[Mapping[str, str]] = {
         "confirmed": "bool",
         "confirmed_by": "str",
+        "approved_by": "list",
+        "rejected": "bool",
         "at": "str",
         "inputs": "map",
         "auto": "bool",
@@ -240,6 +307,13 @@ class ManualExecutor(ExecutorBase):
                 state="timed_out",
                 on_failure=gate.on_timeout,
             )
+        if answer.rejected:
+            return Result(
+                ok=False,
+                fields={**base, "confirmed": False, "rejected": True},
+                error=f"rejected by {answer.by}",
+                on_failure=gate.on_reject,
+            )
         if not answer.confirmed:
             return Result(
                 ok=False, fields={**base, "confirmed": False}, error=f"declined by {answer.by}"
@@ -248,11 +322,18 @@ class ManualExecutor(ExecutorBase):
         inputs, refused = check_answer(gate, answer, initiator)
         if refused:
             return Result(ok=False, fields={**base, "confirmed": False}, error=refused)
-        return Result(ok=True, fields={**base, "confirmed": True, "inputs": inputs})
+        voters = list(dict.fromkeys(answer.voters or (answer.by,)))
+        return Result(
+            ok=True,
+            fields={**base, "confirmed": True, "approved_by": voters, "inputs": inputs},
+        )
 
     def describe(self, call: StepCall) -> list[str]:
         gate = parse_gate(call.render(call.spec, None))
         kind = "approval" if gate.approval else "confirm"
-        who = f" by one of {', '.join(gate.approvers)}" if gate.approvers else ""
+        count = f"{gate.required} of " if gate.required > 1 else "one of "
+        who = f" by {count}{', '.join(gate.approvers)}" if gate.approvers else ""
+        if gate.required > 1 and not gate.approvers:
+            who = f" by {gate.required} different people"
         distinct = " (not the initiator)" if gate.distinct else ""
         return [f"{kind}{who}{distinct}: {gate.prompt}"]

@@ -39,6 +39,26 @@ CHANNEL_SCHEMA: dict[str, Any] = {
             "type": "string",
             "description": "Slack-compatible incoming-webhook URL (a secret var).",
         },
+        "slack": {
+            "type": "object",
+            "description": "Slack app: Block Kit messages; gates that wait get Approve/Reject buttons.",
+            "additionalProperties": False,
+            "required": ["webhook"],
+            "properties": {
+                "webhook": {
+                    "type": "string",
+                    "description": "The Slack app's incoming-webhook URL (a secret var).",
+                },
+                "console_url": {
+                    "type": "string",
+                    "description": "Base URL of `runbook serve`, linked from gate messages.",
+                },
+                "gates": {
+                    "type": "boolean",
+                    "description": "Post a message with buttons for each gate that waits (default true).",
+                },
+            },
+        },
         "smtp": {
             "type": "object",
             "description": "SMTP server that sends the e-mail.",
@@ -88,6 +108,7 @@ CHANNEL_SCHEMA: dict[str, Any] = {
     },
     "oneOf": [
         {"required": ["webhook"]},
+        {"required": ["slack"]},
         {"required": ["smtp", "from", "to"]},
         {"required": ["log"]},
     ],
@@ -196,6 +217,8 @@ def _channel(channels: Mapping[str, Any], name: str) -> Mapping[str, Any] | None
 def _kind(channel: Mapping[str, Any]) -> str:
     if channel.get("webhook") is not None:
         return "webhook"
+    if channel.get("slack") is not None:
+        return "slack"
     if channel.get("smtp") is not None:
         return "email"
     return "log"
@@ -212,6 +235,11 @@ async def _deliver(
     kind = _kind(channel)
     if kind == "webhook":
         await _webhook(str(channel["webhook"] or ""), message, subject, _timeout(channel))
+    elif kind == "slack":
+        text = f"*{subject}*\n{message}" if subject else message
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        url = str(channel["slack"].get("webhook") or "")
+        await post_json(url, {"text": text, "blocks": blocks}, _timeout(channel))
     elif kind == "email":
         await asyncio.to_thread(_email, channel, message, subject, _timeout(channel), call.workdir)
     else:
@@ -221,18 +249,23 @@ async def _deliver(
 
 async def _webhook(url: str, message: str, subject: str | None, timeout: float) -> None:
     """POSTs ``{"text": ...}``, the payload Slack, Mattermost and Rocket.Chat accept."""
+    text = f"*{subject}*\n{message}" if subject else message
+    await post_json(url, {"text": text}, timeout)
+
+
+async def post_json(url: str, payload: Mapping[str, Any], timeout: float) -> None:
+    """POST ``payload`` to a webhook; `Undelivered` (without the URL, which holds the
+    webhook's secret token) when it does not take it."""
     import httpx
 
     if not url.strip():
         raise Undelivered("the webhook URL is empty (is its variable set?)")
-    text = f"*{subject}*\n{message}" if subject else message
     try:
         async with httpx.AsyncClient(timeout=timeout) as client:
-            response = await client.post(url, json={"text": text})
+            response = await client.post(url, json=payload)
     except httpx.TimeoutException:
         raise Undelivered(f"webhook did not answer within {timeout:g}s") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        # httpx puts the URL (which holds the webhook's secret token) in some messages
         raise Undelivered(f"webhook unreachable: {str(exc).replace(url, '<webhook>')}") from None
     if response.status_code >= 300:
         raise Undelivered(

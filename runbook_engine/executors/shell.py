@@ -24,6 +24,7 @@ from runbook_engine.executors.process import (
     LineLog,
     ProcessSupervisor,
 )
+from runbook_engine.executors.wait import DURATION_SCHEMA, to_seconds
 from runbook_engine.shell_values import ShellCommand
 from runbook_engine.vocabulary import host_failed
 
@@ -80,7 +81,7 @@ def _parse_spec(raw: Any) -> ShellSpec:
         env=None if env is None else {str(k): str(v) for k, v in env.items()},
         stdin=None if raw.get("stdin") is None else str(raw["stdin"]),
         max_output=int(raw.get("max_output", DEFAULT_MAX_OUTPUT)),
-        kill_grace=float(raw.get("kill_grace", DEFAULT_KILL_GRACE)),
+        kill_grace=to_seconds(raw.get("kill_grace", DEFAULT_KILL_GRACE), "shell kill_grace"),
     )
 
 
@@ -109,7 +110,7 @@ class ShellExecutor(ExecutorBase):
                     },
                     "stdin": {"type": "string"},
                     "max_output": {"type": "integer", "minimum": 1},
-                    "kill_grace": {"type": "number", "minimum": 0},
+                    "kill_grace": {**DURATION_SCHEMA, "description": "SIGTERM → SIGKILL delay (default 5s)."},
                 },
             },
         ],

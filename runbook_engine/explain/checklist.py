@@ -424,7 +424,8 @@ class Checklist:
         self.out("|---|---|---|---|" + ("---|" if extra else ""))
         for decision in self.runbook.decisions:
             words = predicate_words(decision.when)
-            row = f"| {_cell(decision.condition)} | {decision.severity.upper()} | {_cell(decision_action(decision))} | {_cell(words)} |"
+            window = decision.window(self.context["vars"])
+            row = f"| {_cell(decision.condition)} | {decision.severity.upper()} | {_cell(decision_action(decision, window))} | {_cell(words)} |"
             if extra:
                 row += f" {taken.get(decision.condition, 'not taken')} |"
             self.out(row)
@@ -450,15 +451,14 @@ class Checklist:
 _ON_TIMEOUT = {"abort": "the run aborts", "rollback": "the run rolls back", "continue": "the run goes on"}
 
 
-def decision_action(decision: Any) -> str:
+def decision_action(decision: Any, window: float | None) -> str:
     """The action as the seed's matrix words it: ``Immediate rollback``, ``Rollback
-    after 10 min monitoring``, ``Investigate``, plus the decision's description."""
+    after 10 min monitoring``, ``Investigate``, plus the decision's description;
+    ``window`` is its ``after`` in seconds (which may come from a var)."""
     if decision.action == "rollback":
-        action = (
-            f"Rollback after {_minutes(decision.after)} monitoring" if decision.after else "Immediate rollback"
-        )
+        action = f"Rollback after {_minutes(window)} monitoring" if window else "Immediate rollback"
     elif decision.action == "abort":
-        action = f"Abort after {_minutes(decision.after)}" if decision.after else "Abort the run"
+        action = f"Abort after {_minutes(window)}" if window else "Abort the run"
     else:
         action = decision.action.capitalize()
     description = (decision.description or "").strip()

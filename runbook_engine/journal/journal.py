@@ -199,8 +199,8 @@ class Journal:
         _write_all(self._fd, line)
         self._seq += 1
         self._prev = digest
-        if sync:
-            self.sync()
+        if sync or event in _ANCHORED or event in _INDEX_STATUS or event == "run_finished":
+            self.sync()  # an anchored head is never ahead of what is on disk
         if event == "run_finished":
             self._index.update(
                 self.run_id,
@@ -246,6 +246,15 @@ class Journal:
         self._index.update(
             self.run_id, status=status, finished=utc_now(), exit_code=exit_code, head=head
         )
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            self._seq = None
+
+    def release(self) -> None:
+        """Close the journal file without recording an outcome: an operator action
+        appended while no runner holds the run (see engine/votes.py)."""
         if self._fd is not None:
             os.fsync(self._fd)
             os.close(self._fd)

@@ -17,6 +17,14 @@ from runbook_engine.errors import (
 )
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
+from runbook_engine.lint.effect_rules import changes_contradicted, changes_implausible
+from runbook_engine.lint.gates import gate_findings
+from runbook_engine.lint.step_rules import (
+    bounds_findings,
+    capture_findings,
+    goto_findings,
+    timezone_findings,
+)
 from runbook_engine.lint.template_rules import (
     raw_findings,
     shell_context_findings,
@@ -112,20 +120,35 @@ def _checked(doc: Document, result: Analysis | None, *, remember_clean: bool) ->
     findings.extend(problems)
     result.graph = graph
     findings.extend(_var_findings(doc, runbook))
+    findings.extend(gate_findings(doc, runbook))
     findings.extend(_rollout_findings(doc, runbook))
+    findings.extend(bounds_findings(doc, runbook))
+    findings.extend(timezone_findings(doc, runbook))
+    findings.extend(capture_findings(doc, runbook, _executor_fields(), runbook_roots(runbook)))
     from runbook_engine.lint.rules import checks
 
     for rule in checks():  # the rules whose check lives in their own module
         assert rule.check is not None
         findings.extend(rule.check(doc, runbook, graph))
     if not problems:
+        findings.extend(goto_findings(doc, runbook, graph))
         findings.extend(_template_findings(doc, runbook, graph))
         findings.extend(_predicate_findings(doc, runbook, graph))
         findings.extend(shell_context_findings(doc, runbook))
         findings.extend(sql_text_findings(doc, runbook))
         findings.extend(raw_findings(doc, runbook))
+        findings.extend(changes_contradicted(doc, runbook))
+        findings.extend(changes_implausible(doc, runbook))
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return result
+
+
+def _executor_fields() -> dict[str, tuple[Mapping[str, str], Mapping[str, str]]]:
+    """(fields, host fields) of every installed executor, by step key."""
+    return {
+        key: (dict(getattr(cls, "fields", {}) or {}), dict(getattr(cls, "host_fields", {}) or {}))
+        for key, cls in executor_classes().items()
+    }
 
 
 def _list(value: Any) -> list[Any]:
@@ -318,8 +341,7 @@ def supplied_step_names(step: Step) -> dict[str, str]:
     rule, applied to the step's executor class and captures)."""
     cls = executor_classes().get(step.executor)
     fields = dict(getattr(cls, "fields", {}) or {}) if cls is not None else {}
-    host_fields = bool(getattr(cls, "host_fields", {}) or {}) if cls is not None else False
-    return step_names_supplied(step.capture, fields, host_fields)
+    return step_names_supplied(step.capture, fields)
 
 
 def _supplied_hint(name: str, step: Step, supplied: Mapping[str, str]) -> str:

@@ -9,7 +9,7 @@ at a repository root), and from ``# runbook-lint: disable=RB206`` comments.
                                          severity = {RB206 = "error"}
 
 Only rules that do not stop the engine from running the runbook are configurable
-(`Rule.configurable`); naming another, or an unknown rule, is finding RB115. `run`,
+(`Rule.configurable`); naming another, or an unknown rule, is finding RB190. `run`,
 `plan` and `explain` read the same settings, so lint accepts what they accept.
 """
 
@@ -63,7 +63,7 @@ def _from_yaml(path: Path) -> LintConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         span = Span(str(path), mark.line + 1, mark.column + 1) if mark else Span(str(path), 1, 1)
-        return LintConfig(problems=(ValidationError(f"unreadable lint settings: {exc}", span=span, rule="RB115"),))
+        return LintConfig(problems=(ValidationError(f"unreadable lint settings: {exc}", span=span, rule="RB190"),))
     return _settings(data, path, text)
 
 
@@ -77,7 +77,7 @@ def _from_pyproject(path: Path) -> LintConfig | None:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return LintConfig(
-            problems=(ValidationError(f"unreadable {PYPROJECT}: {exc}", span=Span(str(path), 1, 1), rule="RB115"),)
+            problems=(ValidationError(f"unreadable {PYPROJECT}: {exc}", span=Span(str(path), 1, 1), rule="RB190"),)
         )
     section = data.get("tool", {}).get("runbook", {}).get("lint")
     if section is None:
@@ -92,7 +92,7 @@ def _settings(data: Any, path: Path, text: str) -> LintConfig:
     rules = registry()
 
     def problem(message: str, needle: str) -> None:
-        problems.append(ValidationError(message, span=_find(path, text, needle), rule="RB115"))
+        problems.append(ValidationError(message, span=_find(path, text, needle), rule="RB190"))
 
     if not isinstance(data, Mapping):
         problem("the lint settings must be a mapping (disable, enable, severity)", "")
@@ -159,7 +159,7 @@ _DIRECTIVE = re.compile(r"#\s*runbook-lint:\s*disable=([A-Za-z0-9_,\s]+?)\s*(?:#
 
 
 def suppressions(doc: Any) -> tuple[dict[int, set[str]], list[RunbookError]]:
-    """Rule ids suppressed per line of ``doc``, and RB115 findings for bad directives.
+    """Rule ids suppressed per line of ``doc``, and RB190 findings for bad directives.
 
     A directive at the end of a line covers that line; one alone on its line covers the
     next line. When the covered line starts a step, the directive covers the whole step."""
@@ -184,7 +184,7 @@ def suppressions(doc: Any) -> tuple[dict[int, set[str]], list[RunbookError]]:
                     ValidationError(
                         f"runbook-lint: {why}",
                         span=Span(doc.path, number, col, number, col + len(rule_id)),
-                        rule="RB115",
+                        rule="RB190",
                     )
                 )
             else:
@@ -219,7 +219,7 @@ def _step_spans(doc: Any) -> dict[int, tuple[int, int]]:
 
 def apply(findings: Iterable[RunbookError], config: LintConfig, doc: Any | None) -> list[RunbookError]:
     """The findings that remain after the settings and the inline suppressions, with
-    their configured severities, plus RB115 for settings that cannot apply."""
+    their configured severities, plus RB190 for settings that cannot apply."""
     covered, bad = suppressions(doc) if doc is not None else ({}, [])
     kept: list[RunbookError] = []
     for finding in findings:

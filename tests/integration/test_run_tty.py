@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from runbook_engine.identity import os_user
+
 RUNBOOK_BIN = str(Path(sys.executable).parent / "runbook")
 
 BOOK = """
@@ -45,10 +47,12 @@ def read_until(fd: int, text: str, seen: bytearray, limit: float = 60.0) -> None
 
 
 def test_prompted_approval_at_a_terminal(tmp_path: Path) -> None:
+    """The terminal approves as the OS user: it asks for no approver name, which
+    anyone could type."""
     (tmp_path / "book.yaml").write_text(BOOK)
     master, slave = os.openpty()
     proc = subprocess.Popen(
-        [RUNBOOK_BIN, "run", "book.yaml", "--runs-dir", "runs", "--as", "alice"],
+        [RUNBOOK_BIN, "run", "book.yaml", "--runs-dir", "runs"],
         cwd=tmp_path,
         stdin=slave,
         stdout=slave,
@@ -61,9 +65,7 @@ def test_prompted_approval_at_a_terminal(tmp_path: Path) -> None:
     try:
         read_until(master, "ticket", seen)
         os.write(master, b"CHG-42\n")
-        read_until(master, "approver name", seen)
-        os.write(master, b"carol\n")
-        read_until(master, "confirm? [y/N]", seen)
+        read_until(master, f"confirm as {os_user()}? [y/N]", seen)
         os.write(master, b"y\n")
         assert proc.wait(timeout=60) == 0, seen.decode(errors="replace")[-2000:]
     finally:
@@ -73,10 +75,14 @@ def test_prompted_approval_at_a_terminal(tmp_path: Path) -> None:
     assert (tmp_path / "log.txt").read_text().split() == ["before", "after"]
     journal = next((tmp_path / "runs").glob("*/journal.jsonl"))
     events = [json.loads(line) for line in journal.read_text().splitlines()]
-    approval = next(e for e in events if e["event"] == "operator")
+    vote = next(e for e in events if e["event"] == "operator_actions")
+    assert vote["source"] == "terminal"
+    approval = {**vote, **vote["actions"][0]}
     assert (approval["action"], approval["step"], approval["by"], approval["inputs"]) == (
         "approve",
         "sign-off",
-        "carol",
+        os_user(),
         {"ticket": "CHG-42"},
     )
+    assert approval["identity"] == {"name": os_user(), "method": "os-user"}
+    assert b"approver name" not in seen

@@ -85,7 +85,7 @@ def test_every_phase_with_its_budget_and_every_step(monthly: Runbook) -> None:
 
 
 def test_decision_matrix_is_a_table_with_a_row_per_decision(monthly: Runbook) -> None:
-    text = render_checklist(monthly, {})
+    text = render_checklist(monthly, _values(monthly))
     section = text.split("## Rollback Decision Matrix\n", 1)[1].lstrip("\n")
     table = section.split("\n\n", 1)[0]
     rows = table.splitlines()
@@ -96,13 +96,11 @@ def test_decision_matrix_is_a_table_with_a_row_per_decision(monthly: Runbook) ->
         assert len(cells) == 4, row
         assert cells[0] == decision.condition and cells[1] == decision.severity.upper()
     # the seed's matrix words: "Immediate rollback", "Rollback after 10 min monitoring"
+    values = _values(monthly)
     for decision in monthly.decisions:
         if decision.action == "rollback":
-            wanted = (
-                f"Rollback after {decision.after / 60:g} min monitoring"
-                if decision.after
-                else "Immediate rollback"
-            )
+            window = decision.window(values)
+            wanted = f"Rollback after {window / 60:g} min monitoring" if window else "Immediate rollback"
             assert f"| {decision.severity.upper()} | {wanted}" in table, decision.condition
     assert "| Rollback after 10 min monitoring" in table
     assert "| Immediate rollback. Never run mixed versions in production" in table

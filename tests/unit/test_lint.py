@@ -232,7 +232,7 @@ def test_a_channel_missing_its_keys_says_which_alternatives_exist() -> None:
         "runbook: 1\nname: x\nphases:\n  - id: p\n    steps: [{id: a, shell: x}]\nnotify:\n  ops:\n"
     )
     (finding,) = lint_text(base + "    fallback: log\n").findings
-    assert finding.message == "needs 'webhook' or 'smtp' + 'from' + 'to' or 'log'"
+    assert finding.message == "needs 'webhook' or 'slack' or 'smtp' + 'from' + 'to' or 'log'"
     (finding,) = lint_text(base + "    webhook: https://h.example\n    log: true\n").findings
     assert finding.message == "give only one of 'webhook' or 'log'"
     assert (finding.span.line, finding.span.col) == (8, 5)  # type: ignore[union-attr]

@@ -1,5 +1,5 @@
 """Lint in editors and CI: inline suppressions (a line, or a whole step), settings in
-`.runbook-lint.yaml` or `[tool.runbook.lint]` of pyproject.toml, and RB115 for a
+`.runbook-lint.yaml` or `[tool.runbook.lint]` of pyproject.toml, and RB190 for a
 setting that names an unknown rule or one the engine cannot do without. `plan` reads
 the same settings, so what lint accepts is what the engine accepts."""
 
@@ -68,7 +68,7 @@ def test_a_comment_above_a_step_suppresses_the_whole_step(tmp_path: Path) -> Non
 def test_a_suppression_of_an_unknown_or_fixed_rule_is_a_finding(tmp_path: Path) -> None:
     path = write(tmp_path, version_comment="  # runbook-lint: disable=RB999,RB101")
     found = analyze(str(path)).findings
-    messages = [f.message for f in found if f.rule == "RB115"]
+    messages = [f.message for f in found if f.rule == "RB190"]
     assert messages == [
         "runbook-lint: unknown rule 'RB999'",
         "runbook-lint: RB101 cannot be changed: the engine cannot run a runbook that breaks it",
@@ -107,7 +107,7 @@ def test_the_nearest_settings_file_wins(tmp_path: Path) -> None:
     assert [r[0] for r in rules(path)] == ["RB206", "RB113"]
 
 
-def test_bad_settings_are_rb115_at_their_line(tmp_path: Path) -> None:
+def test_bad_settings_are_rb190_at_their_line(tmp_path: Path) -> None:
     (tmp_path / ".runbook-lint.yaml").write_text(
         "disable: [RB001]\nseverity: {RB206: fatal}\ncolour: red\n"
     )
@@ -115,7 +115,7 @@ def test_bad_settings_are_rb115_at_their_line(tmp_path: Path) -> None:
     problems = [
         (f.span.line if f.span else 0, f.message)
         for f in analyze(str(path)).findings
-        if f.rule == "RB115"
+        if f.rule == "RB190"
     ]
     assert problems == [
         (1, "disable: RB001 cannot be changed: the engine cannot run a runbook that breaks it"),

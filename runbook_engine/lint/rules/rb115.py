@@ -1,5 +1,4 @@
-"""RB115: a suppression or the lint configuration names a rule it cannot change.
-See docs/lint-rules.md#rb115."""
+"""RB115: goto loops. See docs/lint-rules.md#rb115."""
 
 from __future__ import annotations
 
@@ -7,13 +6,11 @@ from runbook_engine.lint.rules import Rule
 
 RULE = Rule(
     id="RB115",
-    name="a suppression or lint setting names a rule it cannot change",
-    summary="A suppression or lint setting names a rule it cannot change.",
+    name="goto loops",
+    summary="Goto loops.",
     description=(
-        "A `# runbook-lint: disable=…` comment, or `disable`/`enable`/`severity` in "
-        "`.runbook-lint.yaml` or `[tool.runbook.lint]` of pyproject.toml, names a rule "
-        "that does not exist, or one the engine needs to hold to run the runbook at all "
-        "(a YAML, schema or graph error), or gives a severity other than error, warning "
-        "or off."
+        "`on_failure: {goto: X}` to the step itself, or to a step that runs before it, "
+        "repeats the failure without end. Jump forward or into the rollback; to try "
+        "again, use `retries`."
     ),
 )

@@ -97,6 +97,52 @@ def test_a_predicate_naming_what_does_not_exist_yet_does_not_hold() -> None:
     assert decisions.evaluate(view().context(), {}, None) == []
 
 
+def test_window_from_a_duration_var_is_the_run_value() -> None:
+    clock = Clock()
+    decisions = DecisionMatrix(
+        (Decision("Backlog growing", "probe.depth > 10", "rollback", after_var="catch_up"),),
+        Evaluator({}),
+        clock,
+    )
+    run = RunView({"catch_up": 4.0}, {}, {})
+
+    def sample(at: float, depth: int) -> list[str]:
+        clock.now = at
+        return [t.action for t in decisions.evaluate(run.context(probe={"depth": depth}), {}, "watch")]
+
+    assert sample(0, 20) == []
+    assert [(d.condition, d.after) for d, _ in decisions.open_windows()] == [("Backlog growing", 4.0)]
+    assert sample(3, 25) == []
+    assert sample(4, 30) == ["rollback"]
+
+
+def test_after_names_a_declared_duration_var_or_is_refused() -> None:
+    import pytest
+
+    from runbook_engine.errors import ValidationError
+    from runbook_engine.loader import load_text
+    from runbook_engine.model import build_runbook
+
+    text = """runbook: 1
+name: x
+vars:
+  window: {type: duration, default: 20m}
+  count: {type: int, default: 3}
+phases:
+  - id: p
+    steps:
+      - {id: s, shell: "true"}
+decisions:
+  - {condition: Slow, when: probe.latency > 1, action: rollback, after: "{{ window }}"}
+"""
+    decision = build_runbook(load_text(text, "x.yaml")).decisions[0]
+    assert (decision.after, decision.after_var) == (None, "window")
+    assert decision.window({"window": "2s"}) == 2.0
+    with pytest.raises(ValidationError, match="'count' is not a declared var of type duration") as error:
+        build_runbook(load_text(text.replace("{{ window }}", "{{ count }}"), "x.yaml"))
+    assert error.value.span is not None and error.value.span.line == 11
+
+
 def test_a_predicate_naming_what_does_not_exist_yet_is_not_unevaluable() -> None:
     decisions = matrix(Decision("Slow", "probe.latency > 100", "rollback"))
     decisions.evaluate(view().context(), {}, None)

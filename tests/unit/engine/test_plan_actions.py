@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from runbook_engine.engine.approvals import open_votes, tally
 from runbook_engine.engine.operator_actions import (
     ActionRequest,
     RunStanding,
     plan_actions,
-    recorded_answers,
     resume_hint,
 )
 from runbook_engine.errors import RunError
@@ -76,8 +76,10 @@ def test_an_answer_after_the_deadline_is_late_and_counts_as_timed_out() -> None:
         RUNBOOK, PAUSED, lambda x: x, "alice", now=101.0,
     )  # fmt: skip
     assert tx.actions[0].late
-    answers = recorded_answers([{"event": "operator_actions", "by": "bob", **tx.journal_data()}])
-    assert answers["backup"].timed_out and not answers["backup"].confirmed
+    votes = open_votes([{"event": "operator_actions", "by": "bob", **tx.journal_data()}])
+    assert [v.late for v in votes["backup"]] == [True]
+    gate = parse_gate(RUNBOOK.phases[0].steps[0].spec)
+    assert tally(gate, votes["backup"], "alice", None) is None  # a late vote never counts
 
 
 def test_inputs_given_up_front_are_checked_and_kept_apart() -> None:
