@@ -153,13 +153,28 @@ def _render_text(text: str, context: Mapping[str, Any], command: bool) -> str:
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}", rule="RB201") from None
     except UndefinedError as exc:
-        raise TemplateError(f"undefined template variable: {exc.message}", rule="RB202") from None
+        raise TemplateError(
+            f"undefined template variable: {_plain(exc.message or '')}", rule="RB202"
+        ) from None
     except SecurityError as exc:
         raise TemplateError(f"template refused by the sandbox: {exc}", rule="RB203") from None
     except TemplateError:
         raise
     except Exception as exc:  # a template's own runtime error (e.g. 1/0) is the author's
+        if "Undefined" in str(exc):  # an undefined value reached a filter (tojson, …)
+            raise TemplateError(
+                "undefined template variable: a value the template uses is not defined",
+                rule="RB202",
+            ) from None
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}", rule="RB204") from None
+
+
+def _plain(message: str) -> str:
+    """Jinja's words for what is missing, in the author's: ``'dict object' has no
+    attribute 'port'`` → ``no key 'port'``; ``'None' has …`` → ``no value (None) has …``."""
+    return message.replace("'dict object' has no attribute", "no key").replace(
+        "'None' has no attribute", "nothing (no value, e.g. no host) has attribute"
+    )
 
 
 class Renderer:

@@ -8,6 +8,7 @@ shared with every executor that starts a process. See docs/executors/shell.md.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -166,7 +167,7 @@ class ShellExecutor(ExecutorBase):
         for host in hosts:
             spec = self._spec_for(call, host)
             where = f"[{host.name}] " if host is not None else ""
-            cwd = f"(cd {spec.cwd}) " if spec.cwd else ""
+            cwd = f"cd {shlex.quote(str(spec.cwd))} && " if spec.cwd else ""
             lines.append(call.redact(f"{where}{cwd}{spec.shown}"))
         return lines
 

@@ -103,7 +103,7 @@ def test_retry_failed_hosts_reruns_only_the_failed_host(fleet: Path) -> None:
     (action,) = [e for e in journal if e["event"] == "operator" and e["action"] == "retry_failed_hosts"]
     assert action["hosts"] == {"push": ["h2"]}
     report = cli(fleet, "report", "last")
-    assert "push: 2 attempts" in report.stdout
+    assert "push: retried once (2 attempts)" in report.stdout
 
 
 def test_from_reruns_the_step_and_everything_after(fleet: Path) -> None:
