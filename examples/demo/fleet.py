@@ -627,7 +627,7 @@ def break_deploy(fleet: Fleet, name: str) -> str:
     obstacle = host.app_dir / "migrations" / newer[0]
     obstacle.mkdir(parents=True, exist_ok=True)
     (obstacle / "left-by-a-failed-attempt").write_text("this folder blocks the deploy\n")
-    return f"/opt/app/migrations/{newer[0]}"
+    return host.seen(f"/opt/app/migrations/{newer[0]}")  # as the host writes it
 
 
 def set_fault(fleet: Fleet, name: str, kind: str) -> str:
