@@ -224,12 +224,19 @@ def _walk(value: Any, render: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> nodes.Template:
+    """The syntax tree of ``text``, parsed once per process: lint reads each template
+    for several rules (names, filters, ``| raw``). Callers only read the tree."""
+    return _DATA_ENV.parse(text)
+
+
 def check_template(text: str) -> tuple[set[str], list[tuple[str, ...]]]:
     """Parse ``text`` and return (undeclared top-level names, attribute chains rooted at
     ``steps``) for lint. Raises ``TemplateError`` on a syntax error, with ``lineno``
     relative to the template in the hint."""
     try:
-        ast = _DATA_ENV.parse(text)
+        ast = _parsed(text)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}", hint=f"template line {exc.lineno}", rule="RB201") from None
     except ValueError as exc:  # an integer literal over Python's 4300-digit limit
@@ -288,7 +295,7 @@ def _constant(node: nodes.Node) -> Any:
 def raw_uses(text: str) -> int:
     """How many times ``text`` pipes a value through ``| raw`` (lint warns, RB206)."""
     try:
-        ast = _DATA_ENV.parse(text)
+        ast = _parsed(text)
     except (TemplateSyntaxError, ValueError):
         return 0
     return sum(1 for node in ast.find_all(nodes.Filter) if node.name == "raw")
