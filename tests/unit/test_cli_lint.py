@@ -67,6 +67,44 @@ def test_lint_and_explain_do_not_import_heavy_executor_libraries(command: str) -
     assert "HEAVY []" in result.stderr, result.stderr.splitlines()[-1]
 
 
+#: What a run, a report or another command needs and lint does not: importing any of it
+#: would only slow `runbook lint` down (its start-up target is 0.35 s, bench_startup.py).
+NOT_FOR_LINT = (
+    "cryptography",
+    "runbook_engine.engine",
+    "runbook_engine.journal",
+    "runbook_engine.report",
+    "runbook_engine.explain",
+    "runbook_engine.serve",
+    "runbook_engine.importer",
+    "runbook_engine.metrics",
+    "runbook_engine.inventory",
+    "runbook_engine.redaction",
+    "runbook_engine.testing",
+    "runbook_engine.casetest.runner",
+    "runbook_engine.casetest.suite",
+)
+
+
+def test_lint_imports_nothing_only_runs_and_reports_need() -> None:
+    script = (
+        "import sys\n"
+        "from runbook_engine.cli.main import main\n"
+        "try:\n"
+        f"    main(['lint', {str(MONTHLY)!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"prefixes = {NOT_FOR_LINT!r}\n"
+        "loaded = sorted(m for m in sys.modules if any(m == p or m.startswith(p + '.') for p in prefixes))\n"
+        "print('LOADED', loaded, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stderr, result.stderr.splitlines()[-1]
+
+
 def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "clean.yaml").write_text(CLEAN)
     (tmp_path / "finding.yaml").write_text(FINDING)
