@@ -235,6 +235,15 @@ def check_template(text: str) -> tuple[set[str], list[tuple[str, ...]]]:
     """Parse ``text`` and return (undeclared top-level names, attribute chains rooted at
     ``steps``) for lint. Raises ``TemplateError`` on a syntax error, with ``lineno``
     relative to the template in the hint."""
+    names, chains = _template_facts(text)
+    return set(names), list(chains)
+
+
+@lru_cache(maxsize=4096)
+def _template_facts(text: str) -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
+    """`check_template`'s answer, worked out once per text and process: a runbook
+    repeats the same templates (``{{ vars.app }}`` …) and finding the undeclared names
+    runs Jinja2's code generator. An error is raised again each time (not cached)."""
     try:
         ast = _parsed(text)
     except TemplateSyntaxError as exc:
@@ -244,13 +253,13 @@ def check_template(text: str) -> tuple[set[str], list[tuple[str, ...]]]:
     _check_filters_and_tests(ast)
     for expr in ast.find_all(nodes.BinExpr):
         _constant(expr)
-    names = set(meta.find_undeclared_variables(ast))
+    names = frozenset(meta.find_undeclared_variables(ast))
     chains: list[tuple[str, ...]] = []
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         chain = _steps_chain(node)
         if chain:
             chains.append(chain)
-    return names, _outermost(chains)
+    return names, tuple(_outermost(chains))
 
 
 def _check_filters_and_tests(ast: nodes.Template) -> None:
