@@ -13,13 +13,14 @@ from runbook_engine.lint.reporters import REPORTERS
 
 def _files(paths: tuple[str, ...]) -> list[str]:
     """Runbook files; in a folder, a runbook's test cases (``*.tests.yaml``,
-    ``*.tests/``) are left to ``runbook test``, which lints them."""
-    from runbook_engine.casetest.cases import is_case_file
-
+    ``*.tests/``) are left to ``runbook test``, which lints them. The test-case module
+    is imported only for a folder: linting named files need not load it."""
     files: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            from runbook_engine.casetest.cases import is_case_file
+
             files.extend(
                 str(p)
                 for p in sorted(path.rglob("*.y*ml"))
