@@ -140,7 +140,9 @@ class StepRunner:
     async def _holds(self, what: str, text: str, result: Result, deadline: float | None) -> bool:
         """Whether ``text`` holds on ``result``; past ``deadline``, a TimeoutError naming
         the predicate (``what`` is ``expect`` or ``until``)."""
-        context = self.ctx.view.context(result)
+        # without the run's StepIndex: the loop thread updates (and the index caches)
+        # glob counts while this thread evaluates; a walk over the statuses reads them
+        context = replace(self.ctx.view.context(result), step_index=None)
         work = off_loop(lambda: self.ctx.evaluator.holds(text, context))
         if deadline is None:
             return await work
