@@ -127,3 +127,30 @@ def test_sigterm_stops_a_run_whose_predicate_is_still_evaluating(tmp_path: Path)
     assert sent.is_set()
     assert finished["verify"]["status"] == "cancelled"
     assert summary.status != "succeeded"
+
+
+@pytest.mark.timeout(30)
+def test_expect_off_the_loop_still_sees_the_run_s_steps(tmp_path: Path) -> None:
+    """Step globs in an ``expect`` read the statuses the run has recorded so far."""
+    summary, finished = _run(
+        tmp_path,
+        """
+        - id: first
+          shell: echo one
+        - id: broken
+          shell: exit 3
+          on_failure: continue
+        - id: judged
+          shell: echo two
+          timeout: 30s
+          expect: succeeded(p.first) and failed(p.*) and not failed(p.first)
+        - id: judged-wrong
+          shell: echo three
+          expect: not failed(p.*)
+          on_failure: continue
+        """,
+    )
+    assert finished["broken"]["status"] == "failed"
+    assert finished["judged"]["status"] == "succeeded"
+    assert finished["judged-wrong"]["status"] == "failed"
+    assert finished["judged-wrong"]["error"] == "expected 'not failed(p.*)'"
