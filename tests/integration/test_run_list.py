@@ -3,6 +3,7 @@ a real `runbook run` paused at a gate, was killed, or lost its report."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -27,7 +28,7 @@ phases:
         timeout: 1h
         manual:
           prompt: Approve the shutdown
-          approvers: [bob]
+          approvers: [APPROVER]
           on_timeout: abort
           inputs:
             ticket: {pattern: "CHG-[0-9]+"}
@@ -44,6 +45,10 @@ phases:
       - id: wait
         shell: echo started > started.txt; sleep 30
 """
+
+
+#: The approver is the OS user running the tests: `resume` verifies who approves.
+GATE = GATE.replace("APPROVER", getpass.getuser())
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,19 +70,19 @@ def test_a_paused_run_says_what_it_waits_for_and_has_not_finished(tmp_path: Path
     listed = cli(tmp_path, "runs", "--runs-dir", "runs")
     assert listed.returncode == 0, listed.stderr
     assert re.search(
-        r"waits at approve \(Approve the shutdown\); approvers bob; inputs ticket \(CHG-\[0-9\]\+\);"
+        rf"waits at approve \(Approve the shutdown\); approvers {getpass.getuser()}; inputs ticket \(CHG-\[0-9\]\+\);"
         r" deadline \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ, then abort",
         listed.stdout,
     ), listed.stdout
     assert "--confirm approve --input ticket=…" in listed.stdout
     [row] = json.loads(cli(tmp_path, "runs", "--runs-dir", "runs", "--format", "json").stdout)
     assert row["status"] == "paused" and row["finished"] is None
-    assert row["waiting"]["step"] == "approve" and row["waiting"]["approvers"] == ["bob"]
+    assert row["waiting"]["step"] == "approve" and row["waiting"]["approvers"] == [getpass.getuser()]
     assert row["waiting"]["inputs"] == ["ticket (CHG-[0-9]+)"]
     time.sleep(1.2)
     done = cli(
         tmp_path, "resume", "last", "--runs-dir", "runs", "--confirm", "approve",
-        "--input", "ticket=CHG-1", "--as", "bob",
+        "--input", "ticket=CHG-1",
     )
     assert done.returncode == 0, done.stderr
     # the whole run's duration (more than the pause), not the last session's milliseconds
@@ -93,7 +98,7 @@ def test_interrupted_runs_and_missing_reports_are_shown(tmp_path: Path) -> None:
     (tmp_path / "slow.yaml").write_text(textwrap.dedent(SLOW))
     cli(tmp_path, "run", "gate.yaml", "--runs-dir", "runs")
     cli(tmp_path, "resume", "last", "--runs-dir", "runs", "--confirm", "approve",
-        "--input", "ticket=CHG-2", "--as", "bob")
+        "--input", "ticket=CHG-2")
     [finished] = json.loads(cli(tmp_path, "runs", "--runs-dir", "runs", "--format", "json").stdout)
     (tmp_path / "runs" / finished["run_id"] / "report.md").unlink()
     runner = subprocess.Popen(

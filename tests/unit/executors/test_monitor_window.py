@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runbook_engine.executors.base import Result
+from runbook_engine.executors.base import Result, StepServices
 from runbook_engine.executors.monitor import MonitorExecutor
 from runbook_engine.testing import make_call
 
@@ -22,7 +22,7 @@ def _monitor(window: str, every: str) -> tuple[Result, list[str]]:
 
     call = make_call(
         {"for": window, "every": every, "probe": {"http": {"url": "http://127.0.0.1:9/"}}},
-        options={"probe": probe},
+        services=StepServices(probe=probe),
         log=lambda line, host: lines.append(line),
     )
     return asyncio.run(MonitorExecutor().run(call)), lines
