@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,7 +283,16 @@ def load_file(path: str | Path, max_bytes: int = MAX_BYTES) -> Document:
     """Read and parse a runbook file, refusing unreadable, huge or non-UTF-8 files."""
     name = str(path)
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise LoadError(
+                    f"not a regular file: {name}",
+                    span=None,
+                    hint="runbooks are plain files; a FIFO, socket or device is skipped",
+                    rule="RB006",
+                )
             raw = handle.read(max_bytes + 1)
     except FileNotFoundError:
         raise LoadError(f"no such file: {name}", span=None, rule="RB001") from None

@@ -1,7 +1,7 @@
-"""Prometheus metrics of a finished run: step durations, run outcome, downtime.
-
-Built from the journal events through the same summary as the report, so the
-dashboards and the change ticket agree. Label values are only runbook, phase and
+"""Prometheus metrics of a run: live while it runs (`LiveMetrics`, fed with the
+engine's progress events), or of a finished run from its journal (the same
+`LiveMetrics` fed with the journal's events, plus the report's figures), so the live
+endpoint, the textfile and the change ticket agree. Label values are only runbook, phase and
 step ids, statuses and metric names (never variable values or output), and they go
 through the redactor as a second net. prometheus_client is imported only here,
 inside the functions that need it.
@@ -34,19 +34,17 @@ def build_registry(
 ) -> CollectorRegistry:
     """A fresh registry holding the metrics of one run (``success``/``budgets`` as
     for the report)."""
-    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+    from prometheus_client import Gauge
 
     redact = redactor or Redactor(())
-    report = build_report(redact.redact_obj(list(events)), success=success, budgets=budgets)
+    clean = redact.redact_obj(list(events))
+    report = build_report(clean, success=success, budgets=budgets)
     runbook = redact(report.runbook or "unknown")
-    registry = CollectorRegistry()
-    step_hist = Histogram(
-        "runbook_step_duration_seconds",
-        "Wall-clock duration of runbook steps, retries included.",
-        ["runbook", "phase", "status"],
-        buckets=STEP_BUCKETS,
-        registry=registry,
-    )
+    live = LiveMetrics(runbook)
+    for event in clean:
+        live.event(str(event.get("event")), event)
+    live.replayed(report.downtime.seconds)
+    registry = live.registry
     step_last = Gauge(
         "runbook_step_last_duration_seconds",
         "Duration of each step in the last run.",
@@ -63,23 +61,9 @@ def build_registry(
         for step in phase.steps:
             if step.duration is None:
                 continue
-            labels = {"runbook": runbook, "phase": redact(phase.id), "status": step.status}
-            step_hist.labels(**labels).observe(step.duration)
-            step_last.labels(step=redact(step.id), **labels).set(step.duration)
-            step_attempts.labels(runbook=runbook, phase=redact(phase.id), step=redact(step.id)).set(
-                step.attempts
-            )
-    Counter(
-        "runbook_runs", "Runs by final status.", ["runbook", "status"], registry=registry
-    ).labels(runbook=runbook, status=report.status).inc()
-    Gauge(
-        "runbook_decisions_unevaluable",
-        "Times a decision of the last run started failing to evaluate (it never held then).",
-        ["runbook"],
-        registry=registry,
-    ).labels(runbook=runbook).set(
-        sum(1 for d in report.deviations if d.kind == "decision-unevaluable")
-    )
+            labels = {"runbook": runbook, "phase": phase.id, "status": step.status}
+            step_last.labels(step=step.id, **labels).set(step.duration)
+            step_attempts.labels(runbook=runbook, phase=phase.id, step=step.id).set(step.attempts)
     if report.total_duration is not None:
         Gauge(
             "runbook_run_duration_seconds",
@@ -87,13 +71,6 @@ def build_registry(
             ["runbook"],
             registry=registry,
         ).labels(runbook=runbook).set(report.total_duration)
-    if report.downtime.seconds is not None:
-        Gauge(
-            "runbook_downtime_seconds",
-            "Downtime measured between the downtime markers in the last run.",
-            ["runbook"],
-            registry=registry,
-        ).labels(runbook=runbook).set(report.downtime.seconds)
     Gauge(
         "runbook_rollback", "1 if the last run rolled back.", ["runbook"], registry=registry
     ).labels(runbook=runbook).set(1 if report.rollback else 0)
@@ -154,3 +131,228 @@ def serve(
         port, addr=addr, registry=build_registry(events, redactor=redactor)
     )
     return server
+
+
+#: Statuses that end a step for the duration histogram.
+_STEP_DONE = "step_finished"
+
+
+class LiveMetrics:
+    """Prometheus metrics of the run as it goes, fed with the engine's progress
+    events (already redacted): served live with ``--metrics-port``, written with
+    ``--metrics-textfile`` after each step, pushed with ``--pushgateway`` at the end.
+
+    Labels are runbook, phase and step ids, executor names, statuses, severities and
+    actions: all fixed by the runbook, so cardinality is bounded; no run id, host,
+    variable value, output or condition text ever becomes a label.
+    """
+
+    def __init__(self, runbook: str) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.runbook = runbook
+        self.registry = CollectorRegistry()
+        self._phase_of: dict[str, str] = {}
+        self._executor_of: dict[str, str] = {}
+        #: Per step, how its last attempt ended: a retry follows "started" (the step's
+        #: own retries) or "failed" (resume --from / --retry-failed-hosts), never
+        #: "waited" (a gate that paused, a step a crash cut short).
+        self._last: dict[str, str] = {}
+        self._downtime_began: float | None = None
+        self._phase_downtime: dict[str, Any] = {}
+        self._downtime_before = 0.0
+        self.runs = Counter(
+            "runbook_runs", "Runs by final status.", ["runbook", "status"], registry=self.registry
+        )
+        self.step_duration = Histogram(
+            "runbook_step_duration_seconds",
+            "Wall-clock duration of runbook steps, retries included.",
+            ["runbook", "phase", "step", "executor", "status"],
+            buckets=STEP_BUCKETS,
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            "runbook_step_retries",
+            "Attempts of a step after a failed one (not a gate resumed after a pause).",
+            ["runbook", "phase", "step"],
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "runbook_decisions",
+            "Decisions of the rollback matrix that were taken.",
+            ["runbook", "severity", "action"],
+            registry=self.registry,
+        )
+        self.unevaluable = Gauge(
+            "runbook_decisions_unevaluable",
+            "Times a decision started failing to evaluate (it never held then): a type "
+            "mismatch, a value missing that the run should have.",
+            ["runbook"],
+            registry=self.registry,
+        )
+        self.downtime = Gauge(
+            "runbook_downtime_seconds",
+            "Downtime so far: from the start of the downtime-beginning phase to the end "
+            "of the downtime-ending phase.",
+            ["runbook"],
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "runbook_run_in_progress",
+            "1 while a runner works on the run.",
+            ["runbook"],
+            registry=self.registry,
+        )
+        self.downtime.labels(runbook=runbook).set_function(self._downtime_now)
+        self.in_progress.labels(runbook=runbook).set(1)
+        self.unevaluable.labels(runbook=runbook).set(0)  # present from the start
+
+    def _downtime_now(self) -> float:
+        import time
+
+        began = self._downtime_began
+        return self._downtime_before + (time.time() - began if began is not None else 0.0)
+
+    def replayed(self, downtime: float | None) -> None:
+        """After feeding a finished journal: nobody works on the run, and the downtime
+        is the report's (which knows about rollbacks), not a clock still running."""
+        self.finish()
+        self.downtime.labels(runbook=self.runbook).set_function(lambda: downtime or 0.0)
+
+    def event(self, kind: str, data: Mapping[str, Any]) -> None:
+        runbook = self.runbook
+        step = str(data.get("step") or "")
+        if kind == "phase_started":
+            self._phase_downtime[str(data.get("phase"))] = data.get("downtime")
+            if data.get("downtime") == "begins" and self._downtime_began is None:
+                self._downtime_began = _when(data)
+        elif kind == "phase_finished":
+            ends = (data.get("downtime") or self._phase_downtime.get(str(data.get("phase")))) == "ends"
+            if ends and self._downtime_began is not None:
+                self._downtime_before += _when(data) - self._downtime_began
+                self._downtime_began = None
+        elif kind == "resumed":  # what the previous runner left started was cut short
+            self._last.update({k: "waited" for k, v in self._last.items() if v == "started"})
+        elif kind == "step_started":
+            self._phase_of[step] = str(data.get("phase") or "")
+            if data.get("executor"):
+                self._executor_of[step] = str(data["executor"])
+            attempt = data.get("attempt")
+            again = self._last.get(step) in ("started", "failed")
+            if again and isinstance(attempt, int) and attempt > 1:
+                self.retries.labels(runbook=runbook, phase=self._phase_of[step], step=step).inc()
+            self._last[step] = "started"
+        elif kind == "paused":
+            self._last[step] = "waited"
+        elif kind == _STEP_DONE:
+            failed = data.get("status") in ("failed", "cancelled")
+            self._last[step] = "failed" if failed else "done"
+            duration = data.get("duration")
+            result = data.get("result")
+            if duration is None and isinstance(result, Mapping):
+                duration = result.get("duration")  # journals written before it was recorded
+            if isinstance(duration, int | float) and not isinstance(duration, bool):
+                self.step_duration.labels(
+                    runbook=runbook,
+                    phase=str(data.get("phase") or self._phase_of.get(step, "")),
+                    step=step,
+                    executor=self._executor_of.get(step, "unknown"),
+                    status=str(data.get("status") or "unknown"),
+                ).observe(float(duration))
+        elif kind == "decision":
+            self.decisions.labels(
+                runbook=runbook,
+                severity=str(data.get("severity") or "unknown"),
+                action=str(data.get("action") or "unknown"),
+            ).inc()
+        elif kind == "decision_unevaluable":
+            self.unevaluable.labels(runbook=runbook).inc()
+        elif kind == "run_finished":
+            self.runs.labels(runbook=runbook, status=str(data.get("status") or "unknown")).inc()
+            self.finish()
+
+    def finish(self) -> None:
+        """The runner stops working on the run (finished or paused)."""
+        self.in_progress.labels(runbook=self.runbook).set(0)
+
+    def text(self) -> str:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry).decode("utf-8")
+
+
+def _when(data: Mapping[str, Any]) -> float:
+    """The event's time: its journal timestamp when replayed, now when live."""
+    import time
+    from datetime import datetime
+
+    ts = data.get("ts")
+    if isinstance(ts, str):
+        try:
+            return datetime.fromisoformat(ts).timestamp()
+        except ValueError:
+            pass
+    return time.time()
+
+
+class MetricsExport:
+    """Where the live metrics go: an HTTP endpoint while the run lasts, a textfile
+    rewritten after each step, a Pushgateway at the end. Errors reaching a Pushgateway
+    are reported as warnings: metrics never fail a run."""
+
+    def __init__(
+        self,
+        metrics: LiveMetrics,
+        *,
+        textfile: Path | None = None,
+        pushgateway: str | None = None,
+        port: int | None = None,
+        addr: str = "127.0.0.1",
+        warn: Any = None,
+    ) -> None:
+        self.metrics = metrics
+        self.textfile = textfile
+        self.pushgateway = pushgateway
+        self.warn = warn or (lambda text: None)
+        self.server: Any = None
+        if port is not None:
+            from prometheus_client import start_http_server
+
+            self.server, _thread = start_http_server(port, addr=addr, registry=metrics.registry)
+
+    @property
+    def port(self) -> int | None:
+        return int(self.server.server_port) if self.server is not None else None
+
+    def event(self, kind: str, data: Mapping[str, Any]) -> None:
+        self.metrics.event(kind, data)
+        if self.textfile is not None and kind in (_STEP_DONE, "run_finished"):
+            self._write()
+
+    def _write(self) -> None:
+        from prometheus_client import write_to_textfile
+
+        assert self.textfile is not None
+        write_to_textfile(str(self.textfile), self.metrics.registry)
+
+    def close(self) -> None:
+        self.metrics.finish()
+        if self.textfile is not None:
+            self._write()
+        if self.pushgateway:
+            from prometheus_client import push_to_gateway
+
+            try:
+                push_to_gateway(
+                    self.pushgateway,
+                    job="runbook",
+                    registry=self.metrics.registry,
+                    grouping_key={"runbook": self.metrics.runbook},
+                    timeout=10.0,
+                )
+            except OSError as exc:
+                self.warn(f"cannot push metrics to {self.pushgateway}: {exc}")
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None

@@ -22,7 +22,7 @@ COMMON_STEP_KEYS = frozenset(
         "id", "title", "description", "when", "needs", "hosts", "expect", "capture", "timeout",
         "retries", "delay", "backoff", "until", "on_failure", "critical", "undo", "idempotent",
         "tags", "secret_output", "forks", "serial", "max_fail_percentage", "max_concurrency",
-        "max_errors", "check",
+        "max_errors", "check", "changes",
     }
 )
 FANOUT_KEYS = ("forks", "serial", "max_fail_percentage", "max_concurrency", "max_errors")
@@ -81,6 +81,9 @@ class Step:
     idempotent: bool = False
     tags: tuple[str, ...] = ()
     secret_output: bool = False
+    #: What the author says the step does to the world: False = only reads,
+    #: True = changes something, None = let its executor tell (engine/effects.py).
+    changes: bool | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     span: Span | None = None
     key_spans: Mapping[str, Span] = field(default_factory=dict)
@@ -183,6 +186,15 @@ class Runbook:
         for phase in self.phases:
             yield from phase.steps
         yield from self.rollback
+
+    def every_step(self) -> Iterator[Step]:
+        """Every step a run may execute: phase and rollback steps, prerequisite
+        checks, and each one's ``undo``."""
+        checks = [item.step for item in self.prerequisites if item.step is not None]
+        for step in [*self.all_steps(), *checks]:
+            yield step
+            if step.undo is not None:
+                yield step.undo
 
     def step(self, step_id: str) -> Step:
         for step in self.all_steps():
@@ -303,6 +315,7 @@ def build_step(doc: Document, raw: Mapping[str, Any], ptr: str, phase: str) -> S
         idempotent=bool(raw.get("idempotent", False)),
         tags=tuple(raw.get("tags", ())),
         secret_output=bool(raw.get("secret_output", False)),
+        changes=raw.get("changes") if isinstance(raw.get("changes"), bool) else None,
         options={key: raw[key] for key in FANOUT_KEYS if key in raw},
         span=doc.span(ptr),
         key_spans=key_spans,

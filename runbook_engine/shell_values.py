@@ -89,13 +89,24 @@ def build(text: str, values: list[str]) -> ShellCommand:
         script.append(text[pos:start])
         shown.append(text[pos:start])
         script.append(_reference(index + 1, context))
-        shown.append(_quoted(values[index], context))
+        if context == "bare" and not values[index] and _in_word(text, start, end):
+            shown.append("")  # ``''/opt/app`` reads worse than ``/opt/app``, same word
+        else:
+            shown.append(_quoted(values[index], context))
         pos = end
     script.append(text[pos:])
     shown.append(text[pos:])
     return ShellCommand(
         script="".join(script), values=tuple(values), shown="".join(shown), slotted=text
     )
+
+
+def _in_word(text: str, start: int, end: int) -> bool:
+    """Whether the slot at ``start:end`` touches other characters of its word."""
+    separators = " \t\n;&|()<>"
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return before not in separators or after not in separators
 
 
 def _reference(number: int, context: str) -> str:

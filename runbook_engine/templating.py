@@ -11,6 +11,7 @@ exhaust the runner's memory or CPU (``'a' * 10**9``, ``10 ** 5000``).
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
@@ -86,12 +87,33 @@ def _check_size(operator: str, left: Any, right: Any) -> None:
         too_big = too_big or _bits(left) + _bits(right) > MAX_INT_BITS
     elif operator == "+" and isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
         too_big = len(left) + len(right) > MAX_SEQUENCE
+    elif operator == "%" and isinstance(left, str):
+        too_big = any(
+            int(m.group(1) or m.group(2)) > MAX_SEQUENCE for m in _FORMAT_WIDTHS.finditer(left)
+        )
     if too_big:
         raise TemplateError(
             f"template arithmetic result too large ({operator})",
             hint=f"results are limited to {MAX_SEQUENCE:,} items and {MAX_INT_BITS} bits",
             rule="RB208",
         )
+
+
+#: Widths and precisions in a printf-style format (``%0999999999d``).
+_FORMAT_WIDTHS = re.compile(r"%[-#0 +]*(\d+)|\.(?=\d)(\d+)")
+
+
+def _bounded_width(name: str, render: Any) -> Any:
+    """A padding filter (``center``, ``indent``) refusing a width that would build a
+    string too large to be meant."""
+
+    def bounded(value: Any, width: Any = 80, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(width, int) and width > MAX_SEQUENCE:
+            _check_size("*", " ", width)
+        return render(value, width, *args, **kwargs)
+
+    bounded.__name__ = name
+    return bounded
 
 
 def _make_env(command: bool) -> SandboxedEnvironment:
@@ -101,6 +123,8 @@ def _make_env(command: bool) -> SandboxedEnvironment:
         keep_trailing_newline=True,
         finalize=_as_slot if command else None,
     )
+    for name in ("center", "indent"):
+        env.filters[name] = _bounded_width(name, env.filters[name])
     env.filters["raw"] = lambda value: Raw(_text(value))
     # In a command every value is already data; elsewhere ``quote`` shell-quotes.
     env.filters["quote"] = (lambda value: value) if command else (lambda value: Raw(shlex.quote(_text(value))))
@@ -129,13 +153,28 @@ def _render_text(text: str, context: Mapping[str, Any], command: bool) -> str:
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc.message}", rule="RB201") from None
     except UndefinedError as exc:
-        raise TemplateError(f"undefined template variable: {exc.message}", rule="RB202") from None
+        raise TemplateError(
+            f"undefined template variable: {_plain(exc.message or '')}", rule="RB202"
+        ) from None
     except SecurityError as exc:
         raise TemplateError(f"template refused by the sandbox: {exc}", rule="RB203") from None
     except TemplateError:
         raise
     except Exception as exc:  # a template's own runtime error (e.g. 1/0) is the author's
+        if "Undefined" in str(exc):  # an undefined value reached a filter (tojson, …)
+            raise TemplateError(
+                "undefined template variable: a value the template uses is not defined",
+                rule="RB202",
+            ) from None
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}", rule="RB204") from None
+
+
+def _plain(message: str) -> str:
+    """Jinja's words for what is missing, in the author's: ``'dict object' has no
+    attribute 'port'`` → ``no key 'port'``; ``'None' has …`` → ``no value (None) has …``."""
+    return message.replace("'dict object' has no attribute", "no key").replace(
+        "'None' has no attribute", "nothing (no value, e.g. no host) has attribute"
+    )
 
 
 class Renderer:

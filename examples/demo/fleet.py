@@ -357,8 +357,14 @@ def stop_fleet(fleet: Fleet) -> list[str]:
 # --- building --------------------------------------------------------------------------
 
 
+#: What a previous demo left that is the operator's record, not the fleet's state: the
+#: run journals and reports survive a new `init` (`make demo-rollback` after `make demo`).
+KEPT = ("runs", "report")
+
+
 def reset(root: Path) -> None:
-    """Stop what a previous fleet at root started, then wipe it. Refuses foreign folders."""
+    """Stop what a previous fleet at root started, then wipe it, keeping the run
+    journals and reports (`KEPT`). Refuses foreign folders."""
     if (root / MARKER).is_file():
         leftovers = stop_fleet(Fleet.load(root))
         if leftovers:
@@ -367,8 +373,15 @@ def reset(root: Path) -> None:
         raise FleetError(
             f"refusing to wipe {root}: it is not empty and holds no demo fleet ({MARKER})"
         )
-    if root.exists():
-        shutil.rmtree(root)
+    if not root.exists():
+        return
+    for entry in root.iterdir():
+        if entry.name in KEPT and entry.is_dir():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def sha256_file(path: Path) -> str:
@@ -563,7 +576,7 @@ def choose_kind(root: Path, isolated: bool) -> str:
 def init(root: Path, isolated: bool = False) -> Fleet:
     reset(root)
     kind = choose_kind(root, isolated)
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)  # reset kept runs/ and report/
     names = [*APP_HOSTS, DB_HOST]
     ports = [API_PORT, SSH_PORT] if kind == "isolated" else [API_PORT]
     try:
@@ -614,7 +627,7 @@ def break_deploy(fleet: Fleet, name: str) -> str:
     obstacle = host.app_dir / "migrations" / newer[0]
     obstacle.mkdir(parents=True, exist_ok=True)
     (obstacle / "left-by-a-failed-attempt").write_text("this folder blocks the deploy\n")
-    return f"/opt/app/migrations/{newer[0]}"
+    return host.seen(f"/opt/app/migrations/{newer[0]}")  # as the host writes it
 
 
 def set_fault(fleet: Fleet, name: str, kind: str) -> str:

@@ -79,6 +79,8 @@ class Case:
     expect_spans: Mapping[str, Span] = field(default_factory=dict)
     doc: Document | None = field(default=None, compare=False, repr=False)
     description: str = ""
+    #: Stubs the case takes from ``defaults:`` (a finding there is the defaults' own).
+    default_stubs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,18 @@ class CaseFile:
     path: str
     runbook: str | None
     cases: tuple[Case, ...]
+    runbook_span: Span | None = None
+
+    def wrong_runbook(self, runbook: Runbook) -> RunbookError | None:
+        """RT106: the file names another runbook than the one under test."""
+        if self.runbook is None or Path(self.runbook).resolve() == Path(runbook.path).resolve():
+            return None
+        return ValidationError(
+            f"these cases are for {self.runbook}, not {runbook.path}",
+            span=self.runbook_span,
+            hint="test the runbook they name, or fix runbook: in the cases file",
+            rule="RT106",
+        )
 
 
 def find_cases(runbook_path: str | Path) -> list[Path]:
@@ -133,7 +147,8 @@ def load_case_file(path: str | Path) -> tuple[CaseFile | None, list[RunbookError
     runbook = data.get("runbook")
     if runbook is not None:
         runbook = str(Path(doc.path).parent / runbook)
-    return CaseFile(doc.path, runbook, tuple(cases)), findings
+    span = doc.span("/runbook") if runbook is not None else None
+    return CaseFile(doc.path, runbook, tuple(cases), span), findings
 
 
 def _case(doc: Document, raw: Mapping[str, Any], index: int, defaults: Mapping[str, Any]) -> Case:
@@ -142,6 +157,7 @@ def _case(doc: Document, raw: Mapping[str, Any], index: int, defaults: Mapping[s
     for source, base in ((defaults, pointer("defaults")), (raw, ptr)):
         for step_id, stub in (source.get("stubs") or {}).items():
             stubs[step_id] = _stub(doc, step_id, stub, f"{base}/stubs/{step_id}")
+    own = set(raw.get("stubs") or {})
     inventory = raw.get("inventory", defaults.get("inventory"))
     if isinstance(inventory, str):
         inventory = str(Path(doc.path).parent / inventory)
@@ -159,6 +175,7 @@ def _case(doc: Document, raw: Mapping[str, Any], index: int, defaults: Mapping[s
         expect=expect,
         expect_spans={key: doc.key_span(f"{ptr}/expect/{key}") for key in expect},
         doc=doc,
+        default_stubs=frozenset(stubs) - own,
     )
 
 
@@ -193,15 +210,7 @@ def _stub(doc: Document, step_id: str, raw: Mapping[str, Any], ptr: str) -> Step
 
 def stubbable_steps(runbook: Runbook) -> dict[str, Step]:
     """Every step a run may execute: phases, rollback, undo steps, checks."""
-    steps: dict[str, Step] = {}
-    for step in runbook.all_steps():
-        steps[step.id] = step
-        if step.undo is not None:
-            steps[step.undo.id] = step.undo
-    for item in runbook.prerequisites:
-        if item.step is not None:
-            steps[item.step.id] = item.step
-    return steps
+    return {step.id: step for step in runbook.every_step()}
 
 
 def lint_cases(case_file: CaseFile, runbook: Runbook, hosts: Sequence[str] | None = None) -> list[RunbookError]:
@@ -235,27 +244,32 @@ def lint_case(case: Case, runbook: Runbook, hosts: Sequence[str] | None = None) 
         )
 
     for step_id, stub in case.stubs.items():
+        who = "defaults" if step_id in case.default_stubs else f"case {case.name!r}"
         if step_id not in steps:
-            unknown(step_id, stub.span)
+            close = difflib.get_close_matches(step_id, ids, n=1)
+            findings.append(ValidationError(
+                f"{who}: no step {step_id!r} in {runbook.name}", span=stub.span,
+                hint=f"did you mean {close[0]!r}?" if close else None, rule="RT101",
+            ))  # fmt: skip
             continue
         step = steps[step_id]
         for result in stub.attempts:
             if step.executor == "monitor" and result.samples is None:
                 findings.append(ValidationError(
-                    f"case {case.name!r}: the stub of monitor step {step_id!r} needs samples:",
+                    f"{who}: the stub of monitor step {step_id!r} needs samples:",
                     span=stub.span, rule="RT103",
                     hint="samples: [{status: 200, latency: 0.02}, …], one per `every`",
                 ))  # fmt: skip
             if step.executor != "monitor" and result.samples is not None:
                 findings.append(ValidationError(
-                    f"case {case.name!r}: samples: is for monitor steps; {step_id!r} is a {step.executor} step",
+                    f"{who}: samples: is for monitor steps; {step_id!r} is a {step.executor} step",
                     span=stub.span, rule="RT103",
                 ))  # fmt: skip
             if hosts is not None:
                 for host in result.hosts:
                     if host not in hosts:
                         findings.append(ValidationError(
-                            f"case {case.name!r}: stub of {step_id!r} names host {host!r}, which is not in the inventory",
+                            f"{who}: stub of {step_id!r} names host {host!r}, which is not in the inventory",
                             span=stub.span, rule="RT105",
                             hint=f"hosts: {', '.join(hosts) or 'none'}",
                         ))  # fmt: skip

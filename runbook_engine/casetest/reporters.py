@@ -18,7 +18,8 @@ def render_text(runbook: str, outcomes: Sequence[CaseOutcome], *, verbose: bool 
         for failure in outcome.failures:
             lines.append(f"  {failure}")
         if seen is not None and (verbose or not outcome.passed):
-            lines.append("  path: " + (", ".join(seen.path()) or "(no step finished)"))
+            shown = [r.step if r.status == "succeeded" else f"{r.step} ({r.status})" for r in seen.finished]
+            lines.append("  path: " + (", ".join(shown) or "(no step finished)"))
             for decision in seen.decisions:
                 at = f" at {decision.at:g}s" if decision.at is not None else ""
                 lines.append(f"  decision: {decision.condition} → {decision.action} ({decision.step}{at})")

@@ -167,13 +167,16 @@ class _TimedJournal:
         events: list[dict[str, Any]] = self.journal.events()
         return events
 
+    def seal(self, step_id: str, value: Any) -> None:
+        self.journal.seal(step_id, value)
+
 
 def _inventory(case: Case, runbook: Any) -> Any:
-    from runbook_engine.engine.session import load_hosts
+    from runbook_engine.engine.session import inventory_path, load_hosts
     from runbook_engine.inventory import load_inventory, parse_inventory_data
 
-    if case.inventory is None:
-        return load_hosts(runbook, None)
+    if case.inventory is None:  # the runbook's own inventory: file, if it has one
+        return load_hosts(runbook, inventory_path(runbook, None))
     if isinstance(case.inventory, str):
         if not Path(case.inventory).exists():
             raise RunError(f"case {case.name!r}: inventory {case.inventory} does not exist", span=case.span)

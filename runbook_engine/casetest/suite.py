@@ -45,10 +45,17 @@ def collect(runbook: Runbook, case_paths: Sequence[str]) -> tuple[list[Case], li
         findings += problems
         if loaded is None:
             continue
+        wrong = loaded.wrong_runbook(runbook)
+        if wrong is not None:
+            findings.append(wrong)
+            continue
         for case in loaded.cases:
             findings += lint_case(case, runbook, case_hosts(case, runbook))
         cases += loaded.cases
-    return cases, findings
+    unique: dict[tuple[str, str, str], RunbookError] = {}
+    for finding in findings:  # a problem in defaults: is reported once, not per case
+        unique.setdefault((str(finding.span), finding.rule, finding.message), finding)
+    return cases, list(unique.values())
 
 
 def run_cases(runbook: Runbook, cases: Sequence[Case], keep: Path | None = None) -> list[CaseOutcome]:

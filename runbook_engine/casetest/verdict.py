@@ -98,18 +98,23 @@ def verdict(case: Case, seen: Observation) -> list[Failure]:
 
 
 def _path(case: Case, seen: Observation, expected: Sequence[str]) -> list[Failure]:
+    """``path:`` entries are ``id`` (any status) or ``id: status``."""
     got = seen.path()
     want = [str(entry) for entry in expected]
-    with_status = [w if ":" in w else None for w in want]
-    compared = [g if w is not None else g.partition(":")[0] for g, w in zip(got, with_status, strict=False)]
-    if len(got) == len(want) and compared == want:
+
+    def same(entry: str, wanted: str) -> bool:
+        return entry == wanted if ":" in wanted else entry.partition(":")[0] == wanted
+
+    if len(got) == len(want) and all(same(g, w) for g, w in zip(got, want, strict=True)):
         return []
-    for index, (g, w) in enumerate(zip(got, want, strict=False)):
-        if (g if ":" in w else g.partition(":")[0]) != w:
-            where = f" at position {index + 1}: {g!r} where the case expects {w!r}"
-            break
-    else:
-        where = f": {len(got)} step(s) finished, the case expects {len(want)}"
+    where = next(
+        (
+            f" at position {i + 1}: {g!r} where the case expects {w!r}"
+            for i, (g, w) in enumerate(zip(got, want, strict=False))
+            if not same(g, w)
+        ),
+        f": {len(got)} step(s) finished, the case expects {len(want)}",
+    )
     shown = "\n    ".join(got) or "(none)"
     return [Failure(f"path differs{where}; the run's path:\n    {shown}", case.expect_spans.get("path"))]
 

@@ -1,4 +1,5 @@
-"""``runbook explain FILE``: the runbook as a Markdown checklist."""
+"""``runbook explain FILE``: the runbook as a Markdown (or HTML) checklist; with
+``--run RUN``, the checklist with that run's evidence next to each item."""
 
 from __future__ import annotations
 
@@ -7,19 +8,55 @@ from pathlib import Path
 import click
 
 from runbook_engine.cli.options import load_checked, resolve, var_options
+from runbook_engine.cli.runs import runs_dir_option
 from runbook_engine.explain import render_checklist
 
 
 @click.command()
-@click.argument("path")
+@click.argument("path", required=False)
 @var_options
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
 @click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown", show_default=True)
-def explain(path: str, var_items: tuple[str, ...], vars_files: tuple[Path, ...], output: Path | None, fmt: str) -> None:
-    """Render PATH as the human checklist a reviewer reads."""
+@click.option(
+    "--run",
+    "run_ref",
+    metavar="RUN",
+    help="Show what run RUN (an id, a unique prefix, or `last`) did at each item.",
+)
+@runs_dir_option
+def explain(
+    path: str | None,
+    var_items: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    output: Path | None,
+    fmt: str,
+    run_ref: str | None,
+    runs_dir: Path,
+) -> None:
+    """Render PATH as the human checklist a reviewer reads. With --run and no PATH,
+    the runbook is the copy the run kept (the very text it ran)."""
+    events: list[dict[str, object]] | None = None
+    run_id = None
+    if run_ref is not None:
+        from runbook_engine.journal import Journal
+
+        journal = Journal.open(runs_dir, run_ref)
+        events, run_id = journal.events(), journal.run_id
+        if path is None:
+            path = str(journal.dir / "runbook.yaml")
+    if path is None:
+        raise click.UsageError("give the runbook PATH, or --run RUN to explain a run's runbook")
     runbook = load_checked(path)
-    values = resolve(runbook, var_items, vars_files, require=False).values
-    text = render_checklist(runbook, values)
+    values = dict(resolve(runbook, var_items, vars_files, require=False).values)
+    evidence = None
+    if events is not None:
+        from runbook_engine.explain.evidence import evidence_of
+
+        started = next((e for e in events if e.get("event") == "run_started"), {})
+        recorded = started.get("vars")
+        values.update(recorded if isinstance(recorded, dict) else {})
+        evidence = evidence_of(events, success=runbook.success, run_id=run_id)
+    text = render_checklist(runbook, values, evidence)
     if fmt == "html":
         from runbook_engine.explain.html import markdown_to_html
 

@@ -1,5 +1,6 @@
 """``runbook plan`` (= ``runbook run --dry-run``): every rendered command in order,
-every branch a ``when:`` could take; nothing is executed."""
+every branch a ``when:`` could take, what each step does to the world; nothing is
+executed, except the steps that only read with ``--probe``."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ def print_plan(
     inventory: str | None,
     stubs: tuple[str, ...],
     outside_window: bool,
+    probe: bool = False,
 ) -> None:
     from runbook_engine.engine.plan import build_plan, load_stub
     from runbook_engine.engine.session import inventory_path, load_hosts
 
     hosts = load_hosts(runbook, inventory_path(runbook, inventory))
-    lines = build_plan(runbook, resolved, inventory=hosts, stubs=dict(load_stub(s) for s in stubs))
+    lines = build_plan(
+        runbook, resolved, inventory=hosts, stubs=dict(load_stub(s) for s in stubs), probe=probe
+    )
     if outside_window:
         lines.insert(
             1, "(--outside-window given: a run would be allowed outside the change window)"
@@ -47,6 +51,9 @@ def print_plan(
 @click.option(
     "--outside-window", is_flag=True, help="Note that the run would be allowed outside its window."
 )
+@click.option(
+    "--probe", is_flag=True, help="Run the steps that only read (http GET, sql SELECT, checks, changes: false) for real."
+)
 def plan(
     path: str,
     var_items: tuple[str, ...],
@@ -54,8 +61,10 @@ def plan(
     inventory: str | None,
     stubs: tuple[str, ...],
     outside_window: bool,
+    probe: bool,
 ) -> None:
-    """Show what running the runbook at PATH would do; run nothing."""
+    """Show what running the runbook at PATH would do; run nothing (with --probe:
+    only the steps that read). Probing needs every required var, like a run."""
     runbook = load_checked(path)
-    resolved = resolve(runbook, var_items, vars_files, require=False)
-    print_plan(runbook, resolved, inventory, stubs, outside_window)
+    resolved = resolve(runbook, var_items, vars_files, require=probe)
+    print_plan(runbook, resolved, inventory, stubs, outside_window, probe)

@@ -49,19 +49,26 @@ def report(
             err=True,
         )
     started = next((e for e in events if e.get("event") == "run_started"), {})
-    inputs = None
-    if "success" not in started or "budgets" not in started:
-        inputs = inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
+    inputs = inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
     success = started.get("success", inputs.success if inputs else None)
     budgets = started.get("budgets", inputs.budgets if inputs else None)
+    planned = inputs.steps if inputs else ()
     if any(e.get("event") == "run_finished" for e in events):
         from runbook_engine.engine.run_reports import write_run_reports
 
         # a runner killed between run_finished and its reports left them out
         write_run_reports(
-            journal.dir, journal.run_id, events, success=success, budgets=budgets, only_missing=True
+            journal.dir,
+            journal.run_id,
+            events,
+            success=success,
+            budgets=budgets,
+            only_missing=True,
+            planned=planned,
         )
-    text = render_report(events, fmt, success=success, budgets=budgets, run_id=journal.run_id)
+    text = render_report(
+        events, fmt, success=success, budgets=budgets, run_id=journal.run_id, planned=planned
+    )
     if metrics_textfile is not None or pushgateway:
         _export_metrics(events, success, metrics_textfile, pushgateway)
     if output is None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from runbook_engine.cli.observe import observe_options, observed_progress
 from runbook_engine.cli.options import load_checked
 from runbook_engine.cli.run import run_options, shared_run_options
 from runbook_engine.errors import RunError
@@ -75,6 +76,7 @@ from runbook_engine.variables import parse_assignments
     help="Resume although the change window is closed (recorded).",
 )
 @shared_run_options
+@observe_options
 def resume(
     run_ref: str,
     confirm: tuple[str, ...],
@@ -100,7 +102,7 @@ def resume(
     """Continue RUN (a run id, a unique prefix, or `last`). The run's lock is taken
     before anything else is read; every operator action is checked before any is
     recorded."""
-    from runbook_engine.engine import ResumeOptions, make_progress, resume_run
+    from runbook_engine.engine import ResumeOptions, resume_run
     from runbook_engine.journal import Journal
 
     journal = Journal.open(runs_dir, run_ref)
@@ -134,7 +136,7 @@ def resume(
         lambda: load_checked(str(journal.meta["runbook_path"])),
         options,
         request,
-        make_progress(log_format),
+        observed_progress(log_format, str(journal.meta.get("runbook") or "unknown")),
     )
     click.echo(
         f"run {summary.run_id}: {summary.status} — journal and report in {summary.dir}", err=True

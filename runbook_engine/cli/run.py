@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from runbook_engine.cli.observe import observe_options, observed_progress
 from runbook_engine.cli.options import load_checked, resolve, var_options
 from runbook_engine.cli.runs import runs_dir_option
 from runbook_engine.variables import parse_assignments
@@ -116,6 +117,7 @@ def shared_run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="With --dry-run: a recorded result for STEP.",
 )
 @shared_run_options
+@observe_options
 def run(
     path: str,
     var_items: tuple[str, ...],
@@ -133,7 +135,7 @@ def run(
     concurrency: int,
 ) -> None:
     """Execute the runbook at PATH."""
-    from runbook_engine.engine import make_progress, start_run
+    from runbook_engine.engine import start_run
 
     runbook = load_checked(path)
     resolved = resolve(runbook, var_items, vars_files, require=True)
@@ -146,7 +148,7 @@ def run(
         runs_dir, acting_as, yes, log_format, inventory, report_dir, concurrency,
         outside_window=outside_window, inputs=parse_assignments(inputs, "--input"),
     )  # fmt: skip
-    summary = start_run(runbook, resolved, options, make_progress(log_format))
+    summary = start_run(runbook, resolved, options, observed_progress(log_format, runbook.name))
     click.echo(
         f"run {summary.run_id}: {summary.status} — journal and report in {summary.dir}", err=True
     )

@@ -41,8 +41,8 @@ def test(
         return
     if runbook_path is None:
         raise RunError("give the RUNBOOK to test (or --from-run RUN)")
-    from runbook_engine.casetest import collect, run_cases
     from runbook_engine.casetest.reporters import render_junit, render_text
+    from runbook_engine.casetest.suite import collect, run_cases
     from runbook_engine.cli.main import describe_error
 
     runbook = load_checked(runbook_path)

@@ -74,7 +74,12 @@ class StepRunner:
         while True:
             started_data: dict[str, Any] = {"retry_hosts": sorted(retry.hosts)} if retry else {}
             ctx.emit(
-                "step_started", step=step.id, phase=step.phase, attempt=attempt, title=step.label,
+                "step_started",
+                step=step.id,
+                phase=step.phase,
+                attempt=attempt,
+                title=step.label,
+                executor=step.executor,
                 **started_data,
             )  # fmt: skip
             call = self.dispatch.call(step, hosts, self.services_for(step))

@@ -9,6 +9,7 @@ step a recorded result so the plan can follow what later steps do with it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runbook_engine.effects import CHANGES, READ_ONLY, UNKNOWN, classify
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.dispatch import Dispatch
 from runbook_engine.engine.evaluation import Evaluator, RunView
@@ -43,6 +45,9 @@ class _PlanJournal:
 
     def sync(self) -> None:
         return None
+
+    def seal(self, step_id: str, value: Any) -> None:
+        return None  # a plan keeps nothing for a resume
 
 
 def load_stub(text: str) -> tuple[str, Result]:
@@ -75,8 +80,11 @@ def build_plan(
     stubs: Mapping[str, Result] | None = None,
     checks: Mapping[str, Any] | None = None,
     now: datetime | None = None,
+    probe: bool = False,
 ) -> list[str]:
-    """The plan as Markdown lines."""
+    """The plan as Markdown lines. ``probe`` runs the steps that only read
+    (`effects.classify`) for real, so later templates and predicates see real values;
+    everything else stays a placeholder or its stub."""
     from runbook_engine.engine.session import all_checks
 
     stubs = dict(stubs or {})
@@ -97,10 +105,29 @@ def build_plan(
         initiator="plan",
         inventory=inventory,
     )
-    known = RunView(resolved.values, qualified, known_checks)  # only stubbed outcomes
+    known = RunView(resolved.values, qualified, known_checks)  # only stubbed or probed outcomes
     dispatch = Dispatch(ctx)
+    prober = _Prober(ctx, dispatch, known) if probe else None
+    try:
+        lines = _plan_lines(runbook, graph, ctx, dispatch, known, stubs, prober, now)
+    finally:
+        if prober is not None:
+            prober.close()
+    return [ctx.redactor(line) for line in lines]  # a probed secret_output step adds secrets
+
+
+def _plan_lines(
+    runbook: Runbook,
+    graph: Any,
+    ctx: RunContext,
+    dispatch: Dispatch,
+    known: RunView,
+    stubs: Mapping[str, Result],
+    prober: _Prober | None,
+    now: datetime | None,
+) -> list[str]:
     redact = ctx.redactor
-    lines = [f"# Plan: {runbook.label}", ""]
+    lines = [f"# Plan: {runbook.label}", "", _effects_summary(runbook, probing=prober is not None), ""]
     why_outside = outside_window(runbook.window, now or datetime.now(UTC))
     if why_outside:
         lines += [
@@ -115,6 +142,8 @@ def build_plan(
             else:
                 lines.append(f"- {item.text}:")
                 lines += [f"    $ {redact(c)}" for c in _describe(dispatch, ctx, item.step)]
+                if prober is not None:
+                    lines.append(f"    {prober.run(item.step)}")
         lines.append("")
     current_phase = None
     for number, step in enumerate(graph.order(), start=1):
@@ -123,7 +152,7 @@ def build_plan(
             current_phase = phase.id
             downtime = f" — downtime {phase.downtime}" if phase.downtime else ""
             lines += ["", f"## {phase.label}{downtime}"]
-        lines += _step_lines(number, step, dispatch, ctx, known, stubs)
+        lines += _step_lines(number, step, dispatch, ctx, known, stubs, prober)
     if runbook.rollback or any(s.undo for s in runbook.all_steps()):
         lines += ["", "## Rollback (runs when a decision or a critical failure calls for it)"]
         for step in runbook.all_steps():
@@ -142,7 +171,7 @@ def build_plan(
             lines.append(
                 f"- [{decision.severity}] {decision.condition}: when {decision.when}{after} → {decision.action}"
             )
-    return [redact(line) for line in lines]
+    return lines
 
 
 def _step_lines(
@@ -152,8 +181,10 @@ def _step_lines(
     ctx: RunContext,
     known: RunView,
     stubs: Mapping[str, Result],
+    prober: _Prober | None = None,
 ) -> list[str]:
-    lines = [f"{number}. **{step.qualified_id}** — {step.label} ({step.executor})"]
+    verdict = classify(step)
+    lines = [f"{number}. **{step.qualified_id}** — {step.label} ({step.executor}; {verdict.effect}: {verdict.why})"]
     if step.when:
         lines.append(f"   - when `{step.when}`: {_branch(ctx, known, step.when)}")
     if step.hosts:
@@ -173,6 +204,9 @@ def _step_lines(
         failure = f"goto {step.goto}"
     details.append(f"on failure: {failure}")
     lines.append("   - " + "; ".join(details))
+    if step.id not in stubs and prober is not None and verdict.effect == READ_ONLY:
+        lines.append(f"   - {prober.run(step, step.when)}")
+        return lines
     if step.id in stubs:
         outcome = _stubbed(ctx, step, stubs[step.id])
         known.record(step.id, outcome)
@@ -187,6 +221,57 @@ def _step_lines(
         )
         ctx.view.record(step.id, placeholder)
     return lines
+
+
+def _effects_summary(runbook: Runbook, *, probing: bool) -> str:
+    """How many steps only read, change something, or cannot be told."""
+    counts = {READ_ONLY: 0, CHANGES: 0, UNKNOWN: 0}
+    for step in runbook.all_steps():
+        counts[classify(step).effect] += 1
+    probed = (
+        "--probe runs the ones that only read for real"
+        if probing
+        else "`runbook plan --probe` would run the ones that only read"
+    )
+    return (
+        f"Effects: {counts[READ_ONLY]} step(s) only read, {counts[CHANGES]} change something,"
+        f" {counts[UNKNOWN]} unknown (a command: mark it `changes: false` if it only reads);"
+        f" {probed}."
+    )
+
+
+#: Read-only executors that take time and are not worth running in a plan.
+_NOT_PROBED = frozenset({"wait", "monitor", "manual"})
+
+
+class _Prober:
+    """Runs read-only steps for real during ``plan --probe`` (one event loop, so
+    executors keep their connections between steps)."""
+
+    def __init__(self, ctx: RunContext, dispatch: Dispatch, known: RunView) -> None:
+        from runbook_engine.engine.lifecycle import StepRunner
+
+        self.ctx = ctx
+        self.dispatch = dispatch
+        self.known = known
+        self.loop = asyncio.new_event_loop()
+        self.runner = StepRunner(ctx, dispatch, dispatch.services)
+
+    def run(self, step: Step, when: str | None = None) -> str:
+        """Probe ``step`` and say how it went (or why it was not probed)."""
+        if step.executor in _NOT_PROBED:
+            return f"not probed ({step.executor} steps take time)"
+        if when and _unknown_steps(self.ctx.evaluator.parse(when), self.known):
+            return "not probed: its when: depends on a step whose result the plan does not know"
+        outcome = self.loop.run_until_complete(self.runner.run(step))
+        self.known.record(step.id, outcome)
+        captured = ", ".join(f"{k} = {v!r}" for k, v in outcome.captures.items())
+        error = f" ({outcome.error})" if outcome.error else ""
+        return f"probed: {outcome.status}{error}" + (f"; captured {captured}" if captured else "")
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.dispatch.close())
+        self.loop.close()
 
 
 def _stubbed(ctx: RunContext, step: Step, result: Result) -> StepOutcome:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
 from runbook_engine.durations import format_duration
+from runbook_engine.recap import recap_text
 
 _MARKS = {
     "succeeded": "✓",
@@ -94,11 +96,58 @@ def describe(kind: str, data: dict[str, Any]) -> str | None:
     return None
 
 
+#: Lines of an Ansible step that only say a task went as planned; shown with -v.
+_ROUTINE_ANSIBLE = re.compile(r"^(PLAY|TASK) \[|^(ok|changed|skipped|skipping|included): \[")
+
+
+class LineFilter:
+    """Which events are worth a line for a person. By default a playbook step shows
+    one recap line per host (task lines only with ``-v``), failures always."""
+
+    def __init__(self, verbose: bool = False) -> None:
+        self.verbose = verbose
+        self.executors: dict[str, str] = {}
+
+    def lines(self, kind: str, data: dict[str, Any]) -> list[str]:
+        step = str(data.get("step") or "")
+        if kind == "step_started" and data.get("executor"):
+            self.executors[step] = str(data["executor"])
+        ansible = self.executors.get(step) == "ansible"
+        if (
+            kind == "step_output"
+            and ansible
+            and not self.verbose
+            and _ROUTINE_ANSIBLE.match(str(data.get("line", "")))
+        ):
+            return []
+        line = describe(kind, data)
+        shown = [] if line is None else [line]
+        if kind == "step_finished" and ansible and not self.verbose:
+            shown = [*_recap_lines(step, data.get("result")), *shown]
+        return shown
+
+
+def _recap_lines(step: str, result: Any) -> list[str]:
+    """``  stop-services [app-01] ok=3 changed=1 failed=0 skipped=1``, one per host."""
+    hosts = result.get("hosts") if isinstance(result, dict) else None
+    if not isinstance(hosts, dict):
+        return []
+    lines = []
+    for host, fields in hosts.items():
+        if not isinstance(fields, dict):
+            continue
+        counts = recap_text(fields)
+        if counts:
+            lines.append(f"  {step} [{host}] {counts}")
+    return lines
+
+
 class _LineProgress:
     """Views that write whole lines to a stream: nothing to suspend for a prompt."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, verbose: bool = False) -> None:
         self.stream = stream or sys.stdout
+        self.filter = LineFilter(verbose)
 
     def write(self, line: str) -> None:
         self.stream.write(line + "\n")
@@ -116,8 +165,7 @@ class PlainProgress(_LineProgress):
     """Timestamped lines, one per event: readable in CI logs and greppable."""
 
     def event(self, kind: str, **data: Any) -> None:
-        line = describe(kind, data)
-        if line is not None:
+        for line in self.filter.lines(kind, data):
             self.write(f"{_clock()} {line}")
 
 
@@ -133,9 +181,10 @@ class LiveProgress:
     """A rich live view: phases, steps with spinners, elapsed vs budget, host ticks.
     Finished lines scroll above the live area, so the terminal keeps a record."""
 
-    def __init__(self) -> None:
+    def __init__(self, verbose: bool = False) -> None:
         from rich.console import Console
 
+        self.filter = LineFilter(verbose)
         self.console = Console(stderr=False, no_color=bool(os.environ.get("NO_COLOR")))
         self._running: dict[str, dict[str, Any]] = {}
         self._phase: dict[str, Any] | None = None
@@ -181,10 +230,9 @@ class LiveProgress:
         elif kind == "step_finished":
             self._running.pop(data["step"], None)
         if kind != "step_output" or len(self._running) <= 1:
-            line = describe(kind, data)
-            if line is not None:
-                from rich.text import Text
+            from rich.text import Text
 
+            for line in self.filter.lines(kind, data):
                 self.console.print(
                     Text.assemble((_clock(), "dim"), " ", line), highlight=False, soft_wrap=True
                 )
@@ -214,11 +262,14 @@ class _Redrawn:
         return self.build()
 
 
-def make_progress(log_format: str, stream: TextIO | None = None) -> Progress:
-    """The view that suits where output goes: JSON if asked, live on a TTY, else plain."""
+def make_progress(
+    log_format: str, stream: TextIO | None = None, *, verbose: bool = False
+) -> Progress:
+    """The view that suits where output goes: JSON if asked, live on a TTY, else plain.
+    ``verbose`` shows every line of playbook steps, not one recap line per host."""
     stream = stream or sys.stdout
     if log_format == "json":
         return JsonProgress(stream)
     if stream is sys.stdout and stream.isatty() and os.environ.get("TERM") != "dumb":
-        return LiveProgress()
-    return PlainProgress(stream)
+        return LiveProgress(verbose)
+    return PlainProgress(stream, verbose)

@@ -65,7 +65,8 @@ class RerunPlan:
     targets: frozenset[str] = frozenset()
 
     def preview(self) -> list[str]:
-        lines = [f"run {self.run_id} ({self.status}), resume {self.how}:"]
+        status = "interrupted" if self.status == "running" else self.status  # no live runner
+        lines = [f"run {self.run_id} ({status}), resume {self.how}:"]
         for step_id, retry in self.retry.items():
             kept = [h for h in retry.previous.hosts if h not in retry.hosts]
             lines.append(f"  {step_id} runs again on {', '.join(sorted(retry.hosts))} only")

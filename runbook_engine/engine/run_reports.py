@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runbook_engine.report.summary import PlannedStep
 
 #: The report files of a run directory, by report format.
 RUN_DIR_REPORTS = {"markdown": "report.md", "json": "report.json"}
@@ -30,6 +33,7 @@ def write_run_reports(
     budgets: Mapping[str, Any] | None,
     report_dir: Path | None = None,
     only_missing: bool = False,
+    planned: Sequence[PlannedStep] = (),
 ) -> list[Path]:
     """Render the run directory's reports (and copies in ``report_dir``); with
     ``only_missing`` just the ones a kill left out. The paths written."""
@@ -44,7 +48,9 @@ def write_run_reports(
             targets = [t for t in targets if not t.is_file()]
         if not targets:
             continue
-        text = render_report(events, fmt, success=success, budgets=budgets, run_id=run_id)
+        text = render_report(
+            events, fmt, success=success, budgets=budgets, run_id=run_id, planned=planned
+        )
         for target in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
             _write_atomic(target, text)

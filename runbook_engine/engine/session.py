@@ -266,6 +266,7 @@ def _write_reports(journal: Any, runbook: Runbook, report_dir: Path | None) -> N
         success=inputs.success,
         budgets=inputs.budgets,
         report_dir=report_dir,
+        planned=inputs.steps,
     )
 
 
@@ -601,6 +602,7 @@ def resume_run(
         ctx = _context(
             runbook, resolved, journal, progress, options, initiator, inventory, inv_path
         )
+        ctx.started -= _seconds_since(state.started_at)  # the run's whole duration
         restored = restore(runbook, events, state)
         _restore_secret_captures(ctx, runbook, journal, restored)
         plan = None
@@ -678,6 +680,18 @@ def resume_run(
         return _finish(journal, status, runbook, options)
     finally:
         lock.release()
+
+
+def _seconds_since(ts: str | None) -> float:
+    """Seconds since the run started (0 when the journal has no start time), so the
+    final line of a resumed run gives its whole duration, not the last session's."""
+    if not ts:
+        return 0.0
+    try:
+        began = datetime.fromisoformat(ts)
+    except ValueError:
+        return 0.0
+    return max((datetime.now(UTC) - began).total_seconds(), 0.0)
 
 
 def operator_votes(events: Sequence[Mapping[str, Any]], step_id: str) -> int:

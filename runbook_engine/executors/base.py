@@ -203,8 +203,10 @@ class ExecutorBase:
         raise NotImplementedError
 
     def describe(self, call: StepCall) -> list[str]:
+        from runbook_engine.display import value_text
+
         rendered = call.render(call.spec, None)
-        return [rendered if isinstance(rendered, str) else repr(rendered)]
+        return [rendered if isinstance(rendered, str) else f"{self.key}: {value_text(rendered)}"]
 
     async def close(self) -> None:
         return None

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from runbook_engine.display import value_text
 from runbook_engine.durations import format_duration, parse_duration
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Result, StepCall
@@ -175,10 +176,12 @@ class MonitorExecutor(ExecutorBase):
             if stop_on_failure and not result.ok:
                 stopped = True
                 break
-            elapsed = time.monotonic() - started
-            if elapsed + every > window + 1e-9:
+            # samples are due at 0, every, 2·every, … up to and including the window's
+            # end, on the schedule (not after the last one's finish), so they do not drift
+            due = every * count
+            if due > window + 1e-9:
                 break
-            await asyncio.sleep(max(0.0, every * count - elapsed))
+            await asyncio.sleep(max(0.0, due - (time.monotonic() - started)))
         fields = {
             **summarize(samples),
             "sample_count": count,
@@ -191,9 +194,9 @@ class MonitorExecutor(ExecutorBase):
 
     def describe(self, call: StepCall) -> list[str]:
         window, every, probe, _, _ = self._parse(call)
-        keys = ", ".join(probe)
         return [
-            f"monitor for {window:g}s every {every:g}s, probe: {keys} {probe.get(next(iter(probe)))!r}"
+            f"monitor for {format_duration(window)}, a sample every {format_duration(every)}; "
+            f"probe: {value_text(probe)}"
         ]
 
 

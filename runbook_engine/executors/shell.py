@@ -8,6 +8,7 @@ shared with every executor that starts a process. See docs/executors/shell.md.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from runbook_engine.executors.process import (
     LineLog,
     ProcessSupervisor,
 )
+from runbook_engine.executors.wait import DURATION_SCHEMA, to_seconds
 from runbook_engine.shell_values import ShellCommand
 from runbook_engine.vocabulary import host_failed
 
@@ -79,7 +81,7 @@ def _parse_spec(raw: Any) -> ShellSpec:
         env=None if env is None else {str(k): str(v) for k, v in env.items()},
         stdin=None if raw.get("stdin") is None else str(raw["stdin"]),
         max_output=int(raw.get("max_output", DEFAULT_MAX_OUTPUT)),
-        kill_grace=float(raw.get("kill_grace", DEFAULT_KILL_GRACE)),
+        kill_grace=to_seconds(raw.get("kill_grace", DEFAULT_KILL_GRACE), "shell kill_grace"),
     )
 
 
@@ -108,7 +110,7 @@ class ShellExecutor(ExecutorBase):
                     },
                     "stdin": {"type": "string"},
                     "max_output": {"type": "integer", "minimum": 1},
-                    "kill_grace": {"type": "number", "minimum": 0},
+                    "kill_grace": {**DURATION_SCHEMA, "description": "SIGTERM → SIGKILL delay (default 5s)."},
                 },
             },
         ],
@@ -165,7 +167,7 @@ class ShellExecutor(ExecutorBase):
         for host in hosts:
             spec = self._spec_for(call, host)
             where = f"[{host.name}] " if host is not None else ""
-            cwd = f"(cd {spec.cwd}) " if spec.cwd else ""
+            cwd = f"cd {shlex.quote(str(spec.cwd))} && " if spec.cwd else ""
             lines.append(call.redact(f"{where}{cwd}{spec.shown}"))
         return lines
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
+from runbook_engine.display import value_text
 from runbook_engine.errors import ExecutorError, TemplateError
 from runbook_engine.executors import migrations
 from runbook_engine.executors.base import ExecutorBase, NamedCheck, Result, StepCall
@@ -658,9 +659,9 @@ class SqlExecutor(ExecutorBase):
         target = parse_dsn(spec.get("dsn"), spec.get("database"), call.workdir)
         where = call.redact(target.shown)
         if "query" in spec:
-            return [
-                f"sql {where}: {call.redact(spec['query'])} params={call.redact(repr(spec.get('params')))}"
-            ]
+            params = spec.get("params")
+            shown = f" (params: {call.redact(value_text(params))})" if params else ""
+            return [f"sql {where}: {call.redact(spec['query'])}{shown}"]
         if "script" in spec:
             return [f"sql {where}: {call.redact(spec['script'])}"]
         if "migrate" in spec:

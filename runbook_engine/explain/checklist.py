@@ -17,6 +17,7 @@ from runbook_engine.durations import format_duration
 from runbook_engine.errors import PredicateError
 from runbook_engine.executors.base import StepCall
 from runbook_engine.executors.registry import executor_classes
+from runbook_engine.explain.evidence import RunEvidence, StepEvidence
 from runbook_engine.model import Runbook, Step
 from runbook_engine.shell_values import ShellCommand
 from runbook_engine.templating import has_template
@@ -79,9 +80,23 @@ def predicate_words(text: str, checks: Mapping[str, Any] | None = None) -> str:
         return f"`{text}`"
 
 
+#: The code fence language of each executor's command, for syntax highlighting.
+_FENCE = {"shell": "bash", "ssh": "bash", "ansible": "bash", "http": "http"}
+
+
+def fence_language(executor: str, spec: Any) -> str:
+    """``bash`` for commands, ``sql`` for queries, ``http`` for requests, else ``text``."""
+    if executor == "sql":
+        return "sql" if isinstance(spec, Mapping) and ("query" in spec or "script" in spec) else "text"
+    return _FENCE.get(executor, "text")
+
+
 class Checklist:
-    def __init__(self, runbook: Runbook, values: Mapping[str, Any]) -> None:
+    def __init__(
+        self, runbook: Runbook, values: Mapping[str, Any], evidence: RunEvidence | None = None
+    ) -> None:
         self.runbook = runbook
+        self.evidence = evidence
         self.context = {**values, "vars": dict(values)}
         self.secret_names = {name for name, spec in runbook.vars.items() if spec.secret}
         for name in self.secret_names:
@@ -98,6 +113,8 @@ class Checklist:
         rb = self.runbook
         self.out(f"# {rb.label}")
         self.out()
+        if self.evidence is not None:
+            self.run_summary()
         self.overview()
         self.variables()
         self.prerequisites()
@@ -176,20 +193,29 @@ class Checklist:
             return
         self.out("## Prerequisites")
         self.out()
-        for item in items:
+        for index, item in enumerate(items):
+            sid = item.step.id if item.step else f"prerequisite-{index + 1}"
+            seen = self.evidence.steps.get(sid) if self.evidence else None
+            box = "[x]" if seen is not None and seen.row.status == "succeeded" else "[ ]"
             if item.step is None:
-                self.out(f"- [ ] {item.text}")
+                line = f"- {box} {item.text}"
             else:
                 command = self.command(item.step)
-                self.out(f"- [ ] {item.text} — checked by running `{command.splitlines()[0] if command else item.step.executor}`")
+                line = f"- {box} {item.text} — checked by running `{command.splitlines()[0] if command else item.step.executor}`"
+            if self.evidence is not None:
+                line += " — " + _prerequisite_evidence(seen)
+            self.out(line)
         self.out()
 
     def command(self, step: Step) -> str:
-        cls = self.classes.get(step.executor)
-        spec = _render(step.spec, {**self.context, "host": Placeholder(name="host")})
+        return self.describe(step.executor, step.spec, step.id)
+
+    def describe(self, executor: str, raw: Any, step_id: str) -> str:
+        cls = self.classes.get(executor)
+        spec = _render(raw, {**self.context, "host": Placeholder(name="host")})
         if cls is not None:
             call = StepCall(
-                step_id=step.id,
+                step_id=step_id,
                 spec=spec,
                 render=_as_written,
                 render_command=_command_as_written,
@@ -220,13 +246,12 @@ class Checklist:
         if step.when:
             self.out(f"Only if {predicate_words(step.when, self._checks(step))}.")
             self.out()
-        command = self.command(step)
-        if command:
-            lang = "bash" if step.executor in ("shell", "ssh") else "sql" if step.executor == "sql" else "yaml"
-            self.out(f"```{lang}")
-            self.out(command)
-            self.out("```")
-            self.out()
+        if step.executor == "manual":
+            self.gate(step)
+        elif step.executor == "monitor":
+            self.monitor(step)
+        else:
+            self.fence(step.executor, step.spec, self.command(step))
         if step.expect:
             self.out(f"✅ **Expected**: {predicate_words(step.expect, self._checks(step))}")
         if step.until:
@@ -249,6 +274,116 @@ class Checklist:
             self.out(f"↩️ **Undo during rollback**: `{self.command(step.undo).splitlines()[0]}`")
         if self.lines[-1]:  # a step with no outcome lines already ends with a blank line
             self.out()
+        if self.evidence is not None:
+            self.step_evidence(step)
+
+    def fence(self, executor: str, spec: Any, command: str) -> None:
+        if not command:
+            return
+        self.out(f"```{fence_language(executor, spec)}")
+        self.out(command)
+        self.out("```")
+        self.out()
+
+    def gate(self, step: Step) -> None:
+        """A manual gate as the operator meets it: what to confirm, who may, the inputs
+        to give, and what happens when nobody answers in time."""
+        from runbook_engine.errors import ExecutorError
+        from runbook_engine.executors.manual import parse_gate
+
+        try:
+            gate = parse_gate(_render(step.spec, self.context))
+        except ExecutorError:
+            self.fence("manual", step.spec, self.command(step))
+            return
+        kind = "Approval" if gate.approval else "Confirm"
+        self.out(f"- [ ] **{kind}**: {gate.prompt.strip()}")
+        if gate.approvers:
+            self.out(f"  - Approvers: {', '.join(gate.approvers)}")
+        if gate.distinct:
+            self.out("  - The approver must not be the person who started the run")
+        for spec in gate.inputs:
+            detail = [spec.type] if spec.type != "string" else []
+            if spec.pattern:
+                detail.append(f"matching `{spec.pattern}`")
+            if spec.choices:
+                detail.append("one of " + ", ".join(f"`{c}`" for c in spec.choices))
+            if not spec.required:
+                detail.append("optional")
+            what = f" ({', '.join(detail)})" if detail else ""
+            about = f": {spec.description}" if spec.description else ""
+            self.out(f"  - Input `{spec.name}`{what}{about}")
+        if step.timeout:
+            self.out(f"  - Timeout: {format_duration(step.timeout)}, then {_ON_TIMEOUT[gate.on_timeout]}")
+        else:
+            self.out("  - No timeout: the run waits until someone answers")
+        if not gate.allow_yes:
+            self.out("  - `--yes` does not answer it: a person must")
+        self.out()
+
+    def monitor(self, step: Step) -> None:
+        """A monitor as prose (window, interval) and its probe as the probe's command."""
+        spec = _render(step.spec, self.context)
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("probe"), Mapping):
+            self.fence("monitor", step.spec, self.command(step))
+            return
+        probe = dict(spec["probe"])
+        key = next((k for k in probe if k in self.classes), None)
+        window, every = spec.get("for"), spec.get("every")
+        hosts = f" on hosts `{probe['hosts']}`" if probe.get("hosts") else ""
+        self.out(
+            f"Watch for {_duration_words(window)}, one sample every {_duration_words(every)}{hosts}; "
+            "the decision matrix is checked on every sample."
+        )
+        self.out()
+        if key is not None:
+            self.fence(key, probe[key], self.describe(key, probe[key], step.id))
+
+    def run_summary(self) -> None:
+        assert self.evidence is not None
+        report = self.evidence.report
+        from runbook_engine.report.text import duration_text, timestamp
+
+        self.out(
+            f"> **Evidence from run `{report.run_id or '?'}`**: {report.status}"
+            + (f" (exit {report.exit_code})" if report.exit_code is not None else "")
+            + f", started {timestamp(report.started_at)} by {report.initiator or '?'}, "
+            f"took {duration_text(report.total_duration)}. Each step below shows what ran."
+        )
+        self.out()
+
+    def step_evidence(self, step: Step) -> None:
+        assert self.evidence is not None
+        from runbook_engine.report.text import duration_text, timestamp
+
+        seen = self.evidence.steps.get(step.id)
+        if seen is None:
+            self.out("> **In this run**: not run")
+            self.out()
+            return
+        row = seen.row
+        mark = {"succeeded": "PASS", "failed": "FAIL", "skipped": "SKIPPED"}.get(row.status, row.status.upper())
+        attempts = f", {row.attempts} attempts" if row.attempts > 1 else ""
+        who = f", confirmed by {seen.confirmed_by}" if seen.confirmed_by else ""
+        self.out(
+            f"> **In this run**: **{mark}** ({row.status}) at {timestamp(row.started_at)}, "
+            f"took {duration_text(row.duration)}{attempts}{who}"
+            + (f" — {row.error}" if row.error and row.status != "succeeded" else "")
+        )
+        for host in seen.hosts:
+            verdict = {True: "ok", False: "failed", None: "—"}[host.ok]
+            detail = f", {host.detail}" if host.detail else ""
+            self.out(f"> - `{host.host}`: {verdict}{detail}")
+        if seen.output:
+            self.out(">")
+            self.out("> ```text")
+            cut = len(seen.output) - 3 if seen.omitted else len(seen.output)
+            for index, line in enumerate(seen.output):
+                if seen.omitted and index == cut:
+                    self.out(f"> … {seen.omitted} more lines …")
+                self.out(f"> {line}")
+            self.out("> ```")
+        self.out()
 
     def _checks(self, step: Step) -> Mapping[str, Any]:
         cls = self.classes.get(step.executor)
@@ -277,17 +412,23 @@ class Checklist:
             return
         self.out("## Rollback Decision Matrix")
         self.out()
-        self.out("| Condition | Severity | Action | Triggered when |")
-        self.out("|---|---|---|---|")
+        taken: dict[str, str] = {}
+        if self.evidence is not None:
+            from runbook_engine.report.text import timestamp
+
+            for d in self.evidence.report.decisions:
+                where = f" after step {d['step']}" if d.get("step") else ""
+                taken.setdefault(str(d.get("condition")), f"taken at {timestamp(d.get('ts'))}{where}")
+        extra = " In this run |" if self.evidence is not None else ""
+        self.out("| Condition | Severity | Action | Triggered when |" + extra)
+        self.out("|---|---|---|---|" + ("---|" if extra else ""))
         for decision in self.runbook.decisions:
-            action = {"rollback": "Roll back", "abort": "Abort", "warn": "Warn", "investigate": "Investigate"}[decision.action]
-            window = decision.window(self.context["vars"])
-            if window:
-                action += f" after {format_duration(window)} of monitoring"
-            elif decision.action == "rollback":
-                action = "Immediate rollback"
             words = predicate_words(decision.when)
-            self.out(f"| {_cell(decision.condition)} | {decision.severity.upper()} | {action} | {_cell(words)} |")
+            window = decision.window(self.context["vars"])
+            row = f"| {_cell(decision.condition)} | {decision.severity.upper()} | {_cell(decision_action(decision, window))} | {_cell(words)} |"
+            if extra:
+                row += f" {taken.get(decision.condition, 'not taken')} |"
+            self.out(row)
         self.out()
 
     def success(self) -> None:
@@ -295,9 +436,61 @@ class Checklist:
             return
         self.out("## Success Metrics")
         self.out()
+        verdicts = {v.metric: v for v in self.evidence.report.verdicts} if self.evidence else {}
         for metric, target in self.runbook.success.items():
-            self.out(f"- {metric.replace('_', ' ').capitalize()}: `{target}`")
+            line = f"- {metric.replace('_', ' ').capitalize()}: `{target}`"
+            verdict = verdicts.get(metric)
+            if verdict is not None:
+                from runbook_engine.report.text import metric_text
+
+                line += f" — this run: {metric_text(metric, verdict.value)}, **{verdict.outcome.upper()}**"
+            self.out(line)
         self.out()
+
+
+_ON_TIMEOUT = {"abort": "the run aborts", "rollback": "the run rolls back", "continue": "the run goes on"}
+
+
+def decision_action(decision: Any, window: float | None) -> str:
+    """The action as the seed's matrix words it: ``Immediate rollback``, ``Rollback
+    after 10 min monitoring``, ``Investigate``, plus the decision's description;
+    ``window`` is its ``after`` in seconds (which may come from a var)."""
+    if decision.action == "rollback":
+        action = f"Rollback after {_minutes(window)} monitoring" if window else "Immediate rollback"
+    elif decision.action == "abort":
+        action = f"Abort after {_minutes(window)}" if window else "Abort the run"
+    else:
+        action = decision.action.capitalize()
+    description = (decision.description or "").strip()
+    if not description:
+        return action
+    if description.lower().startswith(action.split()[0].lower()):
+        return description  # it says the action in its own words already
+    return f"{action}. {description}"
+
+
+def _minutes(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return format_duration(seconds)
+
+
+def _duration_words(value: Any) -> str:
+    from runbook_engine.durations import parse_duration
+
+    try:
+        return format_duration(parse_duration(value))
+    except ValueError:
+        return str(value)
+
+
+def _prerequisite_evidence(seen: StepEvidence | None) -> str:
+    if seen is None:
+        return "not checked in this run"
+    who = f" by {seen.confirmed_by}" if seen.confirmed_by else ""
+    from runbook_engine.report.text import timestamp
+
+    return f"{seen.row.status}{who} at {timestamp(seen.row.started_at)}"
 
 
 def _cell(text: str) -> str:
@@ -305,6 +498,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_checklist(runbook: Runbook, values: Mapping[str, Any]) -> str:
-    """The Markdown checklist for ``runbook`` with ``values`` filled in."""
-    return Checklist(runbook, values).render()
+def render_checklist(
+    runbook: Runbook, values: Mapping[str, Any], evidence: RunEvidence | None = None
+) -> str:
+    """The Markdown checklist for ``runbook`` with ``values`` filled in; with
+    ``evidence``, what a real run did next to each item."""
+    return Checklist(runbook, values, evidence).render()

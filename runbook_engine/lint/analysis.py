@@ -17,7 +17,14 @@ from runbook_engine.errors import (
 )
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import StepGraph, graph_findings
+from runbook_engine.lint.effect_rules import changes_contradicted, changes_implausible
 from runbook_engine.lint.gates import gate_findings
+from runbook_engine.lint.step_rules import (
+    bounds_findings,
+    capture_findings,
+    goto_findings,
+    timezone_findings,
+)
 from runbook_engine.lint.template_rules import (
     raw_findings,
     shell_context_findings,
@@ -85,6 +92,17 @@ def _readable_text(path: str) -> str:
 
 
 def analyze_document(doc: Document, result: Analysis | None = None, *, remember_clean: bool = False) -> Analysis:
+    """Every check on a loaded document, then the lint settings that apply to its file
+    (config file and ``# runbook-lint: disable=…`` comments, lint/config.py)."""
+    from runbook_engine.lint.config import apply, config_for
+
+    result = _checked(doc, result, remember_clean=remember_clean)
+    result.findings[:] = apply(result.findings, config_for(doc.path), doc)
+    result.findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
+    return result
+
+
+def _checked(doc: Document, result: Analysis | None, *, remember_clean: bool) -> Analysis:
     result = result or Analysis(path=doc.path)
     result.document = doc
     findings = result.findings
@@ -102,18 +120,35 @@ def analyze_document(doc: Document, result: Analysis | None = None, *, remember_
     findings.extend(problems)
     result.graph = graph
     findings.extend(_var_findings(doc, runbook))
-    findings.extend(_downtime_findings(runbook))
-    findings.extend(_notify_findings(doc, runbook))
     findings.extend(gate_findings(doc, runbook))
     findings.extend(_rollout_findings(doc, runbook))
+    findings.extend(bounds_findings(doc, runbook))
+    findings.extend(timezone_findings(doc, runbook))
+    findings.extend(capture_findings(doc, runbook, _executor_fields(), runbook_roots(runbook)))
+    from runbook_engine.lint.rules import checks
+
+    for rule in checks():  # the rules whose check lives in their own module
+        assert rule.check is not None
+        findings.extend(rule.check(doc, runbook, graph))
     if not problems:
+        findings.extend(goto_findings(doc, runbook, graph))
         findings.extend(_template_findings(doc, runbook, graph))
         findings.extend(_predicate_findings(doc, runbook, graph))
         findings.extend(shell_context_findings(doc, runbook))
         findings.extend(sql_text_findings(doc, runbook))
         findings.extend(raw_findings(doc, runbook))
+        findings.extend(changes_contradicted(doc, runbook))
+        findings.extend(changes_implausible(doc, runbook))
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return result
+
+
+def _executor_fields() -> dict[str, tuple[Mapping[str, str], Mapping[str, str]]]:
+    """(fields, host fields) of every installed executor, by step key."""
+    return {
+        key: (dict(getattr(cls, "fields", {}) or {}), dict(getattr(cls, "host_fields", {}) or {}))
+        for key, cls in executor_classes().items()
+    }
 
 
 def _list(value: Any) -> list[Any]:
@@ -191,39 +226,6 @@ def _var_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
                     rule="RB111",
                 )
             )
-    return findings
-
-
-def _downtime_findings(runbook: Runbook) -> list[RunbookError]:
-    marks = [(phase.downtime, phase) for phase in runbook.phases if phase.downtime]
-    kinds = [kind for kind, _ in marks]
-    if not marks:
-        return []
-    if kinds.count("begins") != 1 or kinds.count("ends") != 1 or kinds.index("begins") > kinds.index("ends"):
-        return [
-            ValidationError(
-                "downtime markers must be one 'downtime: begins' followed by one 'downtime: ends'",
-                span=marks[0][1].span,
-                rule="RB112",
-            )
-        ]
-    return []
-
-
-def _notify_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
-    findings: list[RunbookError] = []
-    for step in runbook.all_steps():
-        if step.executor == "notify" and isinstance(step.spec, dict):
-            channel = step.spec.get("channel")
-            if isinstance(channel, str) and channel not in runbook.notify and channel != "log":
-                findings.append(
-                    ValidationError(
-                        f"notify channel {channel!r} is not declared under notify:",
-                        span=doc.span(f"{step.pointer}/notify/channel"),
-                        hint=f"declared: {', '.join(sorted(runbook.notify)) or 'none'} (and the built-in 'log')",
-                        rule="RB113",
-                    )
-                )
     return findings
 
 

@@ -9,13 +9,22 @@ from typing import Any
 from runbook_engine.errors import RunbookError
 from runbook_engine.lint.analysis import Analysis
 
-DOCS = "docs/lint-rules.md"
-
 
 def _source_line(analysis: Analysis, finding: RunbookError) -> str:
     if finding.span is None:
         return ""
+    if finding.span.path not in (analysis.path, getattr(analysis.document, "path", None)):
+        return _line_of(finding.span.path, finding.span.line)  # a lint settings file
     return analysis.line(finding.span.line)
+
+
+def _line_of(path: str, number: int) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def _caret(finding: RunbookError, line: str) -> str:
@@ -67,24 +76,40 @@ def as_json(analyses: Sequence[Analysis]) -> str:
 
 
 def sarif(analyses: Sequence[Analysis]) -> str:
+    """SARIF 2.1.0 for code-scanning UIs: every registered rule with its name, short and
+    full description, default level and an absolute help URI; every finding a result
+    pointing at its rule by id and index, with its region."""
     from runbook_engine import __version__
+    from runbook_engine.lint.rules import DOCS_URL, Rule, registry
 
+    known = registry()
+    used = {f.rule for a in analyses for f in a.findings}
+    rules: list[Rule] = list(known.values()) + [
+        Rule(id=r, name=r, summary=r, description=r) for r in sorted(used - set(known))
+    ]
+    index = {rule.id: i for i, rule in enumerate(rules)}
     results = []
-    rules: dict[str, dict[str, Any]] = {}
     for analysis in analyses:
         for finding in analysis.findings:
-            rules.setdefault(finding.rule, {"id": finding.rule, "helpUri": f"{DOCS}#{finding.rule.lower()}"})
             region: dict[str, Any] = {}
             if finding.span:
-                region = {"startLine": finding.span.line, "startColumn": finding.span.col}
+                span = finding.span
+                region = {"startLine": span.line, "startColumn": span.col}
+                if span.end_line and span.end_col and (span.end_line, span.end_col) > (span.line, span.col):
+                    region.update(endLine=span.end_line, endColumn=span.end_col)
+                source = _source_line(analysis, finding)
+                if source:
+                    region["snippet"] = {"text": source}
             message = finding.message + (f" ({finding.hint})" if finding.hint else "")
+            uri = (finding.span.path if finding.span else analysis.path).replace("\\", "/")
             results.append(
                 {
                     "ruleId": finding.rule,
-                    "level": finding.severity,
+                    "ruleIndex": index[finding.rule],
+                    "level": finding.severity if finding.severity in ("error", "warning") else "note",
                     "message": {"text": message},
                     "locations": [
-                        {"physicalLocation": {"artifactLocation": {"uri": analysis.path}, "region": region}}
+                        {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}
                     ],
                 }
             )
@@ -93,12 +118,38 @@ def sarif(analyses: Sequence[Analysis]) -> str:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "runbook-lint", "version": __version__, "rules": list(rules.values())}},
+                "tool": {
+                    "driver": {
+                        "name": "runbook-lint",
+                        "version": __version__,
+                        "informationUri": DOCS_URL,
+                        "rules": [_rule_descriptor(rule) for rule in rules],
+                    }
+                },
                 "results": results,
             }
         ],
     }
     return json.dumps(log, indent=2) + "\n"
+
+
+def _rule_descriptor(rule: Any) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": _camel(rule.name),
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.description},
+        "helpUri": rule.help_uri,
+        "help": {"text": f"{rule.summary} See {rule.help_uri}"},
+        "defaultConfiguration": {"level": rule.severity},
+        "properties": {"configurable": rule.configurable},
+    }
+
+
+def _camel(name: str) -> str:
+    """SARIF rule names are identifiers: ``unknown key`` → ``UnknownKey``."""
+    words = [w for w in "".join(c if c.isalnum() else " " for c in name).split() if w]
+    return "".join(w[0].upper() + w[1:] for w in words) or "Rule"
 
 
 def github(analyses: Sequence[Analysis]) -> str:

@@ -8,8 +8,9 @@ import re
 from collections.abc import Iterable, Mapping
 
 from runbook_engine.errors import LintWarning, RunbookError, TemplateError
+from runbook_engine.lint.step_rules import every_step
 from runbook_engine.loader import Document, escape
-from runbook_engine.model import Runbook, Step
+from runbook_engine.model import Runbook
 from runbook_engine.shell_values import slot, slots
 from runbook_engine.templating import has_template, raw_uses, strings_in
 
@@ -18,17 +19,9 @@ SHELL_EXECUTORS = ("shell", "ssh")
 _EXPRESSION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 
 
-def _steps(runbook: Runbook) -> Iterable[Step]:
-    prereq = [p.step for p in runbook.prerequisites if p.step is not None]
-    for step in [*runbook.all_steps(), *prereq]:
-        yield step
-        if step.undo is not None:
-            yield step.undo
-
-
 def _commands(runbook: Runbook) -> Iterable[tuple[str, str]]:
     """(pointer, text) of every shell command template."""
-    for step in _steps(runbook):
+    for step in every_step(runbook):
         if step.executor not in SHELL_EXECUTORS:
             continue
         base = f"{step.pointer}/{escape(step.executor)}"
@@ -61,7 +54,7 @@ def _interpolates(text: str) -> bool:
 def sql_text_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
     """RB205: a template value in SQL text would become SQL syntax; bind it instead."""
     findings: list[RunbookError] = []
-    for step in _steps(runbook):
+    for step in every_step(runbook):
         if step.executor != "sql" or not isinstance(step.spec, Mapping):
             continue
         for key in ("query", "script"):
@@ -81,7 +74,7 @@ def sql_text_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
 def raw_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
     """RB206 (warning): ``| raw`` lets a value become syntax; every use is shown."""
     findings: list[RunbookError] = []
-    for step in _steps(runbook):
+    for step in every_step(runbook):
         for ptr, text in strings_in(step.spec, f"{step.pointer}/{escape(step.executor)}"):
             if has_template(text) and raw_uses(text):
                 offset = max(text.find("raw"), 0)

@@ -10,6 +10,7 @@ may start, so their words never reach the parser as keywords.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -288,26 +289,34 @@ def _number(source: str, pos: int) -> tuple[Token, int]:
             )
         unit = unit_match.group()
     _no_trailing_name(source, start, pos)
-    return Token(DUR, duration_seconds(parts), start, pos - start), pos
+    try:
+        seconds = duration_seconds(parts)
+    except OverflowError:
+        raise _too_large(source, source[start:pos], start) from None
+    return Token(DUR, seconds, start, pos - start), pos
 
 
-#: Largest number a predicate may write: beyond it a float is infinite, and an
-#: integer is too long for Python to read (4300 digits) or for any real comparison.
+#: Longest number a predicate may write: an integer of 4300 digits is more than
+#: Python reads, and no real comparison needs more than a few.
 MAX_DIGITS = 100
-MAX_EXPONENT = 300
+#: Numbers stay below 1e{MAX_EXPONENT}: larger floats are infinite.
+MAX_EXPONENT = 308
+
+
+def _too_large(source: str, text: str, start: int) -> PredicateError:
+    return _error(
+        source,
+        f'number "{text[:20]}{"…" if len(text) > 20 else ""}" is too large',
+        start,
+        len(text),
+        hint=f"numbers have at most {MAX_DIGITS} digits and stay below 1e{MAX_EXPONENT}",
+    )
 
 
 def _check_magnitude(source: str, text: str, start: int) -> None:
     mantissa, _, exponent = text.lower().partition("e")
-    digits = len(mantissa.split(".")[0].lstrip("0"))
-    if len(mantissa) > MAX_DIGITS or (exponent and digits + int(exponent) > MAX_EXPONENT):
-        raise _error(
-            source,
-            f'number "{text[:20]}{"…" if len(text) > 20 else ""}" is too large',
-            start,
-            len(text),
-            hint=f"numbers have at most {MAX_DIGITS} digits and stay below 1e{MAX_EXPONENT}",
-        )
+    if len(mantissa) > MAX_DIGITS or len(exponent.lstrip("+-")) > 3 or not math.isfinite(float(text)):
+        raise _too_large(source, text, start)
 
 
 def _no_trailing_name(source: str, start: int, pos: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from runbook_engine.redaction import Redactor
 from runbook_engine.report.inputs import ReportInputs, inputs_from_run_dir, inputs_of
-from runbook_engine.report.summary import RunReport, build_report
+from runbook_engine.report.summary import PlannedStep, RunReport, build_report
 
 FORMATS = ("markdown", "json", "junit", "html")
 
@@ -20,6 +20,7 @@ def render_report(
     budgets: Mapping[str, Any] | None = None,
     redactor: Redactor | None = None,
     run_id: str | None = None,
+    planned: Sequence[PlannedStep] = (),
 ) -> str:
     """Render the report of a run in ``fmt`` (markdown, json, junit, html).
 
@@ -31,7 +32,7 @@ def render_report(
     if redactor:
         events = redactor.redact_obj(list(events))
         success = redactor.redact_obj(success) if success is not None else None
-    report = build_report(events, success=success, budgets=budgets, run_id=run_id)
+    report = build_report(events, success=success, budgets=budgets, run_id=run_id, planned=planned)
     text = _renderer(fmt)(report)
     return redactor(text) if redactor else text
 

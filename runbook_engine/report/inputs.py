@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook_engine.errors import RunbookError
+from runbook_engine.report.summary import PlannedStep
 
 if TYPE_CHECKING:
     from runbook_engine.model import Runbook
@@ -24,6 +25,7 @@ RUNBOOK_COPY = "runbook.yaml"
 class ReportInputs:
     success: dict[str, str] = field(default_factory=dict)
     budgets: dict[str, float] = field(default_factory=dict)
+    steps: tuple[PlannedStep, ...] = ()
 
 
 def inputs_of(runbook: Runbook) -> ReportInputs:
@@ -33,7 +35,26 @@ def inputs_of(runbook: Runbook) -> ReportInputs:
         budgets["run"] = runbook.window.max_duration
     if runbook.window.downtime_budget is not None:
         budgets["downtime"] = runbook.window.downtime_budget
-    return ReportInputs(success={k: str(v) for k, v in runbook.success.items()}, budgets=budgets)
+    return ReportInputs(
+        success={k: str(v) for k, v in runbook.success.items()},
+        budgets=budgets,
+        steps=planned_steps(runbook),
+    )
+
+
+def planned_steps(runbook: Runbook) -> tuple[PlannedStep, ...]:
+    """The prerequisites and the forward steps, in runbook order (rollback steps run
+    only when needed, so a run that did not roll back did not skip them)."""
+    planned = [
+        PlannedStep(
+            item.step.id if item.step else f"prerequisite-{index + 1}", "prerequisites", item.text
+        )
+        for index, item in enumerate(runbook.prerequisites)
+    ]
+    planned += [
+        PlannedStep(step.id, phase.id, step.title) for phase in runbook.phases for step in phase.steps
+    ]
+    return tuple(planned)
 
 
 def inputs_from_run_dir(run_dir: Path, runbook_sha256: str | None) -> ReportInputs | None:

@@ -8,6 +8,8 @@ from runbook_engine.report.summary import RunReport
 from runbook_engine.report.text import (
     DECISION_HEADER,
     HOST_HEADER,
+    OPERATOR_HEADER,
+    SESSION_HEADER,
     STEP_HEADER,
     budget_text,
     decision_row,
@@ -16,9 +18,12 @@ from runbook_engine.report.text import (
     duration_text,
     host_row,
     metric_text,
+    operator_row,
     retry_line,
+    session_row,
     step_row,
     timestamp,
+    var_rows,
 )
 
 _OUTCOME = {"pass": "✅ pass", "fail": "❌ fail", "unknown": "❔ unknown"}
@@ -27,7 +32,7 @@ _OUTCOME = {"pass": "✅ pass", "fail": "❌ fail", "unknown": "❔ unknown"}
 def render_markdown(report: RunReport) -> str:
     out: list[str] = [f"# Run report: {_cell(report.runbook or '?')}", ""]
     out += _table(
-        ["", ""],
+        ["Run facts", ""],
         [
             ["Run", report.run_id or "?"],
             ["Initiator", report.initiator or "?"],
@@ -56,6 +61,15 @@ def render_markdown(report: RunReport) -> str:
                 for v in report.verdicts
             ],
         )
+    if report.vars:
+        out += ["## Variables", "", "Secrets are shown as `***`.", ""]
+        out += _table(["Variable", "Value"], var_rows(report.vars))
+    if report.operator_actions:
+        out += ["## Operator actions", "", "Approvals, confirmations and the inputs given.", ""]
+        out += _table(OPERATOR_HEADER, [operator_row(a) for a in report.operator_actions])
+    if len(report.sessions) > 1:
+        out += ["## Sessions", "", "The run was resumed; each row is one runner process.", ""]
+        out += _table(SESSION_HEADER, [session_row(s) for s in report.sessions])
     out += ["## Timeline", ""]
     for phase in report.phases:
         marker = f" — downtime {phase.downtime}" if phase.downtime else ""
@@ -67,6 +81,9 @@ def render_markdown(report: RunReport) -> str:
             "",
         ]
         out += _table(STEP_HEADER, [step_row(s) for s in phase.steps])
+    if report.not_run:
+        out += ["## Not run", ""]
+        out += _bullets(f"{p.id} ({p.phase})" + (f": {p.title}" if p.title else "") for p in report.not_run)
     if report.hosts:
         out += ["## Per-host results", ""]
         out += _table(HOST_HEADER, [host_row(h) for h in report.hosts])

@@ -12,8 +12,9 @@ from datetime import datetime
 from fnmatch import fnmatch
 from typing import Any
 
-from runbook_engine.durations import parse_duration
+from runbook_engine.durations import format_duration, parse_duration
 from runbook_engine.journal.replay import RunState, replay
+from runbook_engine.recap import is_recap, recap_text
 from runbook_engine.report.targets import Verdict, check_target
 
 #: Steps whose outcome makes up `smoke_pass_rate` (a percentage, 0–100); the rollback's
@@ -26,6 +27,9 @@ RUN_BUDGET = ("run", "total_duration")
 
 @dataclass(frozen=True, slots=True)
 class StepRow:
+    """One step of the run; ``retries`` counts re-runs after a failed attempt only
+    (a gate that paused and went on after a resume is not retried)."""
+
     id: str
     phase: str | None
     status: str
@@ -36,6 +40,49 @@ class StepRow:
     budget: float | None
     overrun: float | None
     error: str | None
+    title: str = ""
+    executor: str | None = None
+    retries: int = 0
+
+    @property
+    def label(self) -> str:
+        """What a reader recognises: a prerequisite by its text, a step by its id."""
+        return self.title if self.phase == "prerequisites" and self.title else self.id
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    """A step the runbook has, whether or not the run reached it."""
+
+    id: str
+    phase: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRow:
+    """An operator's act on the run: a confirmation, an approval, a skip or rerun,
+    with the inputs given (the journal holds them redacted already)."""
+
+    at: str | None
+    by: str
+    action: str
+    step: str | None
+    inputs: Mapping[str, Any]
+    auto: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One stretch of the run by one runner process, and how it ended: ``finished``,
+    ``paused`` (waiting for an operator), ``crashed`` (stopped without a word: killed,
+    power loss), or ``running`` (the last one, still going)."""
+
+    started_at: str | None
+    by: str | None
+    ended_at: str | None
+    ending: str
+    interrupted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +145,10 @@ class RunReport:
     retries: tuple[StepRow, ...]
     deviations: tuple[Deviation, ...]
     rollback: Mapping[str, Any] | None = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    operator_actions: tuple[OperatorRow, ...] = ()
+    sessions: tuple[SessionRow, ...] = ()
+    not_run: tuple[PlannedStep, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -107,8 +158,12 @@ def build_report(
     success: Mapping[str, str] | None = None,
     budgets: Mapping[str, Any] | None = None,
     run_id: str | None = None,
+    planned: Sequence[PlannedStep] = (),
 ) -> RunReport:
-    """Summarise a run's (already redacted) events for its change ticket."""
+    """Summarise a run's (already redacted) events for its change ticket.
+
+    ``planned`` lists the runbook's steps, so those the run never reached are shown
+    too (as not run, and as skipped in JUnit)."""
     state = replay(events)
     started = next((e for e in events if e.get("event") == "run_started"), {})
     success = dict(success if success is not None else started.get("success") or {})
@@ -117,6 +172,7 @@ def build_report(
     end = state.finished_at or last_ts
 
     phases = _phases(events, state, budget_of)
+    sessions = _sessions(events)
     downtime = _downtime(state, end, budget_of.get("downtime"))
     total = _seconds(state.started_at, end)
     smoke = [
@@ -161,9 +217,13 @@ def build_report(
         decisions=tuple(
             {k: v for k, v in d.items() if k not in ("seq", "event")} for d in state.decisions
         ),
-        retries=tuple(s for s in all_steps if s.attempts > 1),
-        deviations=_deviations(events, state, phases, downtime, total, budget_of),
+        retries=tuple(s for s in all_steps if s.retries > 0),
+        deviations=_deviations(events, state, phases, downtime, total, budget_of, sessions),
         rollback=rollback,
+        vars=dict(state.vars),
+        operator_actions=_operator_rows(state.operator_actions),
+        sessions=sessions,
+        not_run=tuple(p for p in planned if p.id not in state.steps),
     )
 
 
@@ -196,6 +256,7 @@ def _phases(
             step_order.setdefault(step)
     for step_id in state.steps:
         step_order.setdefault(step_id)
+    facts = _step_facts(events)
     by_phase: dict[str | None, list[str]] = {}
     for step_id in step_order:
         if step_id in state.steps:
@@ -203,7 +264,7 @@ def _phases(
     rows: list[PhaseRow] = []
     for phase_id in phase_order:
         steps = tuple(
-            _step_row(step_id, state, budget_of) for step_id in by_phase.get(phase_id, ())
+            _step_row(step_id, state, budget_of, facts.get(step_id, {})) for step_id in by_phase.get(phase_id, ())
         )
         info = state.phases.get(phase_id)
         started = info.started_at if info else None
@@ -229,7 +290,41 @@ def _phases(
     return tuple(rows)
 
 
-def _step_row(step_id: str, state: RunState, budget_of: Mapping[str, float]) -> StepRow:
+def _step_facts(events: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per step: its title and executor (from ``step_started``) and its real retries.
+
+    A ``step_started`` of attempt 2 or more is a retry when the attempt before it
+    failed (a failed ``step_finished``, then ``resume --from`` or
+    ``--retry-failed-hosts``) or went on within one session (the step's own
+    ``retries``). A gate that paused, or a step a crash cut short, starts again after
+    the resume: that is no retry."""
+    facts: dict[str, dict[str, Any]] = {}
+    last: dict[str, str] = {}  # step → started | waited | failed | done
+    for event in events:
+        name = event.get("event")
+        step = event.get("step")
+        if name == "resumed":
+            last.update({k: "waited" for k, v in last.items() if v == "started"})
+        if not isinstance(step, str):
+            continue
+        info = facts.setdefault(step, {"title": "", "executor": None, "retries": 0})
+        if name == "paused":
+            last[step] = "waited"
+        elif name == "step_finished":
+            last[step] = "failed" if event.get("status") in ("failed", "cancelled") else "done"
+        elif name == "step_started":
+            info["title"] = str(event.get("title") or info["title"])
+            info["executor"] = event.get("executor") or info["executor"]
+            attempt = event.get("attempt")
+            if isinstance(attempt, int) and attempt > 1 and last.get(step) in ("started", "failed"):
+                info["retries"] += 1
+            last[step] = "started"
+    return facts
+
+
+def _step_row(
+    step_id: str, state: RunState, budget_of: Mapping[str, float], facts: Mapping[str, Any]
+) -> StepRow:
     step = state.steps[step_id]
     result = step.result or {}
     duration = _seconds(step.started_at, step.finished_at)
@@ -248,6 +343,9 @@ def _step_row(step_id: str, state: RunState, budget_of: Mapping[str, float]) -> 
         budget=budget,
         overrun=_overrun(duration, budget),
         error=str(error) if error else None,
+        title=str(facts.get("title") or ""),
+        executor=facts.get("executor"),
+        retries=int(facts.get("retries") or 0),
     )
 
 
@@ -264,7 +362,7 @@ def _hosts(state: RunState) -> tuple[HostRow, ...]:
                 HostRow(
                     step=step_id,
                     host=str(host),
-                    ok=_host_ok(fields),
+                    ok=_host_ok(fields, step.status),
                     rc=fields.get("rc"),
                     duration=(
                         float(fields["duration"])
@@ -277,24 +375,104 @@ def _hosts(state: RunState) -> tuple[HostRow, ...]:
     return tuple(rows)
 
 
-def _host_ok(fields: Mapping[str, Any]) -> bool | None:
-    if isinstance(fields.get("ok"), bool):
-        return bool(fields["ok"])
+def _host_ok(fields: Mapping[str, Any], step_status: str) -> bool | None:
+    """A host's verdict from whatever its executor reports: a boolean ``ok``,
+    Ansible's counters (``ok`` is a count there), an HTTP status, or an exit code.
+    An HTTP answer is judged by the step's ``expect`` (a 503 may be what was wanted),
+    so a reachable host of a step that succeeded is ok."""
     if fields.get("unreachable"):
         return False
-    if isinstance(fields.get("failed"), int | bool) and fields.get("failed"):
+    if fields.get("error"):
         return False
+    if isinstance(fields.get("ok"), bool):
+        return bool(fields["ok"])
+    failed = fields.get("failed")
+    if is_recap(fields):
+        return failed == 0
+    if failed is True:
+        return False
+    status = fields.get("status")
+    if isinstance(status, int) and not isinstance(status, bool):
+        return step_status == "succeeded" or status < 400
     rc = fields.get("rc")
-    if isinstance(rc, int):
+    if isinstance(rc, int) and not isinstance(rc, bool):
         return rc == 0
     return None
 
 
 def _host_detail(fields: Mapping[str, Any]) -> str:
-    """The per-host counters worth a column: Ansible's stats and unreachability."""
-    keys = ("changed", "failed", "unreachable", "skipped", "status", "error")
-    parts = [f"{k}={fields[k]}" for k in keys if k in fields and fields[k] not in (None, "")]
-    return " ".join(parts)
+    """The per-host facts worth a column: Ansible's recap counters, or an HTTP
+    answer's status and latency, or the error."""
+    parts: list[str] = []
+    if is_recap(fields):
+        parts.append(recap_text(fields))
+    elif isinstance(fields.get("status"), int) and not isinstance(fields.get("status"), bool):
+        parts.append(f"HTTP {fields['status']}")
+        latency = fields.get("latency")
+        if isinstance(latency, int | float) and not isinstance(latency, bool):
+            parts.append(f"latency {format_duration(float(latency))}")
+    elif fields.get("unreachable") is True:
+        parts.append("unreachable")
+    if fields.get("error"):
+        parts.append(f"error: {fields['error']}")
+    return ", ".join(parts)
+
+
+def _operator_rows(actions: Sequence[Mapping[str, Any]]) -> tuple[OperatorRow, ...]:
+    return tuple(
+        OperatorRow(
+            at=a.get("ts"),
+            by=str(a.get("by") or "?"),
+            action=str(a.get("action") or "?"),
+            step=a.get("step") if isinstance(a.get("step"), str) else None,
+            inputs=dict(a.get("inputs") or {}) if isinstance(a.get("inputs"), Mapping) else {},
+            auto=bool(a.get("auto")),
+        )
+        for a in actions
+    )
+
+
+def _sessions(events: Sequence[Mapping[str, Any]]) -> tuple[SessionRow, ...]:
+    """Split the run at each ``resumed``: who ran each stretch and how it ended."""
+    rows: list[SessionRow] = []
+    start: str | None = None
+    by: str | None = None
+    last: str | None = None
+    ending = "running"
+    running: dict[str, None] = {}
+    for event in events:
+        name = event.get("event")
+        step = event.get("step")
+        if name == "run_started":
+            start, by = event.get("ts"), event.get("initiator")
+        elif name == "resumed":
+            crashed = ending == "running"
+            rows.append(
+                SessionRow(
+                    start,
+                    by,
+                    last,
+                    "crashed" if crashed else ending,
+                    tuple(running) if crashed else (),
+                )
+            )
+            start, by, ending = event.get("ts"), event.get("by"), "running"
+            running.clear()
+        elif name == "step_started" and isinstance(step, str):
+            running[step] = None
+        elif name in ("step_finished", "paused") and isinstance(step, str):
+            running.pop(step, None)
+        if name == "paused":
+            ending = "paused"
+        elif name == "run_finished":
+            ending = "finished"
+        elif name not in ("operator", "journal_repaired") and ending == "paused":
+            ending = "running"  # a gate paused, another step went on in the same session
+        if name != "journal_repaired":  # written by the next runner, at its start
+            last = event.get("ts") or last
+    if start is not None or rows:
+        rows.append(SessionRow(start, by, last, ending, tuple(running)))
+    return tuple(rows)
 
 
 def _downtime(state: RunState, run_end: str | None, budget: float | None) -> Downtime:
@@ -338,8 +516,22 @@ def _deviations(
     downtime: Downtime,
     total: float | None,
     budget_of: Mapping[str, float],
+    sessions: Sequence[SessionRow] = (),
 ) -> tuple[Deviation, ...]:
     found: list[Deviation] = []
+    for session in sessions[:-1]:
+        if session.ending == "crashed":
+            cut = f"; steps cut short: {', '.join(session.interrupted)}" if session.interrupted else ""
+            found.append(
+                Deviation(
+                    "crash",
+                    session.ended_at,
+                    f"the runner stopped without finishing (crash or kill){cut}",
+                )
+            )
+    for session in sessions[1:]:
+        found.append(Deviation("resumed", session.started_at, f"run resumed by {session.by or '?'}"))
+    found += _failed_but_continued(events)
     auto: list[Mapping[str, Any]] = []
     for event in events:
         name = event.get("event")
@@ -433,7 +625,34 @@ def _deviations(
                 "the run ended before the downtime-ending phase finished",
             )
         )
-    return tuple(found)
+    return tuple(sorted(found, key=lambda d: d.at or "~"))
+
+
+def _failed_but_continued(events: Sequence[Mapping[str, Any]]) -> list[Deviation]:
+    """Steps that failed while the forward run went on past them (``on_failure:
+    continue``): the run may have succeeded, but not as written."""
+    found: list[Deviation] = []
+    failed: dict[str, Mapping[str, Any]] = {}
+    for event in events:
+        name = event.get("event")
+        if name == "step_finished" and event.get("status") == "failed" and event.get("phase") != "rollback":
+            failed[str(event.get("step"))] = event
+        elif name == "step_started" and event.get("phase") != "rollback" and failed:
+            failed.pop(str(event.get("step")), None)  # tried again: a retry, not a deviation
+            for step_id, finished in list(failed.items()):
+                error = finished.get("error") or (finished.get("result") or {}).get("error")
+                why = f" ({error})" if error else ""
+                found.append(
+                    Deviation(
+                        "failed-continued",
+                        finished.get("ts"),
+                        f"step {step_id} failed{why}; the run continued past it",
+                    )
+                )
+                del failed[step_id]
+        elif name in ("rollback_started", "run_finished"):
+            failed.clear()
+    return found
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:

@@ -77,7 +77,9 @@ def test_retry_failed_hosts_redeploys_only_the_failed_host(demo: Path, tmp_path:
     assert "deploy-code runs again on app-02 only" in preview.stdout
     assert "keeps its result on app-01, app-03" in preview.stdout
 
-    subprocess.run(["rm", "-rf", obstacle], check=True)  # the operator clears the fault
+    blocking = Path(snapshot["hosts"]["app-02"]["root"]) / obstacle.lstrip("/")  # as the host sees it
+    assert blocking.is_dir(), blocking
+    subprocess.run(["rm", "-rf", str(blocking)], check=True)  # the operator clears the fault
     secret = yaml.safe_load((demo / "vars.yaml").read_text(encoding="utf-8"))["db_dsn"]  # not journaled
     resumed = runbook(
         demo, "resume", "last", "--retry-failed-hosts", "deploy-code", "--yes", "--var", f"db_dsn={secret}"

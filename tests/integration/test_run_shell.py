@@ -175,7 +175,8 @@ def test_describe_shows_rendered_commands() -> None:
             script=t.replace("{{v}}", '"${RB_V1}"'), values=("v2",), shown=t.replace("{{v}}", "'v2'")
         ),
     )
-    assert ShellExecutor().describe(call) == ["(cd /opt) deploy 'v2'"]
+    # valid shell a reader can paste (regression: `(cd /opt) deploy` ran deploy outside /opt)
+    assert ShellExecutor().describe(call) == ["cd /opt && deploy 'v2'"]
 
 
 @pytest.mark.skipif(

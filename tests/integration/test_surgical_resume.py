@@ -103,7 +103,7 @@ def test_retry_failed_hosts_reruns_only_the_failed_host(fleet: Path) -> None:
     (action,) = [e for e in journal if e["event"] == "operator" and e["action"] == "retry_failed_hosts"]
     assert action["hosts"] == {"push": ["h2"]}
     report = cli(fleet, "report", "last")
-    assert "push: 2 attempts" in report.stdout
+    assert "push: retried once (2 attempts)" in report.stdout
 
 
 def test_from_reruns_the_step_and_everything_after(fleet: Path) -> None:
@@ -164,3 +164,29 @@ def test_refusals_are_clear_and_run_nothing(fleet: Path, args: tuple[str, ...], 
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert len(events(fleet)) == before
+
+
+def test_an_interrupted_run_resumes_from_a_step(fleet: Path) -> None:
+    """The runner is SIGKILLed in the middle of a step: the run never finished (the
+    journal says running), and --from runs the interrupted step again without --rerun."""
+    (fleet / "hang").touch()
+    runner = subprocess.Popen(
+        [RUNBOOK_BIN, "run", "book.yaml", "-i", "inv.yaml", "--runs-dir", "runs"],
+        cwd=fleet, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (fleet / "hang.pid").exists():
+        assert runner.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait(timeout=30)
+    assert not any(e["event"] == "run_finished" for e in events(fleet))
+    (fleet / "hang").unlink()
+    preview = cli(fleet, "resume", "last", "--from", "wait-here", "--dry-run")
+    assert preview.returncode == 0, preview.stderr
+    assert "(interrupted), resume --from wait-here" in preview.stdout
+    done = cli(fleet, "resume", "last", "--from", "wait-here", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert lines(fleet / "wait.log") == ["waited"]
+    assert lines(fleet / "after.log") == ["after"]
+    assert [len(lines(fleet / h / "deployed")) for h in ("h1", "h2", "h3")] == [1, 1, 1]

@@ -94,12 +94,28 @@ hostile = st.lists(
 ).map("".join)
 
 
-@given(value=hostile, context=st.sampled_from(sorted(CONTEXTS)))
-def test_property_no_value_executes_in_any_context(value: str, context: str) -> None:
+#: Where a value comes from: a var, a captured output, an inventory var.
+SOURCES = {
+    "var": "{{ v }}",
+    "capture": "{{ steps['make-it'].out }}",
+    "inventory": "{{ host.vars.note }}",
+}
+
+
+@given(
+    value=hostile,
+    context=st.sampled_from(sorted(CONTEXTS)),
+    source=st.sampled_from(sorted(SOURCES)),
+)
+def test_property_no_value_executes_in_any_context(value: str, context: str, source: str) -> None:
     marker = Path("/nonexistent-marker-runbook")  # only ever reported, never created
     if context == "heredoc" and value.split("\n").count("EOF"):
         value = value.replace("EOF", "E0F")  # a line EOF would end the author's here-doc
-    command = Renderer({"v": value}).render_command(CONTEXTS[context])
+    renderer = Renderer(
+        {"v": value},
+        {"steps": {"make-it": {"out": value}}, "host": {"name": "h", "vars": {"note": value}}},
+    )
+    command = renderer.render_command(CONTEXTS[context].replace("{{ v }}", SOURCES[source]))
     assert sh(command, marker) == expected(context, value)
 
 

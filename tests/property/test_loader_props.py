@@ -45,6 +45,9 @@ def check(text: str, record: bool = True) -> Analysis | None:
 
 YAML_PIECES = st.sampled_from(
     [
+        "1" + "0" * 5000,  # over Python's 4300-digit limit (issue 12)
+        ".inf",
+        ".nan",
         "\n",
         "  ",
         "    ",
@@ -148,10 +151,28 @@ PREDICATES = st.sampled_from(
 )
 DURATIONS = st.sampled_from(["30s", "15m", "1h30m", "500ms", 90, 0.5])
 BAD_DURATIONS = st.one_of(st.sampled_from(["5 minutes", "-1", "", "1h 30m"]), st.integers(-5, -1))
+#: Values that once produced a traceback or a hang instead of a finding (issue 12).
+HOSTILE = st.sampled_from(
+    [
+        float("inf"),
+        float("nan"),
+        "{{ x | lenght }}",
+        "{{ 10 ** 5000 }}",
+        "{{ 'a' * 10 ** 9 }}",
+        "{{ 1" + "0" * 5000 + " }}",
+        "stdout matches /(a+)+$/",
+        "stdout matches /(?=x)/",
+        "duration < 1e400h",
+        "cat <<'EOF'\n{{ x }}\nEOF",
+        "Mars/Olympus",
+        1_000_000_000,
+    ]
+)
 JUNK: st.SearchStrategy[Any] = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
+    HOSTILE,
     st.floats(allow_nan=True),
     st.text(max_size=20),
     st.lists(st.integers(), max_size=3),

@@ -143,6 +143,11 @@ def test_printed_ast_parses_back_to_the_same_ast(expr: Node) -> None:
 
 _VOCABULARY = [
     *sorted(KEYWORDS),
+    "1e400h",
+    "1" + "0" * 5000,
+    "/(a+)+$/",
+    "/(?<=a)b/",
+    "/\\1/",
     *"()[],.+-*/<>=!&|\"'{}",
     "==",
     "!=",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,7 @@ def test_every_phase_with_its_budget_and_every_step(monthly: Runbook) -> None:
 
 
 def test_decision_matrix_is_a_table_with_a_row_per_decision(monthly: Runbook) -> None:
-    text = render_checklist(monthly, {})
+    text = render_checklist(monthly, _values(monthly))
     section = text.split("## Rollback Decision Matrix\n", 1)[1].lstrip("\n")
     table = section.split("\n\n", 1)[0]
     rows = table.splitlines()
@@ -94,7 +95,15 @@ def test_decision_matrix_is_a_table_with_a_row_per_decision(monthly: Runbook) ->
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
         assert len(cells) == 4, row
         assert cells[0] == decision.condition and cells[1] == decision.severity.upper()
-    assert "| Roll back after 10m of monitoring |" in table
+    # the seed's matrix words: "Immediate rollback", "Rollback after 10 min monitoring"
+    values = _values(monthly)
+    for decision in monthly.decisions:
+        if decision.action == "rollback":
+            window = decision.window(values)
+            wanted = f"Rollback after {window / 60:g} min monitoring" if window else "Immediate rollback"
+            assert f"| {decision.severity.upper()} | {wanted}" in table, decision.condition
+    assert "| Rollback after 10 min monitoring" in table
+    assert "| Immediate rollback. Never run mixed versions in production" in table
 
 
 def test_success_metrics_and_expected_outcomes_in_words(monthly: Runbook) -> None:
@@ -211,3 +220,116 @@ def test_html_checklist_is_a_page_with_the_decision_table_and_no_raw_html(tmp_pa
     assert {"html", "title", "h1", "table", "td"} <= set(parser.seen)
     assert "script" not in parser.seen and "&lt;script&gt;" in page
     assert "<title>Update &lt;v2&gt;</title>" in page
+
+
+def _values(monthly: Runbook) -> dict[str, object]:
+    return dict(resolve_vars(monthly, {"version": "v2.4.0"}).values)
+
+
+def _step_section(text: str, title: str) -> str:
+    return text.split(f" {title}\n", 1)[1].split("\n####", 1)[0].split("\n### ", 1)[0]
+
+
+def test_a_working_directory_is_valid_shell(monthly: Runbook) -> None:
+    """Regression: `(cd DIR) cmd` runs cmd outside DIR; a reader pasting it got it wrong."""
+    text = render_checklist(monthly, _values(monthly))
+    assert re.search(r"^cd /opt/deployments && \S", text, re.M)
+    assert "(cd " not in text
+
+
+def _fences(text: str) -> list[tuple[str, str]]:
+    """(executor, code fence language) of every step that shows a command."""
+    found = []
+    for section in text.split("\n#### ")[1:]:
+        executor = re.search(r"^\*executor: `(\w+)`", section, re.M)
+        fence = re.search(r"^```(\w*)$", section, re.M)
+        if executor and fence:
+            found.append((executor.group(1), fence.group(1)))
+    return found
+
+
+def test_code_fences_carry_each_executors_language(monthly: Runbook) -> None:
+    fences = _fences(render_checklist(monthly, _values(monthly)))
+    by_executor: dict[str, set[str]] = {}
+    for executor, language in fences:
+        by_executor.setdefault(executor, set()).add(language)
+    assert by_executor["ssh"] == {"bash"} and by_executor["shell"] == {"bash"}
+    assert by_executor["ansible"] == {"bash"} and by_executor["http"] == {"http"}
+    assert by_executor["notify"] == {"text"}
+    assert by_executor["sql"] <= {"sql", "text"}
+    assert "yaml" not in {language for _, language in fences}
+
+
+def test_a_monitor_step_is_prose_and_its_probe_a_request(monthly: Runbook) -> None:
+    text = render_checklist(monthly, _values(monthly))
+    section = next(s for s in text.split("\n#### ") if "*executor: `monitor`*" in s)
+    assert re.search(
+        r"^Watch for \S+, one sample every \S+ on hosts `app_tier`; the decision matrix is "
+        r"checked on every sample\.$",
+        section,
+        re.M,
+    ), section
+    assert "```http\nGET http://" in section
+    assert "{'" not in section and "probe:" not in section
+
+
+def test_a_manual_gate_shows_inputs_approvers_timeout_and_what_then() -> None:
+    doc = load_text(
+        textwrap.dedent(
+            """
+            runbook: 1
+            name: gates
+            phases:
+              - id: one
+                steps:
+                  - id: approve
+                    timeout: 30m
+                    manual:
+                      prompt: Approve the shutdown of site {{ site }}
+                      approvers: [bob, carol]
+                      distinct_from_initiator: true
+                      on_timeout: rollback
+                      inputs:
+                        ticket: {pattern: "CHG-[0-9]+", description: change ticket}
+                        backup_id: {type: string}
+                        dry: {type: bool, required: false}
+            vars:
+              site: {type: string}
+            """
+        ),
+        "gates.yaml",
+    )
+    text = render_checklist(build_runbook(doc), {"site": "ams1"})
+    section = _step_section(text, "approve")
+    assert "- [ ] **Approval**: Approve the shutdown of site ams1" in section
+    assert "  - Approvers: bob, carol" in section
+    assert "  - The approver must not be the person who started the run" in section
+    assert "  - Input `ticket` (matching `CHG-[0-9]+`): change ticket" in section
+    assert "  - Input `backup_id`" in section and "  - Input `dry` (bool, optional)" in section
+    assert "  - Timeout: 30m, then the run rolls back" in section
+    assert "```" not in section
+
+
+def test_html_checklist_has_real_checkboxes(monthly: Runbook) -> None:
+    from html.parser import HTMLParser
+
+    from runbook_engine.explain.html import markdown_to_html
+
+    page = markdown_to_html(render_checklist(monthly, {}), monthly.label)
+
+    class Boxes(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.boxes: list[dict[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "input":
+                self.boxes.append(dict(attrs))
+
+    parser = Boxes()
+    parser.feed(page)
+    markdown = render_checklist(monthly, {})
+    items = [line for line in markdown.splitlines() if line.lstrip().startswith("- [ ] ")]
+    assert len(parser.boxes) == len(items) >= len(monthly.prerequisites) + 1
+    assert all(box.get("type") == "checkbox" for box in parser.boxes)
+    assert "[ ]" not in page

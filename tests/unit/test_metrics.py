@@ -41,24 +41,25 @@ def test_textfile_holds_step_durations_outcome_and_downtime(tmp_path: Path) -> N
         == 14 * 60
     )
     assert got[("runbook_step_attempts", (("phase", "deploy"), rb, ("step", "extract")))] == 2
-    assert (
-        got[
-            (
-                "runbook_step_duration_seconds_count",
-                (("phase", "verify"), rb, ("status", "succeeded")),
-            )
-        ]
-        == 2
-    )
-    assert (
-        got[
-            (
-                "runbook_step_duration_seconds_sum",
-                (("phase", "prepare"), rb, ("status", "succeeded")),
-            )
-        ]
-        == 600
-    )
+
+    def total(sample: str, phase: str) -> float:
+        return sum(
+            v
+            for (name, labels), v in got.items()
+            if name == sample and ("phase", phase) in labels and ("status", "succeeded") in labels
+        )
+
+    assert total("runbook_step_duration_seconds_count", "verify") == 2
+    assert total("runbook_step_duration_seconds_sum", "prepare") == 600
+    labels = {
+        dict(labels)["step"]: dict(labels)
+        for (name, labels), _ in got.items()
+        if name == "runbook_step_duration_seconds_count"
+    }
+    assert set(labels["run-migrations"]) == {"runbook", "phase", "step", "executor", "status"}
+    assert got[("runbook_step_retries_total", (("phase", "deploy"), rb, ("step", "extract")))] == 1
+    assert got[("runbook_decisions_total", (("action", "warn"), rb, ("severity", "medium")))] == 1
+    assert got[("runbook_run_in_progress", (rb,))] == 0
     assert got[("runbook_success_target_met", (("metric", "downtime"), rb))] == 1
 
 

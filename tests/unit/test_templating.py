@@ -122,7 +122,17 @@ def test_strings_in_yields_every_string_with_its_pointer() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["{{ 10 ** 5000 }}", "{{ 'a' * n }}", "{{ n * 'a' }}", "{{ 2 ** n }}", "{{ [1] * n }}"]
+    "text",
+    [
+        "{{ 10 ** 5000 }}",
+        "{{ 'a' * n }}",
+        "{{ n * 'a' }}",
+        "{{ 2 ** n }}",
+        "{{ [1] * n }}",
+        "{{ 'x' | center(n) }}",
+        "{{ 'x' | indent(n) }}",
+        "{{ '%0999999999d' % 1 }}",
+    ],
 )
 def test_template_arithmetic_is_bounded_at_run_time(text: str) -> None:
     """`'a' * 10**9` took 9 s and 2.9 GB; now it is refused at once."""

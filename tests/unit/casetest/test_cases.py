@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_engine.casetest import collect, find_cases, load_case_file, run_cases
+from runbook_engine.casetest.cases import find_cases, load_case_file
 from runbook_engine.casetest.reporters import render_junit, render_text
+from runbook_engine.casetest.suite import collect, run_cases
 from runbook_engine.cli.main import main
 from runbook_engine.loader import load_file
 from runbook_engine.model import build_runbook
@@ -242,3 +243,79 @@ def test_junit_has_one_testcase_per_case() -> None:
     cases, _ = collect(rb, [])
     root = ET.fromstring(render_junit("book.yaml", run_cases(rb, cases)).split("\n", 1)[1])
     assert [c.get("name") for c in root.iter("testcase")] == [c.name for c in cases]
+
+
+def test_secrets_stay_masked_in_rendered_commands(tmp_path: Path) -> None:
+    book = tmp_path / "secret.yaml"
+    book.write_text(textwrap.dedent("""\
+        runbook: 1
+        name: secret
+        vars:
+          password: {type: string, secret: true, env: DB_PASSWORD}
+        phases:
+          - id: p
+            steps:
+              - id: token
+                shell: vault read token
+                secret_output: true
+                capture: {value: stdout}
+              - id: use
+                shell: login --token {{ steps.token.value }} --password {{ password }}
+    """))
+    cases = write_cases(tmp_path, """\
+        runbook-test: 1
+        cases:
+          - name: masked
+            env: {DB_PASSWORD: pw-very-secret}
+            stubs:
+              token: {fields: {rc: 0, stdout: tok-very-secret}}
+              use: {fields: {rc: 0}}
+            expect:
+              status: succeeded
+              commands: {use: {contains: "--token *** --password ***", not_contains: [tok-very-secret, pw-very-secret]}}
+    """)
+    rb = build_runbook(load_file(book))
+    found, findings = collect(rb, [str(cases)])
+    assert findings == []
+    (outcome,) = run_cases(rb, found, keep=tmp_path / "keep")
+    assert outcome.failures == ()
+    journals = list((tmp_path / "keep").rglob("journal.jsonl"))
+    assert journals
+    for journal in journals:
+        text = journal.read_text()
+        assert "tok-very-secret" not in text and "pw-very-secret" not in text
+
+
+def test_a_bad_default_stub_is_reported_once(tmp_path: Path) -> None:
+    path = write_cases(tmp_path, PREFIX.replace("    undo-push:", "    undo-pussh:") + """\
+      - name: one
+        expect: {}
+      - name: two
+        expect: {}
+    """)
+    _, findings = collect(runbook(), [str(path)])
+    assert [(f.message, f.rule) for f in findings] == [("defaults: no step 'undo-pussh' in casebook", "RT101")]
+
+
+def test_a_different_path_names_the_first_difference(tmp_path: Path) -> None:
+    path = write_cases(tmp_path, PREFIX + """\
+      - name: wrong path
+        expect:
+          path: [get-version, "push: failed", smoke, watch, tell]
+    """)
+    rb = runbook()
+    cases, _ = collect(rb, [str(path)])
+    (outcome,) = run_cases(rb, cases)
+    (failure,) = outcome.failures
+    assert failure.message.startswith(
+        "path differs at position 2: 'push: succeeded' where the case expects 'push: failed'; the run's path:"
+    )
+
+
+def test_cases_for_another_runbook_are_refused(tmp_path: Path) -> None:
+    path = write_cases(tmp_path, "runbook-test: 1\nrunbook: other.yaml\ncases:\n  - {name: c, expect: {}}\n")
+    _, findings = collect(runbook(), [str(path)])
+    (finding,) = findings
+    assert finding.rule == "RT106" and finding.span is not None and (finding.span.line, finding.span.col) == (2, 10)
+    same = write_cases(tmp_path, f"runbook-test: 1\nrunbook: {BOOK}\ncases:\n  - {{name: c, expect: {{}}}}\n")
+    assert collect(runbook(), [str(same)])[1] == []

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runbook_engine.casetest import find_cases, load_case_file
-from runbook_engine.casetest.cases import case_schema
+from runbook_engine.casetest.cases import case_schema, find_cases, load_case_file
 from runbook_engine.loader import load_file
 from runbook_engine.model import build_runbook
 

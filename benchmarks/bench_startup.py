@@ -1,0 +1,83 @@
+"""Cold start of `runbook lint` on the monthly runbook, beside the floor (`python -c
+pass`) and a peer linter (`ansible-lint --version`), measured in the same run.
+
+    .venv/bin/python benchmarks/bench_startup.py [--rounds 15]
+
+Each round runs every command once, interleaved, so a busy machine slows all columns
+alike; the table gives the median and the best wall time of fresh processes (no
+warm interpreter). Python's own bytecode cache is warm, as on a developer machine
+after the first run. Target: `runbook lint` under 0.35 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 0.35
+
+
+def commands() -> list[tuple[str, list[str] | None]]:
+    runbook = str(Path(sys.executable).parent / "runbook")
+    ansible_lint = shutil.which("ansible-lint")
+    return [
+        ("python -c pass", [sys.executable, "-c", "pass"]),
+        ("runbook --version", [runbook, "--version"]),
+        ("runbook lint runbooks/monthly-update.yaml", [runbook, "lint", "runbooks/monthly-update.yaml"]),
+        ("ansible-lint --version", [ansible_lint, "--version"] if ansible_lint else None),
+    ]
+
+
+#: Bytecode is cached (as on any user's machine after the first run) in a folder of
+#: its own, so the benchmark neither depends on PYTHONDONTWRITEBYTECODE nor litters the tree.
+_CACHE = tempfile.mkdtemp(prefix="bench-startup-pyc-")
+_ENV = {
+    **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+    "PYTHONPYCACHEPREFIX": _CACHE,
+}
+
+
+def timed(argv: list[str]) -> float:
+    began = time.perf_counter()
+    subprocess.run(
+        argv, cwd=ROOT, env=_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
+    return time.perf_counter() - began
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    rows = commands()
+    runnable = [(name, argv) for name, argv in rows if argv is not None]
+    for _, argv in runnable:  # warm the bytecode caches once
+        timed(argv)
+    times: dict[str, list[float]] = {name: [] for name, _ in runnable}
+    for _ in range(args.rounds):
+        for name, argv in runnable:
+            times[name].append(timed(argv))
+    print(f"| command | median | best | rounds: {args.rounds} |")
+    print("|---|---|---|---|")
+    for name, argv in rows:
+        if argv is None:
+            print(f"| {name} | — | — | not installed here (not in this machine's package index) |")
+            continue
+        median, best = statistics.median(times[name]), min(times[name])
+        note = ""
+        if name.startswith("runbook lint"):
+            note = f"target < {TARGET:.2f} s: {'met' if median < TARGET else 'NOT met'}"
+        print(f"| {name} | {median:.3f} s | {best:.3f} s | {note} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
