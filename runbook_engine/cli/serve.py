@@ -36,6 +36,11 @@ from runbook_engine.cli.runs import runs_dir_option
     help="Add or replace user NAME in the users file (password read from the terminal or stdin) and exit.",
 )
 @click.option("--slack-id", metavar="ID", help="With --add-user: the user's Slack user id.")
+@click.option(
+    "--slack-socket-mode",
+    is_flag=True,
+    help="Receive Slack button clicks over Socket Mode (outbound only); app-level token in $SLACK_APP_TOKEN.",
+)
 @runs_dir_option
 def serve(
     host: str,
@@ -46,6 +51,7 @@ def serve(
     proxy_header: str | None,
     add_user: str | None,
     slack_id: str | None,
+    slack_socket_mode: bool,
     runs_dir: Path,
 ) -> None:
     """Serve the web console over the runs in --runs-dir."""
@@ -78,6 +84,7 @@ def serve(
         users_file=users_file,
         proxy_header=proxy_header,
         tls=bool(certfile),
+        socket_mode=slack_socket_mode,
     )
     app = create_app(config)
     scheme = "https" if certfile else "http"

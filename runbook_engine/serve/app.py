@@ -62,10 +62,26 @@ class ServeConfig:
     tls: bool = False
     workdir: Path = field(default_factory=Path.cwd)
     slack_signing_secret: str | None = None
+    #: Set: receive Slack's button clicks over Socket Mode with this app-level token.
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
 
     @classmethod
-    def from_environment(cls, **values: Any) -> ServeConfig:
-        return cls(slack_signing_secret=os.environ.get(SLACK_SECRET_ENV) or None, **values)
+    def from_environment(cls, socket_mode: bool = False, **values: Any) -> ServeConfig:
+        """Secrets come from the environment only; ``socket_mode`` needs SLACK_APP_TOKEN."""
+        from runbook_engine.serve import socket_mode as sm
+
+        token = os.environ.get(sm.APP_TOKEN_ENV) or None
+        if socket_mode and token is None:
+            raise RunbookError(
+                f"--slack-socket-mode needs the app-level token in ${sm.APP_TOKEN_ENV}"
+            )
+        return cls(
+            slack_signing_secret=os.environ.get(SLACK_SECRET_ENV) or None,
+            slack_app_token=token if socket_mode else None,
+            slack_api_url=os.environ.get(sm.API_URL_ENV) or cls.slack_api_url,
+            **values,
+        )
 
 
 @dataclass
@@ -332,6 +348,14 @@ class Console:
             return PlainTextResponse(refused, status_code=401)
         try:
             payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
+        except (KeyError, IndexError, ValueError, TypeError):
+            return PlainTextResponse("not a block_actions payload", status_code=400)
+        return await self.slack_block_actions(payload)
+
+    async def slack_block_actions(self, payload: Any) -> Response:
+        """A button click whose origin is already verified (a signed /slack/actions
+        request, or a Socket Mode envelope): map the Slack user, vote, update the message."""
+        try:
             action = payload["actions"][0]
             target = json.loads(action["value"])
             slack_user = str(payload["user"]["id"])
@@ -401,6 +425,11 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/static/{name}", console.static),
         Route("/slack/actions", console.slack_actions, methods=["POST"]),
     ]
-    app = Starlette(routes=routes)
+    lifespan = None
+    if config.slack_app_token:
+        from runbook_engine.serve.socket_mode import socket_mode_lifespan
+
+        lifespan = socket_mode_lifespan(console, config.slack_app_token, config.slack_api_url)
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.console = console
     return app

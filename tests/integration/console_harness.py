@@ -107,7 +107,7 @@ class Console:
         os.environ["CONSOLE_TEST_TOKEN"] = SECRET  # the resume child inherits it
         sock = free_socket()
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        config = uvicorn.Config(create_app(self.config), log_level="info", lifespan="off")
+        config = uvicorn.Config(create_app(self.config), log_level="info", lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]})
         self._thread.start()

@@ -240,3 +240,22 @@ def test_remote_command_dies_with_a_sigkilled_runner(sshd_fleet: SshFleet, tmp_p
     assert not _pids_of(tag), "the remote command outlived the runner"
     time.sleep(1.5)
     assert "end" not in marks.read_text()
+
+
+@pytest.mark.service("sshd")
+def test_remote_output_is_bounded_like_the_shell_executor(sshd_fleet: SshFleet) -> None:
+    """Regression: every remote output line was journaled and the whole output kept
+    (600k lines: 1.0 GB RSS, a 157 MB journal)."""
+    lines: list[str] = []
+    command = "seq 1 300000; head -c 200000 /dev/zero | tr '\\0' x; echo"
+    result = run(
+        SshExecutor(),
+        {"command": command, **sshd_fleet.ssh_options()},
+        (sshd_fleet.host("app-01"),),
+        log=lambda line, host=None: lines.append(line),
+    )
+    assert result.ok, result.error
+    assert len(lines) <= 10_001
+    assert max(len(line) for line in lines) <= 64 * 1024 + 20
+    stdout = result.hosts["app-01"]["stdout"]
+    assert len(stdout) < (1 << 20) + 200 and "[… output truncated:" in stdout
