@@ -13,6 +13,7 @@ after the first run. Target: `runbook lint` under 0.35 s.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import statistics
@@ -40,6 +41,7 @@ def commands() -> list[tuple[str, list[str] | None]]:
 #: Bytecode is cached (as on any user's machine after the first run) in a folder of
 #: its own, so the benchmark neither depends on PYTHONDONTWRITEBYTECODE nor litters the tree.
 _CACHE = tempfile.mkdtemp(prefix="bench-startup-pyc-")
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 _ENV = {
     **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
     "PYTHONPYCACHEPREFIX": _CACHE,
