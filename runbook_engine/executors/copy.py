@@ -12,7 +12,6 @@ SHA-256 against the source. The previous file is kept beside it, so ``restore: t
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import shlex
@@ -319,6 +318,7 @@ class _LocalTarget(_Target):
         self.call, self.spec = call, spec
 
     async def sh(self, script: str, become: bool = True) -> tuple[int, str, str]:
+        import asyncio
         import getpass
 
         proc = await asyncio.create_subprocess_exec(
@@ -330,6 +330,7 @@ class _LocalTarget(_Target):
         return int(proc.returncode or 0), out.decode(errors="replace"), err.decode(errors="replace")
 
     async def put(self, source: Path, temp: str) -> None:
+        import asyncio
         await asyncio.to_thread(shutil.copyfile, source, temp)
 
 
@@ -355,6 +356,7 @@ class _RemoteTarget(_Target):
 
 def _host_errors() -> tuple[type[BaseException], ...]:
     """What one host's copy may raise without it being a bug: I/O and SSH failures."""
+    import asyncio
     errors: tuple[type[BaseException], ...] = (OSError, ExecutorError, asyncio.IncompleteReadError)
     try:
         import asyncssh

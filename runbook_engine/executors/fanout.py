@@ -9,7 +9,6 @@ such as "never run mixed versions" sees exactly which hosts changed.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -164,6 +163,7 @@ async def fan_out(
 ) -> FanOut:
     """Run ``run_one`` per host under ``rollout``; ``not_run(host, why)`` builds the
     fields of a host the rollout never reached."""
+    import asyncio
     total = len(hosts)
     gate = asyncio.Semaphore(rollout.concurrency(total))
     budget = rollout.error_budget(total)

@@ -12,7 +12,6 @@ works) and says whether to stop early. ``baseline`` is the mapping given under
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -142,6 +141,7 @@ class MonitorExecutor(ExecutorBase):
         return window, every, probe, baseline, bool(spec.get("stop_on_failure", False))
 
     async def run(self, call: StepCall) -> Result:
+        import asyncio
         window, every, probe_spec, baseline, stop_on_failure = self._parse(call)
         run_probe = call.services.probe
         on_sample = call.services.on_sample

@@ -9,7 +9,6 @@ unless the step says ``required: true``. Outgoing text is redacted like any repo
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
 from collections.abc import Mapping
@@ -232,6 +231,7 @@ def _timeout(channel: Mapping[str, Any]) -> float:
 async def _deliver(
     name: str, channel: Mapping[str, Any], message: str, subject: str | None, call: StepCall
 ) -> None:
+    import asyncio
     kind = _kind(channel)
     if kind == "webhook":
         await _webhook(str(channel["webhook"] or ""), message, subject, _timeout(channel))

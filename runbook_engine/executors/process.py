@@ -20,8 +20,8 @@ guarantee holds for all of them (docs/executors/shell.md, docs/plugins.md):
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -30,7 +30,10 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "DEFAULT_KILL_GRACE",
@@ -430,6 +433,7 @@ class ProcessSupervisor:
         on_line: Callable[[Stream, str], None] | None,
         started: float,
     ) -> Finished:
+        import asyncio
         out, err = OutputCapture(command.max_output), OutputCapture(command.max_output)
         assert proc.stdout is not None and proc.stderr is not None
         readers = [
@@ -490,6 +494,7 @@ class ProcessSupervisor:
 async def _exited(proc: subprocess.Popen[bytes]) -> int:
     """Wait for the process itself to exit — not for its pipes to close, which a
     background child may keep open for as long as it lives."""
+    import asyncio
     loop = asyncio.get_running_loop()
     pidfd = -1
     with contextlib.suppress(OSError, AttributeError):
@@ -524,6 +529,7 @@ async def _pump(
     on_line: Callable[[Stream, str], None] | None,
 ) -> None:
     """Reads a pipe to its end: keeps a bounded copy, hands on each line."""
+    import asyncio
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 16)
     transport, _ = await loop.connect_read_pipe(
@@ -549,12 +555,13 @@ async def _feed(
     """Waits for ``before_go`` (the step's start made durable), writes the go line and
     the step's stdin, then closes it (EOF for the command). If ``before_go`` fails,
     stdin is closed without a go and the guarded command exits 137 untouched."""
+    import asyncio
     loop = asyncio.get_running_loop()
     transport = None
     try:
         if before_go is not None:
             await before_go()
-        transport, protocol = await loop.connect_write_pipe(_FlowControl, stdin)
+        transport, protocol = await loop.connect_write_pipe(_flow_control(), stdin)
         writer = asyncio.StreamWriter(transport, protocol, None, loop)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             writer.write(data)
@@ -567,14 +574,23 @@ async def _feed(
                 stdin.close()
 
 
-class _FlowControl(asyncio.streams.FlowControlMixin, asyncio.Protocol):
-    """The protocol a `StreamWriter` needs for ``drain`` on a pipe."""
+@functools.cache
+def _flow_control() -> type[asyncio.Protocol]:
+    """The protocol a `StreamWriter` needs for ``drain`` on a pipe; defined on first
+    use so that importing an executor (``runbook lint``) does not import asyncio."""
+    import asyncio
+
+    class _FlowControl(asyncio.streams.FlowControlMixin, asyncio.Protocol):
+        pass
+
+    return _FlowControl
 
 
 async def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM the command's whole tree (its process group and every descendant, in
     whatever session), then SIGKILL after ``grace``; once the leader exited, what is
     left of the tree is SIGKILLed at once, so nothing lingers."""
+    import asyncio
     _kill_tree({proc.pid}, signal.SIGTERM)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(_exited(proc), grace)

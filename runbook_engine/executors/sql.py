@@ -9,7 +9,6 @@ is never reported: it usually carries a password.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import re
@@ -708,6 +707,7 @@ async def _in_thread(
     """Runs ``work`` on a fresh connection in a worker thread. The server enforces the
     statement timeout; if the thread still runs past it (or the run is cancelled) the
     statement is interrupted on the server before the connection is closed."""
+    import asyncio
     opened: list[_Session] = []
 
     def blocking() -> tuple[dict[str, Any], str | None]:

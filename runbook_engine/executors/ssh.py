@@ -18,7 +18,6 @@ is bounded exactly like a local command's. See docs/executors/ssh.md.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import getpass
 import logging
@@ -29,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Host, Result, StepCall
@@ -45,6 +44,9 @@ from runbook_engine.executors.process import (
     ProcessSupervisor,
 )
 from runbook_engine.shell_values import ShellCommand, remote_script
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +187,8 @@ class SshExecutor(ExecutorBase):
     }
 
     def __init__(self) -> None:
+        import asyncio
+
         self._processes = ProcessSupervisor()
         self._connections: dict[tuple[Any, ...], Any] = {}
         self._locks: dict[tuple[Any, ...], asyncio.Lock] = {}
@@ -299,6 +303,8 @@ class SshExecutor(ExecutorBase):
     async def _run_remote(
         self, call: StepCall, spec: SshSpec, host: Host, command: ShellCommand
     ) -> dict[str, Any]:
+        import asyncio
+
         import asyncssh
 
         started = time.monotonic()
@@ -350,6 +356,7 @@ class SshExecutor(ExecutorBase):
     ) -> Any:
         """The kept connection to ``host``, opened within ``connect_timeout`` (default:
         the spec's) on first use."""
+        import asyncio
         key = self._key(spec, host)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -472,6 +479,8 @@ async def _finish(
 ) -> dict[str, Any]:
     """Read both outputs (bounded, line by line to the log) until the command's exit
     status arrives; honour the step timeout; collect the rc."""
+    import asyncio
+
     import asyncssh
 
     out, err = OutputCapture(DEFAULT_MAX_OUTPUT), OutputCapture(DEFAULT_MAX_OUTPUT)
@@ -564,6 +573,7 @@ def _stop_remote(process: Any) -> None:
 async def _exit_status(process: Any) -> None:
     """Until the exit status (or signal) arrives or the channel closes — not until
     the output ends, which a background child may hold open."""
+    import asyncio
     closed = asyncio.ensure_future(process.wait_closed())
     try:
         while process.exit_status is None and process.exit_signal is None and not closed.done():

@@ -6,7 +6,6 @@ share for their ``timeout`` option.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, ClassVar
 
@@ -46,6 +45,7 @@ class WaitExecutor(ExecutorBase):
     fields: ClassVar[dict[str, str]] = {"waited": "duration"}
 
     async def run(self, call: StepCall) -> Result:
+        import asyncio
         seconds = to_seconds(call.render(call.spec, None), "wait")
         started = time.monotonic()
         await asyncio.sleep(seconds)
