@@ -7,9 +7,12 @@ step's result, the run's vars, every step's status and captures, monitor samples
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from runbook_engine import predicates
 from runbook_engine.engine.outcome import StepOutcome
@@ -17,6 +20,8 @@ from runbook_engine.errors import PredicateError
 from runbook_engine.executors.base import NamedCheck, Result
 from runbook_engine.predicates.evaluator import StepIndex
 from runbook_engine.vocabulary import STEP_COPIED_RESULT_FIELDS, STEP_STATUS_FIELDS, StepStatus
+
+T = TypeVar("T")
 
 
 class Evaluator:
@@ -135,3 +140,34 @@ def safe_holds(evaluator: Evaluator, text: str, context: Any) -> tuple[bool, str
         return evaluator.holds(text, context), None
     except PredicateError as exc:
         return False, exc.message
+
+
+async def off_loop(work: Callable[[], T]) -> T:
+    """``work()`` in a daemon thread, awaited without blocking the event loop, so a long
+    predicate evaluation leaves the loop free for the step timeout and for SIGTERM.
+
+    Not `asyncio.to_thread`: its executor's threads are joined when the run's loop
+    closes and when Python exits, so an evaluation the runner gave up on would still
+    hold the runner's exit. A thread cannot be stopped; an abandoned one finishes on
+    its own (RE2 keeps every evaluation linear in its input) with its answer dropped."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: T | None, error: BaseException | None) -> None:
+        if future.done():  # the awaiting side timed out or was cancelled
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            value, error = work(), None
+        except BaseException as exc:  # handed to the awaiting side, raised there
+            value, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=run, name="predicate", daemon=True).start()
+    return await future

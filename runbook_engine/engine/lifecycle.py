@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.dispatch import Dispatch
+from runbook_engine.engine.evaluation import off_loop
 from runbook_engine.engine.outcome import (
     CANCELLED,
     FAILED,
@@ -83,26 +85,27 @@ class StepRunner:
                 **started_data,
             )  # fmt: skip
             call = self.dispatch.call(step, hosts, self.services_for(step))
+            attempt_started = time.monotonic()
             try:
                 result = await self.dispatch.execute(step, call, start_durable=True)
                 if retry is not None:
                     result = retry.merged(result)
-            except asyncio.CancelledError:
+                if result.state == "awaiting_operator":
+                    return StepOutcome(
+                        status="paused",
+                        result=result,
+                        attempts=attempt,
+                        paused=True,
+                        error=result.error,
+                    )
+                deadline = attempt_started + step.timeout if step.timeout is not None else None
+                result, ok, error, done = await self._verdict(step, result, deadline)
+            except asyncio.CancelledError:  # also while a predicate is being evaluated
                 outcome = StepOutcome(
                     status=CANCELLED, attempts=attempt, error="cancelled by the operator"
                 )
                 self.finish(step, outcome, attempt=attempt, duration=time.monotonic() - started)
                 raise
-            if result.state == "awaiting_operator":
-                return StepOutcome(
-                    status="paused",
-                    result=result,
-                    attempts=attempt,
-                    paused=True,
-                    error=result.error,
-                )
-            ok, error = self.judge(step, result)
-            done = ok if not step.until else self._until(step, result)
             if done or attempt >= attempts:  # the budget counts attempts across resumes
                 break
             ctx.show(
@@ -111,29 +114,61 @@ class StepRunner:
             )
             await ctx.sleep(step.delay * (step.backoff ** (attempt - first_attempt)))
             attempt += 1
-        if step.until and not done:
+        if step.until and not done and result.state != "timed_out":
             ok, error = False, f"until {step.until!r} did not hold after {attempt} attempts"
         outcome = self._outcome(step, result, ok, error, attempt)
         self.finish(step, outcome, attempt=attempt, duration=time.monotonic() - started)
         return outcome
 
-    def judge(self, step: Step, result: Result) -> tuple[bool, str | None]:
-        """The step's verdict: its ``expect`` if it has one, else the executor's."""
+    async def _verdict(
+        self, step: Step, result: Result, deadline: float | None
+    ) -> tuple[Result, bool, str | None, bool]:
+        """(result, ok, error, done) of one attempt: its ``expect`` if it has one, else
+        the executor's verdict; done when ``until`` (if any) holds.
+
+        The predicates run off the event loop, bounded by what is left of the step's
+        ``timeout:`` (``deadline``): a predicate still evaluating then makes the attempt
+        time out like a command that overran (the result's state says so)."""
+        try:
+            ok, error = await self._judge(step, result, deadline)
+            done = ok if not step.until else await self._until(step, result, deadline)
+        except TimeoutError as exc:
+            error = f"timed out after {step.timeout:g}s evaluating {exc.args[0]}"
+            return replace(result, ok=False, state="timed_out", error=error), False, error, False
+        return result, ok, error, done
+
+    async def _holds(self, what: str, text: str, result: Result, deadline: float | None) -> bool:
+        """Whether ``text`` holds on ``result``; past ``deadline``, a TimeoutError naming
+        the predicate (``what`` is ``expect`` or ``until``)."""
+        # without the run's StepIndex: the loop thread updates (and the index caches)
+        # glob counts while this thread evaluates; a walk over the statuses reads them
+        context = replace(self.ctx.view.context(result), step_index=None)
+        work = off_loop(lambda: self.ctx.evaluator.holds(text, context))
+        if deadline is None:
+            return await work
+        try:
+            return await asyncio.wait_for(work, max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise TimeoutError(f"{what} {text!r}") from None
+
+    async def _judge(
+        self, step: Step, result: Result, deadline: float | None
+    ) -> tuple[bool, str | None]:
         if result.state == "timed_out":
             return False, result.error or "timed out"
         if not step.expect:
             return result.ok, result.error
         try:
-            holds = self.ctx.evaluator.holds(step.expect, self.ctx.view.context(result))
+            holds = await self._holds("expect", step.expect, result, deadline)
         except RunbookError as exc:
             return False, f"expect: {exc}"
         return holds, None if holds else f"expected {step.expect!r}" + (
             f" ({result.error})" if result.error else ""
         )
 
-    def _until(self, step: Step, result: Result) -> bool:
+    async def _until(self, step: Step, result: Result, deadline: float | None) -> bool:
         try:
-            return self.ctx.evaluator.holds(step.until or "", self.ctx.view.context(result))
+            return await self._holds("until", step.until or "", result, deadline)
         except RunbookError:
             return False
 
