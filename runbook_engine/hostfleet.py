@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,6 +41,7 @@ __all__ = [
     "descendants",
     "host_processes",
     "isolation_unavailable",
+    "host_python",
     "overlapping_path",
     "release_block",
     "start_host",
@@ -266,6 +268,22 @@ def overlapping_path(path: Path) -> str | None:
         if resolved == mount or mount in resolved.parents:
             return str(mount)
     return None
+
+
+def host_python(executable: str | None = None) -> str:
+    """An interpreter an isolated host can run: the real file behind a venv's python.
+
+    A venv (or a checkout) under /tmp or /opt is hidden by the host's own view of those
+    folders; the interpreter behind it needs nothing from the venv (the demo service and
+    Ansible's modules use the standard library only)."""
+    real = Path(executable or sys.executable).resolve()
+    inside = overlapping_path(real)
+    if inside is not None:
+        raise RuntimeError(
+            f"the Python interpreter {real} lies under {inside}, which every isolated host"
+            " replaces with its own folder; install Python elsewhere or use the folder fleet"
+        )
+    return str(real)
 
 
 def start_host(

@@ -401,7 +401,7 @@ class IsolatedFleet:
             "[fleet:vars]",
             "ansible_connection=ssh",
             f"ansible_ssh_common_args='{self.ssh_vars(self.members[0].name)['ansible_ssh_common_args']}'",
-            f"ansible_python_interpreter={sys.executable}",
+            f"ansible_python_interpreter={hostfleet.host_python()}",
             "ansible_remote_tmp=/tmp/.ansible",
         ]
         path.write_text("\n".join(lines) + "\n")

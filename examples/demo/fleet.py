@@ -433,7 +433,7 @@ def build_host(fleet: Fleet, host: FleetHost) -> None:
         "DB_PATH": fleet.db_path,
         "HTTP_ADDRESS": host.address,
         "HTTP_PORT": fleet.api_port,
-        "PYTHON": sys.executable,
+        "PYTHON": hostfleet.host_python() if fleet.isolated else sys.executable,
         "TRAFFIC_EVERY": 0.2,
     }
     lines = [f"{key}={shlex.quote(str(value))}" for key, value in env.items()]
@@ -481,7 +481,8 @@ def write_inventory(fleet: Fleet) -> None:
             if host.group == group:
                 pairs = " ".join(f"{k}={ini_value(v)}" for k, v in host_vars(fleet, host).items())
                 lines.append(f"{host.name} {pairs}")
-    lines += ["", "[all:vars]", f"ansible_python_interpreter={sys.executable}"]
+    python = hostfleet.host_python() if fleet.isolated else sys.executable
+    lines += ["", "[all:vars]", f"ansible_python_interpreter={python}"]
     if fleet.isolated:
         lines += [
             "ansible_connection=ssh",
@@ -567,6 +568,11 @@ def choose_kind(root: Path, isolated: bool) -> str:
     inside = hostfleet.overlapping_path(root)
     if reason is None and inside is not None:
         reason = f"the fleet root {root} is under {inside}, which every host replaces"
+    if reason is None:
+        try:
+            hostfleet.host_python()
+        except RuntimeError as error:
+            reason = str(error)
     if reason is not None:
         print(f"fleet.py: isolated hosts unavailable ({reason}); using the folder fleet")
         return "folder"

@@ -77,7 +77,11 @@ def test_retry_failed_hosts_redeploys_only_the_failed_host(demo: Path, tmp_path:
     assert "deploy-code runs again on app-02 only" in preview.stdout
     assert "keeps its result on app-01, app-03" in preview.stdout
 
-    blocking = Path(snapshot["hosts"]["app-02"]["root"]) / obstacle.lstrip("/")  # as the host sees it
+    # break-deploy names the path as the host writes it: on the folder fleet that is
+    # already a path under the host's folder, on an isolated host one inside its root
+    host_root = Path(snapshot["hosts"]["app-02"]["root"])
+    seen = Path(obstacle)
+    blocking = seen if seen.is_relative_to(host_root) else host_root / obstacle.lstrip("/")
     assert blocking.is_dir(), blocking
     subprocess.run(["rm", "-rf", str(blocking)], check=True)  # the operator clears the fault
     secret = yaml.safe_load((demo / "vars.yaml").read_text(encoding="utf-8"))["db_dsn"]  # not journaled

@@ -3,7 +3,9 @@ fleet's block is free again, a pinned block is honoured (no root needed)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,30 @@ def test_a_fleet_under_a_path_every_host_replaces_is_refused() -> None:
     assert hostfleet.overlapping_path(Path("/tmp/x/fleet")) == "/tmp"
     assert hostfleet.overlapping_path(Path("/opt")) == "/opt"
     assert hostfleet.overlapping_path(Path("/var/tmp/fleet")) is None
+
+
+def test_hosts_run_the_interpreter_behind_a_venv_hidden_under_tmp(tmp_path: Path) -> None:
+    """A checkout under /tmp (its venv hidden by each host's own /tmp) still gives hosts a
+    Python they can see: the real interpreter behind the venv's symlink."""
+    venv_python = Path("/tmp") / tmp_path.name / "python"
+    venv_python.parent.mkdir(parents=True, exist_ok=True)
+    real = Path(sys.executable).resolve()
+    venv_python.unlink(missing_ok=True)
+    venv_python.symlink_to(real)
+    try:
+        chosen = hostfleet.host_python(str(venv_python))
+    finally:
+        shutil.rmtree(venv_python.parent)
+    assert chosen == str(real)
+    assert hostfleet.overlapping_path(Path(chosen)) is None
+
+
+def test_an_interpreter_only_under_a_host_path_is_refused_in_one_line(tmp_path: Path) -> None:
+    hidden = Path("/tmp") / tmp_path.name / "python3"
+    hidden.parent.mkdir(parents=True, exist_ok=True)
+    hidden.write_text("")
+    try:
+        with pytest.raises(RuntimeError, match="lies under /tmp"):
+            hostfleet.host_python(str(hidden))
+    finally:
+        shutil.rmtree(hidden.parent)
