@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runbook_engine.errors import RunbookError
-from runbook_engine.executors.manual import (
+from runbook_engine.gates import (
     Gate,
     OperatorAnswer,
     OperatorRequest,
@@ -200,7 +200,7 @@ def check_vote(
 
 @dataclass
 class RunOperator:
-    """The run's `Operator` (see executors/manual.py). ``acting_as`` is the verified
+    """The run's `Operator` (see runbook_engine/gates.py). ``acting_as`` is the verified
     name of whoever runs the engine here; ``identity`` says how it was verified."""
 
     initiator: str
@@ -381,7 +381,7 @@ async def announce_gate(ctx: Any, request: OperatorRequest, votes: Sequence[Vote
     """Post the waiting gate, with Approve and Reject buttons, to every ``slack``
     channel of the runbook, once per wait (``gate_announced`` events say where)."""
     from runbook_engine import slack
-    from runbook_engine.executors.notify import Undelivered, post_json
+    from runbook_engine.webhook import Undelivered, post_json
 
     channels = {
         name: spec["slack"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from runbook_engine.engine.approvals import Vote, check_vote, tally
 from runbook_engine.errors import RunbookError, RunError
-from runbook_engine.executors.manual import Gate, check_inputs, parse_gate
+from runbook_engine.gates import Gate, check_inputs, opens_gate, parse_gate
 from runbook_engine.identity import Identity
 from runbook_engine.model import Runbook, Step
 
@@ -248,7 +248,7 @@ def _vote(
     step = find_step(runbook, step_id)
     if step is None:
         return None, f"{flag} {step_id}: no such step in the runbook"
-    upcoming = step.executor == "manual" and step_id not in standing.finished
+    upcoming = opens_gate(step.executor) and step_id not in standing.finished
     if step_id not in standing.waiting and not (upcoming and decision == "approve"):
         return None, (
             f"{flag} {step_id}: that step is not waiting for an operator"
@@ -284,7 +284,7 @@ def _preset(
     render: Callable[[Any], Any],
 ) -> tuple[dict[str, Any], str | None]:
     step = find_step(runbook, step_id)
-    if step is None or step.executor != "manual":
+    if step is None or not opens_gate(step.executor):
         return {}, f"--input {step_id}.…: {step_id!r} is not a manual step"
     if step_id in standing.finished:
         return {}, f"--input {step_id}.…: that gate was already answered"

@@ -26,6 +26,7 @@ from runbook_engine.engine.progress import NullProgress
 from runbook_engine.engine.window import outside_window
 from runbook_engine.errors import RunbookError, RunError
 from runbook_engine.executors.base import Result
+from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import build_graph
 from runbook_engine.model import Runbook, Step
 from runbook_engine.variables import ResolvedVars
@@ -240,10 +241,6 @@ def _effects_summary(runbook: Runbook, *, probing: bool) -> str:
     )
 
 
-#: Read-only executors that take time and are not worth running in a plan.
-_NOT_PROBED = frozenset({"wait", "monitor", "manual"})
-
-
 class _Prober:
     """Runs read-only steps for real during ``plan --probe`` (one event loop, so
     executors keep their connections between steps)."""
@@ -259,7 +256,7 @@ class _Prober:
 
     def run(self, step: Step, when: str | None = None) -> str:
         """Probe ``step`` and say how it went (or why it was not probed)."""
-        if step.executor in _NOT_PROBED:
+        if not getattr(executor_classes().get(step.executor), "probed_by_plan", True):
             return f"not probed ({step.executor} steps take time)"
         if when and _unknown_steps(self.ctx.evaluator.parse(when), self.known):
             return "not probed: its when: depends on a step whose result the plan does not know"

@@ -96,35 +96,42 @@ def describe(kind: str, data: dict[str, Any]) -> str | None:
     return None
 
 
-#: Lines of an Ansible step that only say a task went as planned; shown with -v.
-_ROUTINE_ANSIBLE = re.compile(r"^(PLAY|TASK) \[|^(ok|changed|skipped|skipping|included): \[")
-
-
 class LineFilter:
-    """Which events are worth a line for a person. By default a playbook step shows
-    one recap line per host (task lines only with ``-v``), failures always."""
+    """Which events are worth a line for a person. By default a step whose executor
+    declares ``routine_output`` (a playbook) shows one recap line per host (the
+    routine lines only with ``-v``), failures always."""
 
     def __init__(self, verbose: bool = False) -> None:
         self.verbose = verbose
-        self.executors: dict[str, str] = {}
+        self.routine: dict[str, re.Pattern[str]] = {}
 
     def lines(self, kind: str, data: dict[str, Any]) -> list[str]:
         step = str(data.get("step") or "")
         if kind == "step_started" and data.get("executor"):
-            self.executors[step] = str(data["executor"])
-        ansible = self.executors.get(step) == "ansible"
+            routine = _routine_output(str(data["executor"]))
+            if routine is not None:
+                self.routine[step] = routine
+        routine = None if self.verbose else self.routine.get(step)
         if (
             kind == "step_output"
-            and ansible
-            and not self.verbose
-            and _ROUTINE_ANSIBLE.match(str(data.get("line", "")))
+            and routine is not None
+            and routine.match(str(data.get("line", "")))
         ):
             return []
         line = describe(kind, data)
         shown = [] if line is None else [line]
-        if kind == "step_finished" and ansible and not self.verbose:
+        if kind == "step_finished" and routine is not None:
             shown = [*_recap_lines(step, data.get("result")), *shown]
         return shown
+
+
+def _routine_output(executor: str) -> re.Pattern[str] | None:
+    """The executor class's ``routine_output`` (lines that only say things went as
+    planned), asked of the class so the live log names no executor."""
+    from runbook_engine.executors.registry import executor_classes
+
+    routine = getattr(executor_classes().get(executor), "routine_output", None)
+    return routine if isinstance(routine, re.Pattern) else None
 
 
 def _recap_lines(step: str, result: Any) -> list[str]:

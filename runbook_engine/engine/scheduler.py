@@ -29,7 +29,7 @@ from runbook_engine.engine.outcome import (
 from runbook_engine.engine.rollback import rollback_plan
 from runbook_engine.errors import RunbookError
 from runbook_engine.executors.base import Result, StepServices
-from runbook_engine.executors.manual import parse_gate
+from runbook_engine.gates import parse_gate
 from runbook_engine.graph import StepGraph
 from runbook_engine.model import Phase, Step
 from runbook_engine.redaction import Redactor

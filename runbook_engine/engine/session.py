@@ -45,8 +45,8 @@ from runbook_engine.engine.votes import gate_for, signed_identity, standing_of
 from runbook_engine.engine.window import outside_window
 from runbook_engine.errors import InventoryError, RunbookError, RunError
 from runbook_engine.executors.base import NamedCheck
-from runbook_engine.executors.manual import OperatorAnswer
 from runbook_engine.executors.registry import executor_classes
+from runbook_engine.gates import OperatorAnswer
 from runbook_engine.graph import build_graph
 from runbook_engine.identity import Identity
 from runbook_engine.journal.state import state_dir

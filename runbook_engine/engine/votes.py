@@ -33,7 +33,7 @@ from runbook_engine.engine.operator_actions import (
     plan_actions,
 )
 from runbook_engine.errors import RunbookError, RunError
-from runbook_engine.executors.manual import Gate, parse_gate
+from runbook_engine.gates import Gate, parse_gate
 from runbook_engine.identity import Identity
 from runbook_engine.model import Runbook
 from runbook_engine.templating import Renderer

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -171,6 +172,11 @@ class AnsibleExecutor(ExecutorBase):
     rollout_keys: ClassVar[frozenset[str]] = frozenset({"forks"})
     #: The process supervisor awaits ``before_start`` just before ansible's go.
     awaits_before_start: ClassVar[bool] = True
+    #: Lines that only say a task went as planned: the live log shows them with -v
+    #: only, and one recap line per host when the step ends.
+    routine_output: ClassVar[re.Pattern[str] | None] = re.compile(
+        r"^(PLAY|TASK) \[|^(ok|changed|skipped|skipping|included): \["
+    )
     schema: ClassVar[Mapping[str, Any]] = {
         "description": "ansible-playbook (playbook) or ad-hoc ansible (module + args) through ansible-core.",
         "type": "object",

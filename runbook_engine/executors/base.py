@@ -11,13 +11,14 @@ executor may keep connections across the steps of a run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
 if TYPE_CHECKING:
-    from runbook_engine.executors.manual import Operator
+    from runbook_engine.gates import Operator
 
 from runbook_engine.shell_values import ShellCommand
 
@@ -187,7 +188,13 @@ class ExecutorBase:
     ``probe``); ``rollout_keys`` — the rollout keys it honours when the step has hosts
     (lint rejects the others); ``awaits_before_start`` — it awaits
     ``services.before_start`` itself, at the last moment before acting (otherwise the
-    engine awaits it before calling ``run``).
+    engine awaits it before calling ``run``); ``opens_gate`` — its spec is a gate
+    (`runbook_engine.gates.parse_gate`) answered by the run's operator, so
+    ``resume --confirm``/``--reject``/``--input`` and the pause hint apply to it;
+    ``probed_by_plan`` — False when ``plan --probe`` must not run it (it waits,
+    watches or asks a person); ``routine_output`` — a compiled pattern of output
+    lines that only say things went as planned: the live log shows them with ``-v``
+    only and a recap line per host (the step's host fields) when the step ends.
     """
 
     key: ClassVar[str] = ""
@@ -198,6 +205,9 @@ class ExecutorBase:
     supplies_roots: ClassVar[frozenset[str]] = frozenset()
     rollout_keys: ClassVar[frozenset[str]] = frozenset()
     awaits_before_start: ClassVar[bool] = False
+    opens_gate: ClassVar[bool] = False
+    probed_by_plan: ClassVar[bool] = True
+    routine_output: ClassVar[re.Pattern[str] | None] = None
 
     async def run(self, call: StepCall) -> Result:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -87,6 +87,7 @@ class MonitorExecutor(ExecutorBase):
     """Watches a probe over a window (post-deploy performance, error rates)."""
 
     key: ClassVar[str] = "monitor"
+    probed_by_plan: ClassVar[bool] = False
     #: A monitor step is what makes ``probe``, ``baseline`` and ``samples`` exist.
     supplies_roots: ClassVar[frozenset[str]] = frozenset({"probe"})
     schema: ClassVar[Mapping[str, Any]] = {

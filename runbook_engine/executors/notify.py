@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from runbook_engine.errors import ExecutorError
 from runbook_engine.executors.base import ExecutorBase, Result, StepCall
 from runbook_engine.executors.wait import to_seconds
+from runbook_engine.webhook import Undelivered, post_json
 
 DEFAULT_TIMEOUT = 10.0
 LOG = "log"  # the channel that always exists and always delivers
@@ -136,10 +137,6 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-class Undelivered(Exception):
-    """A channel could not deliver; the text says why, without the channel's secrets."""
-
-
 class NotifyExecutor(ExecutorBase):
     """Delivers to the named channel, then to its fallback chain, until one succeeds."""
 
@@ -251,26 +248,6 @@ async def _webhook(url: str, message: str, subject: str | None, timeout: float) 
     """POSTs ``{"text": ...}``, the payload Slack, Mattermost and Rocket.Chat accept."""
     text = f"*{subject}*\n{message}" if subject else message
     await post_json(url, {"text": text}, timeout)
-
-
-async def post_json(url: str, payload: Mapping[str, Any], timeout: float) -> None:
-    """POST ``payload`` to a webhook; `Undelivered` (without the URL, which holds the
-    webhook's secret token) when it does not take it."""
-    import httpx
-
-    if not url.strip():
-        raise Undelivered("the webhook URL is empty (is its variable set?)")
-    try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            response = await client.post(url, json=payload)
-    except httpx.TimeoutException:
-        raise Undelivered(f"webhook did not answer within {timeout:g}s") from None
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise Undelivered(f"webhook unreachable: {str(exc).replace(url, '<webhook>')}") from None
-    if response.status_code >= 300:
-        raise Undelivered(
-            f"webhook answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
-        )
 
 
 def _email(

@@ -38,6 +38,7 @@ class WaitExecutor(ExecutorBase):
     """Pauses the run, e.g. to let caches warm up before the smoke tests."""
 
     key: ClassVar[str] = "wait"
+    probed_by_plan: ClassVar[bool] = False
     schema: ClassVar[dict[str, Any]] = {
         "description": "Pause for a duration: a number of seconds or a string such as 30s, 1m30s, 500ms.",
         **DURATION_SCHEMA,

@@ -289,7 +289,7 @@ class Checklist:
         """A manual gate as the operator meets it: what to confirm, who may, the inputs
         to give, and what happens when nobody answers in time."""
         from runbook_engine.errors import ExecutorError
-        from runbook_engine.executors.manual import parse_gate
+        from runbook_engine.gates import parse_gate
 
         try:
             gate = parse_gate(_render(step.spec, self.context))

@@ -70,7 +70,7 @@ def waiting_of(run_dir: Path, events: Sequence[Mapping[str, Any]]) -> Waiting | 
 def _gate(copy: Path, step_id: str) -> Any:
     """The step's gate from the runbook copy; None if the copy is gone or broken."""
     from runbook_engine.errors import RunbookError
-    from runbook_engine.executors.manual import parse_gate
+    from runbook_engine.gates import parse_gate
     from runbook_engine.loader import load_file
     from runbook_engine.model import build_runbook
 

@@ -5,7 +5,7 @@ approvers given twice) before anything runs."""
 from __future__ import annotations
 
 from runbook_engine.errors import ExecutorError, RunbookError, ValidationError
-from runbook_engine.executors.manual import parse_gate
+from runbook_engine.gates import parse_gate
 from runbook_engine.loader import Document
 from runbook_engine.model import Runbook
 

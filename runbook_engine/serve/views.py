@@ -13,7 +13,7 @@ from typing import Any
 from runbook_engine.engine.approvals import Vote, current_pause, open_votes, waiting_gates
 from runbook_engine.engine.votes import gate_for
 from runbook_engine.errors import RunbookError
-from runbook_engine.executors.manual import Gate
+from runbook_engine.gates import Gate
 from runbook_engine.journal import Journal, RunRow, list_runs, replay, verify_run
 from runbook_engine.loader import load_file
 from runbook_engine.model import Runbook, build_runbook

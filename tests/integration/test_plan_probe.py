@@ -128,3 +128,15 @@ def test_probe_needs_the_required_vars(tmp_path: Path) -> None:
     (tmp_path / "book.yaml").write_text(BOOK)
     done = subprocess.run([RUNBOOK_BIN, "plan", "book.yaml", "--probe"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "required var 'port' has no value" in done.stderr
+
+
+def test_probe_skips_what_its_executor_says_takes_time(tmp_path: Path) -> None:
+    """``wait`` declares ``probed_by_plan = False``: the plan asks the class, so a long
+    wait is reported, not slept through."""
+    (tmp_path / "book.yaml").write_text(
+        "runbook: 1\nname: slow\nphases:\n  - id: settle\n    steps:\n"
+        "      - id: soak\n        wait: 2h\n"
+    )
+    done = subprocess.run([RUNBOOK_BIN, "plan", "book.yaml", "--probe"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "not probed (wait steps take time)" in done.stdout

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runbook_engine.errors import ExecutorError
-from runbook_engine.executors.manual import OperatorAnswer, check_answer, parse_gate
 from runbook_engine.executors.monitor import summarize, trend
+from runbook_engine.gates import OperatorAnswer, check_answer, parse_gate
 
 
 def test_summary_of_samples() -> None:

@@ -13,7 +13,7 @@ from runbook_engine.engine.operator_actions import (
     resume_hint,
 )
 from runbook_engine.errors import RunError
-from runbook_engine.executors.manual import parse_gate
+from runbook_engine.gates import parse_gate
 from runbook_engine.loader import load_text
 from runbook_engine.model import Runbook, build_runbook
 
