@@ -44,6 +44,7 @@ __all__ = [
     "host_python",
     "overlapping_path",
     "release_block",
+    "sshd_config",
     "start_host",
     "stop_host",
     "write_client_key",
@@ -286,6 +287,42 @@ def host_python(executable: str | None = None) -> str:
     return str(real)
 
 
+def sshd_config(
+    port: int,
+    address: str,
+    host_key: Path,
+    authorized_keys: Path,
+    pid_file: Path,
+    env: Mapping[str, str],
+) -> str:
+    """The sshd_config of a test host: key login only, sftp, quiet, and ``SHLVL=1`` so
+    the remote bash skips root's ~/.bashrc (its pyenv init costs ~150 ms a command)."""
+    variables = " ".join(f"{k}={v}" for k, v in {"SHLVL": "1", **env}.items())
+    return "\n".join(
+        [
+            f"Port {port}",
+            f"ListenAddress {address}",
+            f"HostKey {host_key}",
+            f"AuthorizedKeysFile {authorized_keys}",
+            f"PidFile {pid_file}",
+            "StrictModes no",
+            "PermitRootLogin prohibit-password",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "UseDNS no",
+            "PrintMotd no",
+            "MaxStartups 100:30:200",
+            "MaxSessions 50",
+            f"SetEnv {variables}",
+            "Subsystem sftp internal-sftp",
+            "LogLevel ERROR",
+            "",
+        ]
+    )
+
+
 def start_host(
     name: str,
     address: str,
@@ -313,32 +350,10 @@ def start_host(
     sshd_dir.mkdir(parents=True, exist_ok=True)
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
     _keygen(sshd_dir / "host_key")
-    variables = " ".join(f"{k}={v}" for k, v in {"SHLVL": "1", **(env or {})}.items())
     config = sshd_dir / "sshd_config"
     config.write_text(
-        "\n".join(
-            [
-                f"Port {port}",
-                f"ListenAddress {address}",
-                f"HostKey {sshd_dir / 'host_key'}",
-                f"AuthorizedKeysFile {authorized_keys}",
-                f"PidFile {sshd_dir / 'sshd.pid'}",
-                "StrictModes no",
-                "PermitRootLogin prohibit-password",
-                "PubkeyAuthentication yes",
-                "PasswordAuthentication no",
-                "KbdInteractiveAuthentication no",
-                "UsePAM no",
-                "UseDNS no",
-                "PrintMotd no",
-                "MaxStartups 100:30:200",
-                "MaxSessions 50",
-                # SHLVL=1: the remote bash then skips ~/.bashrc (see runbook_engine.testing)
-                f"SetEnv {variables}",
-                "Subsystem sftp internal-sftp",
-                "LogLevel ERROR",
-                "",
-            ]
+        sshd_config(
+            port, address, sshd_dir / "host_key", authorized_keys, sshd_dir / "sshd.pid", env or {}
         )
     )
     log = open(sshd_dir / "sshd.log", "ab")  # noqa: SIM115 - owned by the host

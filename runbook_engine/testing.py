@@ -269,28 +269,13 @@ def _start_member(directory: Path, name: str) -> FleetHost:
         port = _free_port()
         config = folder / "sshd_config"
         config.write_text(
-            "\n".join(
-                [
-                    f"Port {port}",
-                    "ListenAddress 127.0.0.1",
-                    f"HostKey {folder / 'host_key'}",
-                    f"AuthorizedKeysFile {directory / 'client_key.pub'}",
-                    f"PidFile {folder / 'sshd.pid'}",
-                    "StrictModes no",
-                    "PermitRootLogin prohibit-password",
-                    "PubkeyAuthentication yes",
-                    "PasswordAuthentication no",
-                    "KbdInteractiveAuthentication no",
-                    "UsePAM no",
-                    "UseDNS no",
-                    "PrintMotd no",
-                    "MaxStartups 100:30:200",
-                    "MaxSessions 50",
-                    f"SetEnv SHLVL=1 RUNBOOK_HOST_ROOT={root} RUNBOOK_HOST={name}",
-                    "Subsystem sftp internal-sftp",
-                    "LogLevel ERROR",
-                    "",
-                ]
+            hostfleet.sshd_config(
+                port,
+                "127.0.0.1",
+                folder / "host_key",
+                directory / "client_key.pub",
+                folder / "sshd.pid",
+                {"RUNBOOK_HOST_ROOT": str(root), "RUNBOOK_HOST": name},
             )
         )
         try:
