@@ -591,7 +591,12 @@ async def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
     whatever session), then SIGKILL after ``grace``; once the leader exited, what is
     left of the tree is SIGKILLed at once, so nothing lingers."""
     import asyncio
+    # freeze the tree first (twice: a child forked before the first stop landed), so a
+    # child forked in a new session cannot slip between collecting the tree and the signal
+    _kill_tree({proc.pid}, signal.SIGSTOP)
+    _kill_tree({proc.pid}, signal.SIGSTOP)
     _kill_tree({proc.pid}, signal.SIGTERM)
+    _kill_tree({proc.pid}, signal.SIGCONT)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(_exited(proc), grace)
     _kill_tree({proc.pid}, signal.SIGKILL)
