@@ -309,19 +309,7 @@ class HttpExecutor(ExecutorBase):
         elif "basic" in auth:
             basic = httpx.BasicAuth(str(auth["basic"]["username"]), str(auth["basic"]["password"]))
         url = str(spec["url"])
-        answer: dict[str, Any] = {
-            "ok": False,
-            "status": None,
-            "headers": {},
-            "json": None,
-            "json_error": None,
-            "text": "",
-            "truncated": False,
-            "latency": 0.0,
-            "url": call.redact(url),
-            "unreachable": False,
-            "error": None,
-        }
+        answer = _no_answer(call.redact(url))
         started = time.perf_counter()
         try:
             async with client.stream(
@@ -383,8 +371,8 @@ class HttpExecutor(ExecutorBase):
             await client.aclose()
 
 
-def _not_run(host: Host, why: str) -> dict[str, Any]:
-    """A host the rollout stopped before: no request was sent."""
+def _no_answer(url: str) -> dict[str, Any]:
+    """A host's fields before (or without) a response: the one shape every path fills."""
     return {
         "ok": False,
         "status": None,
@@ -394,12 +382,15 @@ def _not_run(host: Host, why: str) -> dict[str, Any]:
         "text": "",
         "truncated": False,
         "latency": 0.0,
-        "url": "",
+        "url": url,
         "unreachable": False,
-        "error": f"not run: {why}",
-        "failed": False,
-        "skipped": True,
+        "error": None,
     }
+
+
+def _not_run(host: Host, why: str) -> dict[str, Any]:
+    """A host the rollout stopped before: no request was sent."""
+    return {**_no_answer(""), "error": f"not run: {why}", "failed": False, "skipped": True}
 
 
 async def _read_bounded(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
