@@ -24,9 +24,14 @@ def print_plan(
     from runbook_engine.engine.plan import build_plan, load_stub
     from runbook_engine.engine.session import inventory_path, load_hosts
 
-    hosts = load_hosts(runbook, inventory_path(runbook, inventory))
+    path = inventory_path(runbook, inventory)
     lines = build_plan(
-        runbook, resolved, inventory=hosts, stubs=dict(load_stub(s) for s in stubs), probe=probe
+        runbook,
+        resolved,
+        inventory=load_hosts(runbook, path),
+        inventory_path=path,
+        stubs=dict(load_stub(s) for s in stubs),
+        probe=probe,
     )
     if outside_window:
         lines.insert(

@@ -78,6 +78,7 @@ def build_plan(
     resolved: ResolvedVars,
     *,
     inventory: Any = None,
+    inventory_path: str | None = None,
     stubs: Mapping[str, Result] | None = None,
     checks: Mapping[str, Any] | None = None,
     now: datetime | None = None,
@@ -105,6 +106,7 @@ def build_plan(
         view=RunView(resolved.values, qualified, known_checks),
         initiator="plan",
         inventory=inventory,
+        inventory_path=inventory_path,
     )
     known = RunView(resolved.values, qualified, known_checks)  # only stubbed or probed outcomes
     dispatch = Dispatch(ctx)

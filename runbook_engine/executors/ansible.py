@@ -414,6 +414,11 @@ class _AnsibleRun:
             tail = (stderr or "\n".join(self.other)).strip().splitlines()[-5:]
             error = f"ansible exited {rc} before its recap: " + " | ".join(tail)
             ok = False
+        elif not hosts:
+            # ansible-playbook exits 0 when no play matched a host: nothing was done
+            where = self.call.services.inventory_path or "no inventory (implicit localhost only)"
+            error = f"ansible matched no host (inventory: {where}): check the inventory and the play's hosts:"
+            ok = False
         elif not ok:
             bad = [
                 f"{h} (failed={v['failed']}, unreachable={v['unreachable']})"

@@ -8,6 +8,7 @@ status, shipped files. The folder fleet (the fallback without root) runs the upd
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -213,6 +214,43 @@ def test_minor_log_errors_not_resolved_roll_back(demo: Path) -> None:
     assert_rolled_back(demo)
     assert "minor: upstream timeout" in on_host(demo, "app-03", "tail -5 /var/log/app/app.log")
     assert "minor:" not in on_host(demo, "app-01", "cat /var/log/app/app.log")
+
+
+@pytest.mark.service("sshd")
+def test_plan_probe_reads_the_fleet_and_changes_nothing(demo: Path) -> None:
+    """The steps the runbook marks ``changes: false`` run for real under ``plan --probe``
+    (ssh, http, sql and ansible against the separate hosts): they report the fleet as it
+    is before the update, and they leave every host as it was."""
+    def looks() -> dict[str, object]:
+        facts = {name: host_facts(demo, name) for name in APP_HOSTS}
+        for name, seen in facts.items():
+            seen.pop("processes")  # the probe's own ssh sessions come and go
+            # the service's queue files come and go and ansible keeps its remote_tmp
+            # (/tmp/.ansible); anything else would be the probe's doing
+            listing = "ls -A /tmp /opt/backups /opt/app | grep -v -e '[.]processing$' -e '^[.]ansible$'"
+            seen["files"] = on_host(demo, name, listing)
+        return facts
+
+    before = looks()
+    done = subprocess.run(
+        [
+            str(RUNBOOK_CLI), "plan", str(RUNBOOK), "--probe",
+            "--vars-file", str(demo / "vars.yaml"), "--var", "version=v2.4.0",
+            "--inventory", str(demo / "inventory" / "hosts"),
+        ],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    probed = dict(re.findall(r"\*\*\w+\.([\w-]+)\*\*.*\n(?:   [-$].*\n)*?   - (probed: \w+|not probed)", done.stdout))
+    assert probed["record-versions"] == "probed: succeeded" and "previous_version = 'v2.3.0'" in done.stdout
+    assert probed["verify-running"] == "probed: succeeded"  # ansible, on the run's inventory
+    assert probed["verify-stopped"] == "probed: failed"  # the services are up before the update
+    assert probed["verify-deployment"] == "probed: failed"  # still v2.3.0 everywhere
+    assert probed["check-migration-status"] == "probed: succeeded"
+    assert "backup-app" not in probed and "stop-services" not in probed and "deploy-code" not in probed
+    after = looks()
+    assert after == before, [(n, k, before[n][k], after[n][k]) for n in after for k in after[n] if after[n][k] != before[n][k]]
+    assert applied_ids(state(demo)) == ["20251101"]
 
 
 def test_update_on_the_folder_fleet_without_root(tmp_path: Path) -> None:

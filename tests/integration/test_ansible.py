@@ -298,3 +298,19 @@ def test_secret_extra_vars_are_in_a_private_file_not_on_the_command_line(tmp_pat
     assert any("ansible-playbook" in line for line in seen)
     assert not [line for line in seen if "s3cr3t" in line]
     assert modes and set(modes) == {0o600}
+
+
+@needs_ansible
+@pytest.mark.parametrize("hosts", ["nowhere", "web"])
+def test_a_playbook_that_matches_no_host_fails(tmp_path: Path, hosts: str) -> None:
+    """ansible-playbook exits 0 when its play matches no host (a wrong inventory, a typo
+    in ``hosts:``); the step did nothing, so it must not pass as if it had."""
+    inventory = local_inventory(tmp_path)
+    (tmp_path / "site.yml").write_text(f"- hosts: {hosts}\n  gather_facts: false\n  tasks: [{{command: 'true'}}]\n")
+    result, _ = run(
+        {"playbook": "site.yml"},
+        tmp_path,
+        services=StepServices(inventory_path=str(inventory) if hosts == "nowhere" else None),
+    )
+    assert not result.ok and result.hosts == {}
+    assert result.error is not None and "matched no host" in result.error

@@ -140,3 +140,32 @@ def test_probe_skips_what_its_executor_says_takes_time(tmp_path: Path) -> None:
     done = subprocess.run([RUNBOOK_BIN, "plan", "book.yaml", "--probe"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "not probed (wait steps take time)" in done.stdout
+
+
+@pytest.mark.service("ansible")
+def test_probe_runs_an_ansible_step_against_the_runs_inventory(tmp_path: Path) -> None:
+    """A read-only ansible step is probed on the inventory the run would use: a host
+    that is not in the expected state fails the probe, as it would fail the run."""
+    (tmp_path / "site.yml").write_text(
+        "- hosts: app\n  gather_facts: false\n  tasks:\n"
+        "    - {command: cat state, args: {chdir: '{{ app_dir }}'}, register: state, changed_when: false}\n"
+        "    - {assert: {that: [state.stdout == 'stopped']}}\n"
+    )
+    for name, now in (("app-01", "stopped"), ("app-02", "running")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "state").write_text(now)
+    (tmp_path / "hosts").write_text(
+        "[app]\n"
+        + "".join(f"{n} ansible_connection=local app_dir={tmp_path / n}\n" for n in ("app-01", "app-02"))
+        + f"[all:vars]\nansible_python_interpreter={sys.executable}\n"
+    )
+    (tmp_path / "book.yaml").write_text(
+        "runbook: 1\nname: probe-ansible\nphases:\n  - id: p\n    steps:\n"
+        "      - id: verify-stopped\n        changes: false\n"
+        "        ansible: {playbook: site.yml}\n        expect: all failed == 0\n"
+    )
+    done = subprocess.run(
+        [RUNBOOK_BIN, "plan", "book.yaml", "--probe", "-i", "hosts"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "probed: failed" in done.stdout and "app-02 (failed=1" in done.stdout, done.stdout
