@@ -287,7 +287,7 @@ class CopyExecutor(ExecutorBase):
 
         ssh_spec = SshSpec(command="", key_file=spec.key_file, known_hosts_file=spec.known_hosts_file)
         try:
-            conn = await self._ssh._connection(call, ssh_spec, host)
+            conn = await self._ssh.connection(call, ssh_spec, host)
         except (TimeoutError, OSError, asyncssh.Error) as exc:
             raise ExecutorError(f"{type(exc).__name__}: {exc}") from None
         return _RemoteTarget(conn, spec, host)

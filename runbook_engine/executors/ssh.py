@@ -316,7 +316,7 @@ class SshExecutor(ExecutorBase):
                 connect_timeout = max(0.001, min(connect_timeout, deadline - time.monotonic()))
             try:
                 async with asyncio.timeout(connect_timeout):
-                    conn = await self._connection(call, spec, host, connect_timeout)
+                    conn = await self.connection(call, spec, host, connect_timeout)
             except (TimeoutError, OSError, asyncssh.Error, ExecutorError) as exc:
                 return _unreachable(host, _why(exc, connect_timeout), started)
             await call.services.before_start()
@@ -351,11 +351,12 @@ class SshExecutor(ExecutorBase):
         if conn is not None:
             conn.close()
 
-    async def _connection(
+    async def connection(
         self, call: StepCall, spec: SshSpec, host: Host, connect_timeout: float | None = None
     ) -> Any:
         """The kept connection to ``host``, opened within ``connect_timeout`` (default:
-        the spec's) on first use."""
+        the spec's) on first use. Public because the copy executor opens its SFTP
+        sessions on the same connections (one host key check, one login per host)."""
         import asyncio
         key = self._key(spec, host)
         lock = self._locks.setdefault(key, asyncio.Lock())
