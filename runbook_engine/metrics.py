@@ -227,7 +227,9 @@ class LiveMetrics:
             if data.get("downtime") == "begins" and self._downtime_began is None:
                 self._downtime_began = _when(data)
         elif kind == "phase_finished":
-            ends = (data.get("downtime") or self._phase_downtime.get(str(data.get("phase")))) == "ends"
+            ends = (
+                data.get("downtime") or self._phase_downtime.get(str(data.get("phase")))
+            ) == "ends"
             if ends and self._downtime_began is not None:
                 self._downtime_before += _when(data) - self._downtime_began
                 self._downtime_began = None

@@ -18,6 +18,7 @@ from typing import Any
 from runbook_engine.casetest.cases import Case
 from runbook_engine.casetest.stubs import Notification, Recorder, SimulatedClock, StubLayer
 from runbook_engine.errors import RunbookError, RunError
+from runbook_engine.journal.events import Decision, Event, Operator, RunStarted
 
 #: The initiator recorded in a test run's journal.
 TEST_INITIATOR = "runbook-test"
@@ -150,11 +151,11 @@ class _TimedJournal:
     def seq(self) -> int:
         return int(self.journal.seq)
 
-    def append(self, event: str, *, sync: bool = False, **data: Any) -> dict[str, Any]:
-        record: dict[str, Any] = self.journal.append(event, sync=False, **data)
+    def append(self, event: Event) -> dict[str, Any]:
+        record: dict[str, Any] = self.journal.append(event, sync=False)
         self.times[record["seq"]] = self.clock()
-        if event == "decision" and data.get("step") in self.recorder.samples:
-            self.samples[record["seq"]] = self.recorder.samples[data["step"]]
+        if isinstance(event, Decision) and event.step in self.recorder.samples:
+            self.samples[record["seq"]] = self.recorder.samples[event.step]
         return record
 
     def pending(self, seq: int | None = None) -> bool:
@@ -179,7 +180,9 @@ def _inventory(case: Case, runbook: Any) -> Any:
         return load_hosts(runbook, inventory_path(runbook, None))
     if isinstance(case.inventory, str):
         if not Path(case.inventory).exists():
-            raise RunError(f"case {case.name!r}: inventory {case.inventory} does not exist", span=case.span)
+            raise RunError(
+                f"case {case.name!r}: inventory {case.inventory} does not exist", span=case.span
+            )
         inventory = load_inventory(case.inventory)
     else:
         inventory = parse_inventory_data(case.inventory, source=f"{case.path} ({case.name})")
@@ -251,21 +254,31 @@ def run_case(runbook: Any, case: Case, work: Path) -> Observation:
     ctx.channels = channels
 
     def record(action: str, step: str, answer: Any) -> None:
-        ctx.emit("operator", action=action, step=step, by=answer.by, inputs=dict(answer.inputs), auto=answer.auto)
+        ctx.emit(
+            Operator(
+                action=action, step=step, by=answer.by, inputs=dict(answer.inputs), auto=answer.auto
+            )
+        )
 
     operator = RunOperator(
-        initiator=TEST_INITIATOR, acting_as=TEST_INITIATOR, yes=True, interactive=False, record=record
+        initiator=TEST_INITIATOR,
+        acting_as=TEST_INITIATOR,
+        yes=True,
+        interactive=False,
+        record=record,
     )
     ctx.emit(
-        "run_started",
-        run_id=real.run_id,
-        runbook=runbook.name,
-        title=runbook.label,
-        path=str(runbook.path),
-        vars=journaled_vars(runbook, resolved.values),
-        inventory=None,
-        initiator=TEST_INITIATOR,
-        test_case=case.name,
+        RunStarted(
+            run_id=real.run_id,
+            runbook=runbook.name,
+            title=runbook.label,
+            path=str(runbook.path),
+            vars=journaled_vars(runbook, resolved.values),
+            inventory=None,
+            initiator=TEST_INITIATOR,
+            outside_window=None,
+            test_case=case.name,
+        )
     )
     run = Run(ctx, build_graph(runbook), operator)
     status = asyncio.run(run.execute())

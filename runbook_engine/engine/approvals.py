@@ -31,6 +31,7 @@ from runbook_engine.gates import (
     check_voter,
 )
 from runbook_engine.identity import Identity
+from runbook_engine.journal.events import GateAnnounced
 from runbook_engine.journal.journal import utc_now
 
 #: The journal event of an operator transaction (engine/operator_actions.py).
@@ -415,6 +416,5 @@ async def announce_gate(ctx: Any, request: OperatorRequest, votes: Sequence[Vote
         except Undelivered as exc:
             error = str(exc)
         ctx.emit(
-            "gate_announced", step=request.step_id, channel=name, delivered=error is None,
-            error=error,
-        )  # fmt: skip
+            GateAnnounced(step=request.step_id, channel=name, delivered=error is None, error=error)
+        )

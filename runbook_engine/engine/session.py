@@ -21,7 +21,6 @@ from runbook_engine.engine.approvals import RunOperator, announce_gate, open_vot
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.evaluation import Evaluator, RunView
 from runbook_engine.engine.operator_actions import (
-    Action,
     ActionRequest,
     RunStanding,
     Transaction,
@@ -49,6 +48,13 @@ from runbook_engine.executors.registry import executor_classes
 from runbook_engine.gates import OperatorAnswer
 from runbook_engine.graph import build_graph
 from runbook_engine.identity import Identity
+from runbook_engine.journal.events import (
+    Operator,
+    OperatorAction,
+    Resumed,
+    RunStarted,
+    StepFinished,
+)
 from runbook_engine.journal.state import state_dir
 from runbook_engine.model import Runbook
 from runbook_engine.redaction import MASK
@@ -325,16 +331,17 @@ def start_run(
         )
         operator = _operator(ctx, options, progress, preset)
         ctx.emit(
-            "run_started",
-            run_id=journal.run_id,
-            runbook=runbook.name,
-            title=runbook.label,
-            path=str(runbook.path),
-            vars=journaled_vars(runbook, resolved.values),
-            inventory=inv_path,
-            initiator=options.initiator,
-            initiator_identity=options.acting.record(),
-            outside_window=why_outside if why_outside else None,
+            RunStarted(
+                run_id=journal.run_id,
+                runbook=runbook.name,
+                title=runbook.label,
+                path=str(runbook.path),
+                vars=journaled_vars(runbook, resolved.values),
+                inventory=inv_path,
+                initiator=options.initiator,
+                initiator_identity=options.acting.record(),
+                outside_window=why_outside if why_outside else None,
+            )
         )
         if why_outside:
             ctx.show("warning", text=f"running outside the change window: {why_outside}")
@@ -355,18 +362,19 @@ def _operator(
 
     def record(action: str, step: str, answer: OperatorAnswer) -> None:
         ctx.emit(
-            "operator",
-            action=action,
-            step=step,
-            by=answer.by,
-            identity=identity.record(),
-            inputs=dict(answer.inputs),
-            auto=answer.auto,
+            Operator(
+                action=action,
+                step=step,
+                by=answer.by,
+                identity=identity.record(),
+                inputs=dict(answer.inputs),
+                auto=answer.auto,
+            )
         )
 
     def record_vote(action: str, step: str, answer: OperatorAnswer) -> None:
         """A vote at the terminal: one operator transaction, like a resume's."""
-        vote = Action(action, step, dict(answer.inputs))
+        vote = OperatorAction(action, step, dict(answer.inputs))
         commit(ctx.emit, Transaction(answer.by, "terminal", (vote,), identity=identity))
 
     return RunOperator(
@@ -474,9 +482,7 @@ def restore(runbook: Runbook, events: Sequence[Mapping[str, Any]], state: Any) -
     rollback_reason = None
     if state.rollback is not None and state.rollback.status is None:
         rollback_reason = state.rollback.reason or "rollback interrupted"
-    judged = {
-        sid: st.attempts - (0 if sid in outcomes else 1) for sid, st in state.steps.items()
-    }
+    judged = {sid: st.attempts - (0 if sid in outcomes else 1) for sid, st in state.steps.items()}
     return Restored(
         outcomes=outcomes,
         completion_order=[sid for sid in order if sid in outcomes],
@@ -612,7 +618,9 @@ def resume_run(
                 raise RunError("resume abandoned: nothing was run")
             apply_rerun(plan, restored)
             ctx.retry_hosts = dict(plan.retry)
-            again = tuple(s for s in state.interrupted if s in plan.targets and s not in resume.rerun)
+            again = tuple(
+                s for s in state.interrupted if s in plan.targets and s not in resume.rerun
+            )
             resume = replace(resume, rerun=(*resume.rerun, *again))
         check_orphans(events, state.interrupted)
         request = _with_terminal_choices(
@@ -652,26 +660,32 @@ def resume_run(
             votes = operator_votes(journal.events(), step_id)
             gate = gate_for(runbook, step_id, ctx.renderer)
             if gate.required > 1 and votes < gate.required:
-                ctx.show("message", text=f"{step_id}: {votes} of {gate.required} approvals recorded")
+                ctx.show(
+                    "message", text=f"{step_id}: {votes} of {gate.required} approvals recorded"
+                )
         operator = _operator(ctx, options, progress, transaction.preset)
         operator.initiator = initiator
         operator.votes = open_votes(journal.events())
         operator.deadlines.update(standing.deadlines)
         if plan is not None:
             ctx.emit(
-                "operator",
-                action="retry_failed_hosts" if resume.retry_failed_hosts else "rerun_from",
-                step=resume.retry_failed_hosts or resume.from_step,
-                by=options.initiator,
-                source="resume",
-                **plan.journal_data(),
+                Operator(
+                    action="retry_failed_hosts" if resume.retry_failed_hosts else "rerun_from",
+                    step=resume.retry_failed_hosts or resume.from_step,
+                    by=options.initiator,
+                    source="resume",
+                    how=plan.how,
+                    rerun=tuple(plan.rerun),
+                    hosts=plan.hosts(),
+                )
             )
         ctx.emit(
-            "resumed",
-            by=options.initiator,
-            run_id=journal.run_id,
-            allow_changed=bool(diff) or None,
-            outside_window=why_outside or None,
+            Resumed(
+                by=options.initiator,
+                run_id=journal.run_id,
+                allow_changed=bool(diff) or None,
+                outside_window=why_outside or None,
+            )
         )
         if why_outside:
             ctx.show("warning", text=f"resuming outside the change window: {why_outside}")
@@ -791,15 +805,16 @@ def _record_skipped(ctx: RunContext, runbook: Runbook, step_id: str, restored: R
     step = find_step(runbook, step_id)
     outcome = StepOutcome(status=SKIPPED, error="skipped by the operator after an interruption")
     ctx.emit(
-        "step_finished",
-        step=step_id,
-        phase=step.phase if step else None,
-        status=SKIPPED,
-        result=None,
-        attempt=0,
-        captures={},
-        error=outcome.error,
-        duration=0.0,
+        StepFinished(
+            step=step_id,
+            phase=step.phase if step else None,
+            status=SKIPPED,
+            result=None,
+            attempt=0,
+            captures={},
+            error=outcome.error,
+            duration=0.0,
+        )
     )
     restored.outcomes[step_id] = outcome
     restored.completion_order.append(step_id)

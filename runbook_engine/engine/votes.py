@@ -184,7 +184,7 @@ def answer_gate(runs_dir: Path, run_ref: str, request: VoteRequest) -> VoteResul
             initiator,
         )
         try:
-            commit(lambda event, **data: journal.append(event, sync=True, **data), transaction)
+            commit(journal.append, transaction)
         finally:
             journal.release()
         (action,) = transaction.actions

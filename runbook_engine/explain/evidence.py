@@ -44,7 +44,9 @@ def evidence_of(
             host = f"[{event['host']}] " if event.get("host") else ""
             output.setdefault(event["step"], []).append(f"{host}{event.get('line', '')}")
     confirmed = {
-        a.step: a.by for a in report.operator_actions if a.step and a.action in ("confirm", "approve")
+        a.step: a.by
+        for a in report.operator_actions
+        if a.step and a.action in ("confirm", "approve")
     }
     steps: dict[str, StepEvidence] = {}
     for phase in report.phases:

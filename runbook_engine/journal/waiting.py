@@ -50,7 +50,9 @@ def waiting_of(run_dir: Path, events: Sequence[Mapping[str, Any]]) -> Waiting | 
     )
     deadline = paused.get("deadline")
     when = (
-        datetime.fromtimestamp(float(deadline), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        datetime.fromtimestamp(float(deadline), UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
         if isinstance(deadline, int | float) and not isinstance(deadline, bool)
         else None
     )

@@ -264,7 +264,8 @@ def _phases(
     rows: list[PhaseRow] = []
     for phase_id in phase_order:
         steps = tuple(
-            _step_row(step_id, state, budget_of, facts.get(step_id, {})) for step_id in by_phase.get(phase_id, ())
+            _step_row(step_id, state, budget_of, facts.get(step_id, {}))
+            for step_id in by_phase.get(phase_id, ())
         )
         info = state.phases.get(phase_id)
         started = info.started_at if info else None
@@ -521,7 +522,11 @@ def _deviations(
     found: list[Deviation] = []
     for session in sessions[:-1]:
         if session.ending == "crashed":
-            cut = f"; steps cut short: {', '.join(session.interrupted)}" if session.interrupted else ""
+            cut = (
+                f"; steps cut short: {', '.join(session.interrupted)}"
+                if session.interrupted
+                else ""
+            )
             found.append(
                 Deviation(
                     "crash",
@@ -530,7 +535,9 @@ def _deviations(
                 )
             )
     for session in sessions[1:]:
-        found.append(Deviation("resumed", session.started_at, f"run resumed by {session.by or '?'}"))
+        found.append(
+            Deviation("resumed", session.started_at, f"run resumed by {session.by or '?'}")
+        )
     found += _failed_but_continued(events)
     auto: list[Mapping[str, Any]] = []
     for event in events:
@@ -561,7 +568,11 @@ def _deviations(
             for item in event.get("actions") or ():
                 what = f"{item.get('action')} step {item.get('step')}"
                 late = " (after its deadline)" if item.get("late") else ""
-                found.append(Deviation("operator", event.get("ts"), f"{event.get('by') or '?'}: {what}{late}"))
+                found.append(
+                    Deviation(
+                        "operator", event.get("ts"), f"{event.get('by') or '?'}: {what}{late}"
+                    )
+                )
         elif name == "journal_repaired":
             found.append(
                 Deviation(
@@ -635,7 +646,11 @@ def _failed_but_continued(events: Sequence[Mapping[str, Any]]) -> list[Deviation
     failed: dict[str, Mapping[str, Any]] = {}
     for event in events:
         name = event.get("event")
-        if name == "step_finished" and event.get("status") == "failed" and event.get("phase") != "rollback":
+        if (
+            name == "step_finished"
+            and event.get("status") == "failed"
+            and event.get("phase") != "rollback"
+        ):
             failed[str(event.get("step"))] = event
         elif name == "step_started" and event.get("phase") != "rollback" and failed:
             failed.pop(str(event.get("step")), None)  # tried again: a retry, not a deviation

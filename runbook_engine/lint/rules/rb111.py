@@ -9,8 +9,7 @@ RULE = Rule(
     name="required var with a default",
     summary="Required var with a default.",
     description=(
-        "`required: true` says the operator must give a value; a default says they need "
-        "not."
+        "`required: true` says the operator must give a value; a default says they need not."
     ),
     configurable=True,
 )
