@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from run_events import event
 
 from runbook_engine.cli.main import cli
