@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union, get_args, get_origin
 
@@ -353,6 +353,8 @@ class Recorded:
     seq: int
     ts: str | None
     event: Event | UnknownEvent
+    #: The line's hash: what names this very line (a signed vote names its pause).
+    hash: str | None = None
 
 
 # -- the serializer ---------------------------------------------------------------------
@@ -380,17 +382,22 @@ def decode(record: Mapping[str, Any]) -> Event | UnknownEvent:
     return event
 
 
-def decode_all(records: typing.Iterable[Mapping[str, Any]]) -> list[Recorded]:
-    """Every line decoded, with its ``seq`` and ``ts``."""
+def decode_all(records: Iterable[Mapping[str, Any]], *kinds: type[Event]) -> list[Recorded]:
+    """Every line decoded, with its ``seq``, ``ts`` and ``hash``; given ``kinds``, only
+    the lines of those event classes (the others are not decoded at all: a reader
+    that needs three kinds skips a long run's output lines cheaply)."""
+    names = {kind.name for kind in kinds}
     out: list[Recorded] = []
     for record in records:
-        seq = record.get("seq")
-        ts = record.get("ts")
+        if names and record.get("event") not in names:
+            continue
+        seq, ts, digest = record.get("seq"), record.get("ts"), record.get("hash")
         out.append(
             Recorded(
                 seq=seq if isinstance(seq, int) else 0,
                 ts=ts if isinstance(ts, str) else None,
                 event=decode(record),
+                hash=digest if isinstance(digest, str) else None,
             )
         )
     return out
