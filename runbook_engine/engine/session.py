@@ -54,6 +54,8 @@ from runbook_engine.journal.events import (
     Resumed,
     RunStarted,
     StepFinished,
+    StepPid,
+    decode_all,
 )
 from runbook_engine.journal.state import state_dir
 from runbook_engine.model import Runbook
@@ -438,9 +440,9 @@ def check_orphans(
 ) -> None:
     """Refuse to go on while a recorded command of an interrupted step still runs."""
     recorded = [
-        (e["step"], int(e["pid"]), e.get("proc_start"))
-        for e in events
-        if e.get("event") == "step_pid" and e.get("step") in steps and isinstance(e.get("pid"), int)
+        (line.event.step, line.event.pid, line.event.proc_start)
+        for line in decode_all(events, StepPid)
+        if isinstance(line.event, StepPid) and line.event.step in steps
     ]
     deadline = time.monotonic() + grace
     while True:
@@ -462,11 +464,11 @@ def restore(runbook: Runbook, events: Sequence[Mapping[str, Any]], state: Any) -
     (interrupted, paused, cancelled) is made again under the same number."""
     outcomes: dict[str, StepOutcome] = {}
     order: list[str] = []
-    for event in events:
-        if event.get("event") == "step_finished" and isinstance(event.get("step"), str):
-            if event["step"] in order:
-                order.remove(event["step"])
-            order.append(event["step"])
+    for line in decode_all(events, StepFinished):
+        assert isinstance(line.event, StepFinished)
+        if line.event.step in order:
+            order.remove(line.event.step)
+        order.append(line.event.step)
     for step_id, st in state.steps.items():
         if st.status in ("succeeded", "failed", "skipped", "rolled_back"):
             result = result_from_journal(st.result)

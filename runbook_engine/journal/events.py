@@ -126,8 +126,9 @@ class RunStarted(Event):
     title: str | None = field(metadata=absent_as(None))
     path: str | None = field(metadata=absent_as(None))
     initiator_identity: Mapping[str, Any] | None = optional()
-    #: Why the change window was closed when the run started anyway.
-    outside_window: str | None = field(metadata=absent_as(None))
+    #: Why the change window was closed when the run started anyway (older
+    #: journals: ``true``).
+    outside_window: str | bool | None = field(metadata=absent_as(None))
     #: `runbook test`: the case this run plays.
     test_case: str | None = optional()
     #: Older journals: success metric → target, and the budgets (id → duration).
