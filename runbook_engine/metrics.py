@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runbook_engine.journal.events import RunStarted, decode_all
 from runbook_engine.redaction import Redactor
 from runbook_engine.report.summary import build_report
 
@@ -114,7 +115,12 @@ def push(
 
     registry = build_registry(events, redactor=redactor, success=success)
     runbook = next(
-        (str(e.get("runbook")) for e in events if e.get("event") == "run_started"), "unknown"
+        (
+            line.event.runbook
+            for line in decode_all(events, RunStarted)
+            if isinstance(line.event, RunStarted)
+        ),
+        "unknown",
     )
     grouping = {"runbook": (redactor or Redactor(()))(runbook)}
     push_to_gateway(url, job=job, registry=registry, grouping_key=grouping, timeout=timeout)

@@ -18,7 +18,17 @@ from typing import Any
 from runbook_engine.casetest.cases import Case
 from runbook_engine.casetest.stubs import Notification, Recorder, SimulatedClock, StubLayer
 from runbook_engine.errors import RunbookError, RunError
-from runbook_engine.journal.events import Decision, Event, Operator, RunStarted
+from runbook_engine.journal.events import (
+    Decision,
+    Event,
+    Operator,
+    Paused,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    decode_all,
+)
 
 #: The initiator recorded in a test run's journal.
 TEST_INITIATOR = "runbook-test"
@@ -83,40 +93,39 @@ def observe(
     captures: dict[str, dict[str, Any]] = {}
     attempts: dict[str, int] = {}
     status, exit_code = "running", None
-    for event in events:
-        name, seq = event.get("event"), int(event.get("seq", 0))
-        step = event.get("step")
-        if name == "step_started" and isinstance(step, str):
-            started.add(step)
-            attempts[step] = max(attempts.get(step, 0), int(event.get("attempt") or 1))
-        elif name == "step_finished" and isinstance(step, str):
-            finished.append(
-                StepRecord(
-                    step=step,
-                    status=str(event.get("status")),
-                    attempt=int(event.get("attempt") or 0),
-                    at=times.get(seq),
-                    error=event.get("error"),
+    for line in decode_all(events):
+        seq = line.seq
+        match line.event:
+            case StepStarted(step=step, attempt=attempt) if step:
+                started.add(step)
+                attempts[step] = max(attempts.get(step, 0), attempt or 1)
+            case StepFinished(step=step) as done if step:
+                finished.append(
+                    StepRecord(
+                        step=step,
+                        status=done.status,
+                        attempt=done.attempt or 0,
+                        at=times.get(seq),
+                        error=done.error,
+                    )
                 )
-            )
-            if event.get("captures"):
-                captures[step] = dict(event["captures"])
-        elif name == "decision":
-            decisions.append(
-                DecisionRecord(
-                    condition=str(event.get("condition")),
-                    action=str(event.get("action")),
-                    step=step if isinstance(step, str) else None,
-                    at=times.get(seq),
-                    sample=samples.get(seq),
+                if done.captures:
+                    captures[step] = dict(done.captures)
+            case Decision() as decision:
+                decisions.append(
+                    DecisionRecord(
+                        condition=decision.condition,
+                        action=decision.action,
+                        step=decision.step,
+                        at=times.get(seq),
+                        sample=samples.get(seq),
+                    )
                 )
-            )
-        elif name == "paused":
-            status = "paused"
-        elif name == "run_finished":
-            status = str(event.get("status"))
-            code = event.get("exit_code")
-            exit_code = code if isinstance(code, int) else None
+            case Paused():
+                status = "paused"
+            case RunFinished() as end:
+                status = end.status
+                exit_code = end.exit_code if isinstance(end.exit_code, int) else None
     return Observation(
         status=status,
         exit_code=exit_code,

@@ -14,7 +14,7 @@ from typing import Any
 from runbook_engine.engine.evaluation import Evaluator, RunView
 from runbook_engine.engine.progress import Progress
 from runbook_engine.executors.base import Host
-from runbook_engine.journal.events import Event, StepFinished, decode, encode
+from runbook_engine.journal.events import Event, StepFinished, encode, rebuilt
 from runbook_engine.model import Runbook, Step
 from runbook_engine.redaction import MASK, Redactor
 from runbook_engine.templating import Renderer
@@ -93,8 +93,7 @@ class RunContext:
         the view get the same data. Returns the redacted event."""
         raw = encode(event)
         data = self.redactor.redact_obj(raw)
-        clean = event if data is raw else decode({"event": event.name, **data})
-        assert isinstance(clean, Event)
+        clean = event if data is raw else rebuilt(event, data)
         self.journal.append(clean)
         if isinstance(clean, StepFinished):
             self._flush_later(self.journal.seq)

@@ -17,7 +17,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union, get_args, get_origin
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from runbook_engine.vocabulary import RunStatus, StepStatus
 
@@ -48,10 +48,13 @@ __all__ = [
     "decode",
     "decode_all",
     "encode",
+    "rebuilt",
 ]
 
 #: Keys of every journal line that belong to the chain, not to the event.
 CHAIN_KEYS = frozenset({"seq", "ts", "event", "prev", "hash", "mac"})
+
+EventT = TypeVar("EventT", bound="Event")
 
 #: Name → class of every declared event (filled as the classes are defined).
 EVENTS: dict[str, type[Event]] = {}
@@ -381,6 +384,13 @@ def decode(record: Mapping[str, Any]) -> Event | UnknownEvent:
         return UnknownEvent(name=str(name), data=data)
     event: Event = _build(cls, record)
     return event
+
+
+def rebuilt(event: EventT, data: Mapping[str, Any]) -> EventT:
+    """``event`` with the data of its line replaced by ``data`` (the same keys, e.g.
+    redacted): what `RunContext.emit` journals."""
+    new: EventT = _build(type(event), data)
+    return new
 
 
 def decode_all(records: Iterable[Mapping[str, Any]], *kinds: type[Event]) -> list[Recorded]:
