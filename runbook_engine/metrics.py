@@ -57,8 +57,8 @@ def build_registry(
     report = build_report(clean, success=success, budgets=budgets)
     runbook = redact(report.runbook or "unknown")
     live = LiveMetrics(runbook)
-    for event in clean:
-        live.event(str(event.get("event")), event)
+    for line in decode_all(clean, *_COUNTED_KINDS):
+        live.observe(line.event, _when(line.ts))
     live.replayed(report.downtime.seconds)
     registry = live.registry
     step_last = Gauge(
@@ -155,13 +155,11 @@ def serve(
 
 
 #: The events the metrics count (`LiveMetrics.observe`).
-_COUNTED = frozenset(
-    kind.name
-    for kind in (
-        PhaseStarted, PhaseFinished, Resumed, StepStarted, Paused, StepFinished, Decision,
-        DecisionUnevaluable, RunFinished,
-    )
+_COUNTED_KINDS = (
+    PhaseStarted, PhaseFinished, Resumed, StepStarted, Paused, StepFinished, Decision,
+    DecisionUnevaluable, RunFinished,
 )  # fmt: skip
+_COUNTED = frozenset(kind.name for kind in _COUNTED_KINDS)
 
 
 class LiveMetrics:
@@ -250,7 +248,7 @@ class LiveMetrics:
         """One progress event (live) or journal line (replayed), read as its typed
         event; the kinds metrics do not count are not even decoded."""
         if kind in _COUNTED:
-            self.observe(decode({**data, "event": kind}), _when(data))
+            self.observe(decode({**data, "event": kind}), _when(data.get("ts")))
 
     def observe(self, event: Event | UnknownEvent, when: float) -> None:
         runbook = self.runbook
@@ -314,12 +312,11 @@ class LiveMetrics:
         return generate_latest(self.registry).decode("utf-8")
 
 
-def _when(data: Mapping[str, Any]) -> float:
+def _when(ts: Any) -> float:
     """The event's time: its journal timestamp when replayed, now when live."""
     import time
     from datetime import datetime
 
-    ts = data.get("ts")
     if isinstance(ts, str):
         try:
             return datetime.fromisoformat(ts).timestamp()
