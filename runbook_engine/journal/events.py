@@ -472,3 +472,46 @@ def _hints(cls: type[Any]) -> dict[str, Any]:
 def field_hints(cls: type[Any]) -> dict[str, Any]:
     """Field name → type of an event class (for docs and the property test)."""
     return {f.name: _hints(cls)[f.name] for f in _fields(cls)}
+
+
+def reference_table() -> str:
+    """The Markdown table of every event and its keys that docs/journal.md shows
+    (a test keeps the two equal, so the docs cannot drift from the classes)."""
+    rows = ["| event | fsync | keys |", "|---|---|---|"]
+    for name, cls in sorted(EVENTS.items()):
+        keys = ", ".join(_key_text(f, _hints(cls)[f.name]) for f in _fields(cls))
+        rows.append(f"| `{name}` | {'yes' if cls.durable else ''} | {keys} |")
+    return "\n".join(rows) + "\n"
+
+
+def _key_text(f: dataclasses.Field[Any], hint: Any) -> str:
+    """``name type``; a key left out of the line while it has no value is ``name?``."""
+    if not f.metadata.get(_OMIT):
+        return f"`{f.name}` {_type_text(hint)}"
+    inner = [a for a in get_args(hint) if a is not type(None)] or [hint]
+    return f"`{f.name}?` " + " or ".join(_type_text(a) for a in inner)
+
+
+def _type_text(hint: Any) -> str:
+    if hint == StepStatus:
+        return "step status"
+    if hint == RunStatus:
+        return "run status"
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in get_args(hint) if a is not type(None)]
+        text = " or ".join(_type_text(a) for a in inner)
+        return text + " or null" if len(inner) < len(get_args(hint)) else text
+    if origin is tuple:
+        return f"list of {_type_text(get_args(hint)[0])}"
+    if origin is not None and issubclass(origin, Mapping):
+        return "map"
+    if hint is OperatorAction:
+        return (
+            "`{"
+            + ", ".join(
+                f"{f.name}{'?' if f.metadata.get(_OMIT) else ''}" for f in _fields(OperatorAction)
+            )
+            + "}`"
+        )
+    return getattr(hint, "__name__", str(hint))

@@ -31,6 +31,7 @@ from runbook_engine.journal.events import (
     encode,
     field_hints,
     rebuilt,
+    reference_table,
 )
 
 JSON = st.recursive(
@@ -134,6 +135,14 @@ def test_rebuilt_keeps_the_class_with_new_data() -> None:
     assert isinstance(masked, RunStarted) and masked.vars == {"token": "***"}
 
 
+def test_the_docs_list_every_event_with_its_keys() -> None:
+    """docs/journal.md shows `reference_table()`; regenerate it with
+    ``python -c "from runbook_engine.journal.events import reference_table as t; print(t())"``."""
+    docs = (PACKAGE.parent / "docs" / "journal.md").read_text(encoding="utf-8")
+    shown = docs.split("<!-- events:begin -->\n", 1)[1].split("<!-- events:end -->", 1)[0]
+    assert shown == reference_table()
+
+
 def test_durable_events_are_the_boundaries_and_the_acts() -> None:
     durable = {name for name, cls in EVENTS.items() if cls.durable}
     assert durable == {
@@ -159,7 +168,11 @@ def _bare_event_names(path: Path) -> list[str]:
             named = isinstance(first, ast.Constant) and first.value in EVENTS
             if node.func.attr in ("emit", "append") and named:
                 found.append(f"{where}: {node.func.attr}({first.value!r}, ...)")  # type: ignore[union-attr]
-            if node.func.attr == "get" and isinstance(first, ast.Constant) and first.value == "event":
+            if (
+                node.func.attr == "get"
+                and isinstance(first, ast.Constant)
+                and first.value == "event"
+            ):
                 found.append(f"{where}: .get('event')")
         elif isinstance(node, ast.Subscript):
             key = node.slice
@@ -167,9 +180,9 @@ def _bare_event_names(path: Path) -> list[str]:
                 found.append(f"{where}: ['event']")
         elif isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values, strict=True):
-                if isinstance(key, ast.Constant) and key.value == "event":
-                    if isinstance(value, ast.Constant):
-                        found.append(f"{where}: {{'event': {value.value!r}}}")
+                named = isinstance(key, ast.Constant) and key.value == "event"
+                if named and isinstance(value, ast.Constant):
+                    found.append(f"{where}: {{'event': {value.value!r}}}")
         elif isinstance(node, ast.Compare):
             for side in (node.left, *node.comparators):
                 if isinstance(side, ast.Constant) and side.value in _NAMES_ONLY_EVENTS:
