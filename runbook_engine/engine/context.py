@@ -93,7 +93,7 @@ class RunContext:
         the view get the same data. Returns the redacted event."""
         raw = encode(event)
         data = self.redactor.redact_obj(raw)
-        clean = event if data is raw else rebuilt(event, data)
+        clean = event if data is raw or data == raw else rebuilt(event, data)
         self.journal.append(clean)
         if isinstance(clean, StepFinished):
             self._flush_later(self.journal.seq)

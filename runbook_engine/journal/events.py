@@ -366,12 +366,18 @@ class Recorded:
 
 def encode(event: Event | OperatorAction) -> dict[str, Any]:
     """The data of ``event``'s journal line, without ``event`` and the chain keys."""
+    plan = _PLANS.get(type(event))
+    if plan is None:
+        plan = _PLANS[type(event)] = tuple(
+            (f.name, bool(f.metadata.get(_OMIT)), f.metadata.get(_ABSENT))
+            for f in _fields(type(event))
+        )
     data: dict[str, Any] = {}
-    for f in _fields(type(event)):
-        value = getattr(event, f.name)
-        if f.metadata.get(_OMIT) and (value is None or value == f.metadata[_ABSENT]):
+    for name, omit, absent in plan:
+        value = getattr(event, name)
+        if omit and (value is None or value == absent):
             continue
-        data[f.name] = _plain(value)
+        data[name] = _plain(value) if isinstance(value, tuple | OperatorAction) else value
     return data
 
 
@@ -452,6 +458,8 @@ def _plain(value: Any) -> Any:
 
 
 _FIELDS: dict[type[Any], tuple[dataclasses.Field[Any], ...]] = {}
+#: Per class, how `encode` writes each field: (name, left out when absent, absent value).
+_PLANS: dict[type[Any], tuple[tuple[str, bool, Any], ...]] = {}
 _HINTS: dict[type[Any], dict[str, Any]] = {}
 
 
