@@ -31,9 +31,12 @@ from runbook_engine.journal.events import (
     decode_all,
     encode,
 )
+from runbook_engine.vocabulary import RunStatus
 
 #: Final run statuses a `run_finished` event may carry.
-FINAL_STATUSES = frozenset({"succeeded", "failed", "rolled_back", "rollback_failed", "cancelled"})
+FINAL_STATUSES: frozenset[RunStatus] = frozenset(
+    {"succeeded", "failed", "rolled_back", "rollback_failed", "cancelled"}
+)
 
 
 @dataclass(frozen=True, slots=True)
