@@ -105,8 +105,8 @@ class OperatorAction:
     reject, rerun or skip. ``late``: a gate answered after its deadline (it takes its
     ``on_timeout``); ``signature``: the SSH signature of a vote (engine/votes.py)."""
 
-    action: str
-    step: str
+    action: str = field(metadata=absent_as(""))
+    step: str = field(metadata=absent_as(""))
     inputs: Mapping[str, Any] = unless_empty({})
     late: bool = unless_empty(False)
     signature: Mapping[str, Any] | None = optional()
