@@ -50,14 +50,8 @@ class StepGraph:
                 if indegree[child] == 0:
                     heapq.heappush(heap, (self.position[child], child))
         if len(result) != len(self.steps):
-            stuck = sorted(
-                (sid for sid, n in indegree.items() if n > 0), key=self.position.__getitem__
-            )
-            raise ValidationError(
-                f"dependency cycle among steps: {', '.join(stuck)}",
-                span=self.steps[stuck[0]].span,
-                rule="RB106",
-            )
+            stuck = sorted((sid for sid, n in indegree.items() if n > 0), key=self.position.__getitem__)
+            raise ValidationError(f"dependency cycle among steps: {', '.join(stuck)}", span=self.steps[stuck[0]].span, rule="RB106")
         return result
 
     def ready(self, done: Iterable[str], started: Iterable[str] = ()) -> list[Step]:
@@ -81,11 +75,8 @@ def graph_findings(runbook: Runbook) -> tuple[StepGraph, list[ValidationError]]:
             if step.id in steps:
                 first = steps[step.id]
                 findings.append(
-                    ValidationError(
-                        f"duplicate step id {step.id!r} (first at line {first.span.line if first.span else '?'})",
-                        span=step.key_spans.get("id", step.span),
-                        rule="RB104",
-                    )
+                    ValidationError(f"duplicate step id {step.id!r} (first at line {first.span.line if first.span else '?'})",
+                                    span=step.key_spans.get("id", step.span), rule="RB104")
                 )
                 continue
             steps[step.id] = step
@@ -94,29 +85,17 @@ def graph_findings(runbook: Runbook) -> tuple[StepGraph, list[ValidationError]]:
     rollback_ids: set[str] = set()
     for step in runbook.rollback:
         if step.id in steps or step.id in rollback_ids:
-            findings.append(
-                ValidationError(
-                    f"duplicate step id {step.id!r}",
-                    span=step.key_spans.get("id", step.span),
-                    rule="RB104",
-                )
-            )
+            findings.append(ValidationError(f"duplicate step id {step.id!r}", span=step.key_spans.get("id", step.span), rule="RB104"))
         rollback_ids.add(step.id)
     seen_phases: set[str] = set()
     for phase in runbook.phases:
         if phase.id in seen_phases:
-            findings.append(
-                ValidationError(f"duplicate phase id {phase.id!r}", span=phase.span, rule="RB109")
-            )
+            findings.append(ValidationError(f"duplicate phase id {phase.id!r}", span=phase.span, rule="RB109"))
         seen_phases.add(phase.id)
 
     deps: dict[str, frozenset[str]] = {}
     for p, phase in enumerate(runbook.phases):
-        barrier = (
-            frozenset(s.id for s in runbook.phases[p - 1].steps if steps.get(s.id) is s)
-            if p
-            else frozenset()
-        )
+        barrier = frozenset(s.id for s in runbook.phases[p - 1].steps if steps.get(s.id) is s) if p else frozenset()
         previous: str | None = None
         for step in phase.steps:
             if steps.get(step.id) is not step:
@@ -128,36 +107,13 @@ def graph_findings(runbook: Runbook) -> tuple[StepGraph, list[ValidationError]]:
                 for need in step.needs:
                     span = step.key_spans.get("needs", step.span)
                     if need in rollback_ids:
-                        findings.append(
-                            ValidationError(
-                                f"step {step.id!r} needs rollback step {need!r}, which only runs during rollback",
-                                span=span,
-                                rule="RB107",
-                            )
-                        )
+                        findings.append(ValidationError(f"step {step.id!r} needs rollback step {need!r}, which only runs during rollback", span=span, rule="RB107"))
                     elif need not in steps:
-                        findings.append(
-                            ValidationError(
-                                f"step {step.id!r} needs unknown step {need!r}",
-                                span=span,
-                                hint=_close(need, steps),
-                                rule="RB105",
-                            )
-                        )
+                        findings.append(ValidationError(f"step {step.id!r} needs unknown step {need!r}", span=span, hint=_close(need, steps), rule="RB105"))
                     elif phase_index[need] > p:
-                        findings.append(
-                            ValidationError(
-                                f"step {step.id!r} needs {need!r}, which is in a later phase and can never have run",
-                                span=span,
-                                rule="RB107",
-                            )
-                        )
+                        findings.append(ValidationError(f"step {step.id!r} needs {need!r}, which is in a later phase and can never have run", span=span, rule="RB107"))
                     elif need == step.id:
-                        findings.append(
-                            ValidationError(
-                                f"step {step.id!r} needs itself", span=span, rule="RB106"
-                            )
-                        )
+                        findings.append(ValidationError(f"step {step.id!r} needs itself", span=span, rule="RB106"))
                     else:
                         wanted.add(need)
                 deps[step.id] = frozenset(wanted) | barrier
@@ -165,14 +121,7 @@ def graph_findings(runbook: Runbook) -> tuple[StepGraph, list[ValidationError]]:
     graph = StepGraph(steps=steps, deps=deps, position=position)
     for step in runbook.all_steps():
         if step.goto is not None and step.goto not in steps and step.goto not in rollback_ids:
-            findings.append(
-                ValidationError(
-                    f"on_failure goto unknown step {step.goto!r}",
-                    span=step.key_spans.get("on_failure", step.span),
-                    hint=_close(step.goto, steps),
-                    rule="RB105",
-                )
-            )
+            findings.append(ValidationError(f"on_failure goto unknown step {step.goto!r}", span=step.key_spans.get("on_failure", step.span), hint=_close(step.goto, steps), rule="RB105"))
     if not any(f.rule == "RB106" for f in findings):
         try:
             graph.order()

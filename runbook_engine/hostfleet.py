@@ -186,9 +186,7 @@ def claim_block(
             return block
     pinned = first or os.environ.get(ADDRESS_ENV)
     where = f"{ADDRESS_ENV}={pinned}" if pinned else f"127.0.0-{BLOCKS - 1}.{FIRST_HOST}+"
-    raise RuntimeError(
-        f"no free block of {count} loopback addresses ({where}) on ports {list(ports)}"
-    )
+    raise RuntimeError(f"no free block of {count} loopback addresses ({where}) on ports {list(ports)}")
 
 
 def release_block(owner: Path) -> None:

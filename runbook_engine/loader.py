@@ -80,9 +80,7 @@ class Document:
             line = base.line + 1
             while line <= len(lines) and not lines[line - 1].strip():
                 line += 1
-            indent = (
-                len(lines[line - 1]) - len(lines[line - 1].lstrip()) if line <= len(lines) else 0
-            )
+            indent = len(lines[line - 1]) - len(lines[line - 1].lstrip()) if line <= len(lines) else 0
             value = self.value_at(ptr)
             before = value[:offset] if isinstance(value, str) else ""
             line += before.count("\n")
@@ -127,15 +125,9 @@ class _Builder:
                 rule="RB004",
             )
         if depth > MAX_DEPTH:
-            raise LoadError(
-                f"nesting deeper than {MAX_DEPTH} levels",
-                span=_span(self.doc.path, node),
-                rule="RB004",
-            )
+            raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", span=_span(self.doc.path, node), rule="RB004")
         if id(node) in active:
-            raise LoadError(
-                "an alias refers to itself", span=_span(self.doc.path, node), rule="RB004"
-            )
+            raise LoadError("an alias refers to itself", span=_span(self.doc.path, node), rule="RB004")
         self.doc.spans.setdefault(ptr, _span(self.doc.path, node))
         if isinstance(node, yaml.ScalarNode):
             self.doc.styles[ptr] = node.style
@@ -149,15 +141,10 @@ class _Builder:
             )
         active = active | {id(node)}
         if isinstance(node, yaml.SequenceNode):
-            return [
-                self.build(item, f"{ptr}/{i}", depth + 1, active)
-                for i, item in enumerate(node.value)
-            ]
+            return [self.build(item, f"{ptr}/{i}", depth + 1, active) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, ptr, depth, active)
-        raise LoadError(
-            "unsupported YAML node", span=_span(self.doc.path, node)
-        )  # pragma: no cover
+        raise LoadError("unsupported YAML node", span=_span(self.doc.path, node))  # pragma: no cover
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag in _PLAIN_TAGS:
@@ -196,9 +183,7 @@ class _Builder:
             rule="RB001",
         )
 
-    def _mapping(
-        self, node: yaml.MappingNode, ptr: str, depth: int, active: set[int]
-    ) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, ptr: str, depth: int, active: set[int]) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
@@ -209,11 +194,7 @@ class _Builder:
                     rule="RB001",
                 )
             if not isinstance(key_node, yaml.ScalarNode):
-                raise LoadError(
-                    "a mapping key must be a plain string",
-                    span=_span(self.doc.path, key_node),
-                    rule="RB001",
-                )
+                raise LoadError("a mapping key must be a plain string", span=_span(self.doc.path, key_node), rule="RB001")
             key = self._scalar(key_node)
             key = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
             child = f"{ptr}/{escape(key)}"
@@ -260,9 +241,7 @@ def _check_tabs(path: str, text: str) -> None:
 
 def load_text(text: str, path: str = "<string>") -> Document:
     """Parse YAML text into a ``Document``; the top level must be one mapping."""
-    doc = Document(
-        path=path, text=text, data=None, sha256=hashlib.sha256(text.encode()).hexdigest()
-    )
+    doc = Document(path=path, text=text, data=None, sha256=hashlib.sha256(text.encode()).hexdigest())
     _check_tabs(path, text)
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
@@ -275,22 +254,13 @@ def load_text(text: str, path: str = "<string>") -> Document:
         if exc.context and exc.context_mark is not None and exc.problem:
             hint = f"{exc.context} that starts at line {exc.context_mark.line + 1}"
         rule = "RB004" if "nesting depth" in message else "RB001"  # libyaml's own depth limit
-        raise LoadError(
-            f"invalid YAML: {message}", span=_mark_span(path, mark), hint=hint, rule=rule
-        ) from None
+        raise LoadError(f"invalid YAML: {message}", span=_mark_span(path, mark), hint=hint, rule=rule) from None
     except yaml.YAMLError as exc:
         raise LoadError(f"invalid YAML: {exc}", span=Span(path, 1, 1), rule="RB001") from None
     except RecursionError:
-        raise LoadError(
-            f"nesting deeper than {MAX_DEPTH} levels", span=Span(path, 1, 1), rule="RB004"
-        ) from None
+        raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", span=Span(path, 1, 1), rule="RB004") from None
     if not nodes or nodes[0] is None:
-        raise LoadError(
-            "the file is empty",
-            span=Span(path, 1, 1),
-            hint="a runbook is one YAML mapping",
-            rule="RB005",
-        )
+        raise LoadError("the file is empty", span=Span(path, 1, 1), hint="a runbook is one YAML mapping", rule="RB005")
     if len(nodes) > 1:
         raise LoadError(
             "more than one YAML document",

@@ -19,32 +19,10 @@ from runbook_engine.loader import Document, escape
 #: Keys every step may carry; any other key is an executor key.
 COMMON_STEP_KEYS = frozenset(
     {
-        "id",
-        "title",
-        "description",
-        "when",
-        "needs",
-        "hosts",
-        "expect",
-        "capture",
-        "timeout",
-        "retries",
-        "delay",
-        "backoff",
-        "until",
-        "on_failure",
-        "critical",
-        "undo",
-        "idempotent",
-        "tags",
-        "secret_output",
-        "forks",
-        "serial",
-        "max_fail_percentage",
-        "max_concurrency",
-        "max_errors",
-        "check",
-        "changes",
+        "id", "title", "description", "when", "needs", "hosts", "expect", "capture", "timeout",
+        "retries", "delay", "backoff", "until", "on_failure", "critical", "undo", "idempotent",
+        "tags", "secret_output", "forks", "serial", "max_fail_percentage", "max_concurrency",
+        "max_errors", "check", "changes",
     }
 )
 FANOUT_KEYS = ("forks", "serial", "max_fail_percentage", "max_concurrency", "max_errors")
@@ -257,9 +235,7 @@ def _window(
     return None, name
 
 
-def _decision(
-    doc: Document, i: int, raw: Mapping[str, Any], declared: Mapping[str, Any]
-) -> Decision:
+def _decision(doc: Document, i: int, raw: Mapping[str, Any], declared: Mapping[str, Any]) -> Decision:
     after, after_var = _window(doc, f"/decisions/{i}/after", raw.get("after"), declared)
     return Decision(
         condition=raw["condition"],
@@ -368,9 +344,7 @@ def build_runbook(doc: Document) -> Runbook:
     window_raw = data.get("window", {})
     window = Window(
         max_duration=_duration(doc, "/window/max_duration", window_raw.get("max_duration")),
-        downtime_budget=_duration(
-            doc, "/window/downtime_budget", window_raw.get("downtime_budget")
-        ),
+        downtime_budget=_duration(doc, "/window/downtime_budget", window_raw.get("downtime_budget")),
         not_before=window_raw.get("not_before"),
         not_after=window_raw.get("not_after"),
         timezone=window_raw.get("timezone", "UTC"),
@@ -391,8 +365,7 @@ def build_runbook(doc: Document) -> Runbook:
         ptr = f"/phases/{i}"
         phase_id = raw_phase["id"]
         steps = tuple(
-            build_step(doc, raw_step, f"{ptr}/steps/{j}", phase_id)
-            for j, raw_step in enumerate(raw_phase["steps"])
+            build_step(doc, raw_step, f"{ptr}/steps/{j}", phase_id) for j, raw_step in enumerate(raw_phase["steps"])
         )
         phases.append(
             Phase(

@@ -79,10 +79,7 @@ def _explain(source: str, exc: Exception) -> RegexError:
         pos = source.find(start)
         if pos >= 0:
             return RegexError(f"RE2 does not support {name}", pos)
-    backreference = next(
-        (i for i in range(len(source) - 1) if source[i] == "\\" and source[i + 1] in "123456789"),
-        None,
-    )
+    backreference = next((i for i in range(len(source) - 1) if source[i] == "\\" and source[i + 1] in "123456789"), None)
     if backreference is not None:
         return RegexError("RE2 does not support backreferences", backreference)
     if message.startswith("missing )"):

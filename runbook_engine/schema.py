@@ -36,9 +36,7 @@ def composed_schema() -> dict[str, Any]:
     schema = base_schema()
     defs = schema["$defs"]
     common = defs.pop("common")
-    executors = {
-        key: copy.deepcopy(dict(cls.schema)) for key, cls in sorted(executor_classes().items())
-    }
+    executors = {key: copy.deepcopy(dict(cls.schema)) for key, cls in sorted(executor_classes().items())}
     for key, fragment in executors.items():
         fragment.setdefault("description", f"Run this step with the {key} executor.")
     properties = {**common, **executors}
@@ -120,9 +118,7 @@ def validate_against(doc: Document, schema: dict[str, Any]) -> list[ValidationEr
     worded like the runbook's own."""
     from jsonschema import Draft202012Validator
 
-    findings = [
-        _finding(doc, error) for error in Draft202012Validator(schema).iter_errors(doc.data)
-    ]
+    findings = [_finding(doc, error) for error in Draft202012Validator(schema).iter_errors(doc.data)]
     findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return findings
 
@@ -151,12 +147,7 @@ def _clean_marker(doc: Document) -> Path | None:
     if root is None:
         return None
     digest = hashlib.sha256()
-    parts: list[str] = [
-        "schema-clean/1",
-        __version__,
-        sys.version,
-        Path(__file__).read_text(encoding="utf-8"),
-    ]
+    parts: list[str] = ["schema-clean/1", __version__, sys.version, Path(__file__).read_text(encoding="utf-8")]
     for name in VALIDATOR_PACKAGES:
         try:
             parts.append(f"{name}=={version(name)}")
@@ -235,22 +226,11 @@ def _finding(doc: Document, error: Any) -> ValidationError:
         if extra:
             key = extra[0]
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = (
-                f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(allowed))}"
-            )
-            return ValidationError(
-                f"unknown key {key!r}",
-                span=doc.key_span(f"{ptr}/{escape(key)}"),
-                hint=hint,
-                rule="RB102",
-            )
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(sorted(allowed))}"
+            return ValidationError(f"unknown key {key!r}", span=doc.key_span(f"{ptr}/{escape(key)}"), hint=hint, rule="RB102")
     if error.validator == "required":
-        return ValidationError(
-            f"missing required key: {error.message.split(' ')[0]}", span=doc.span(ptr), rule="RB101"
-        )
+        return ValidationError(f"missing required key: {error.message.split(' ')[0]}", span=doc.span(ptr), rule="RB101")
     where = _pointer(error.absolute_path) or "/"
     message = error.message if len(error.message) < 200 else error.message[:200] + "…"
     described = error.schema.get("description") if isinstance(error.schema, dict) else None
-    return ValidationError(
-        f"{message} (at {where})", span=doc.span(ptr), hint=described, rule="RB101"
-    )
+    return ValidationError(f"{message} (at {where})", span=doc.span(ptr), hint=described, rule="RB101")

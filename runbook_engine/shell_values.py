@@ -161,9 +161,7 @@ class _Scanner:
             if ch == OPEN:
                 context = {"cmdsub": "bare", "backquote": "bare"}.get(top, top)
                 if context == "arith":
-                    raise _refused(
-                        "inside $(( )) arithmetic", "compute the number in the template instead"
-                    )
+                    raise _refused("inside $(( )) arithmetic", "compute the number in the template instead")
                 out.append((i, context))
                 i = text.index(CLOSE, i) + 1
                 word_start = False
@@ -256,9 +254,7 @@ class _Scanner:
             i += 1
         return out
 
-    def _heredoc_bodies(
-        self, i: int, heredocs: list[tuple[str, bool, bool]], out: list[tuple[int, str]]
-    ) -> int:
+    def _heredoc_bodies(self, i: int, heredocs: list[tuple[str, bool, bool]], out: list[tuple[int, str]]) -> int:
         text = self.text
         for word, quoted, strip in heredocs:
             while i < len(text):

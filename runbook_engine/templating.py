@@ -85,11 +85,7 @@ def _check_size(operator: str, left: Any, right: Any) -> None:
             if isinstance(seq, str | list | tuple) and isinstance(count, int):
                 too_big = too_big or len(seq) * count > MAX_SEQUENCE
         too_big = too_big or _bits(left) + _bits(right) > MAX_INT_BITS
-    elif (
-        operator == "+"
-        and isinstance(left, str | list | tuple)
-        and isinstance(right, str | list | tuple)
-    ):
+    elif operator == "+" and isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple):
         too_big = len(left) + len(right) > MAX_SEQUENCE
     elif operator == "%" and isinstance(left, str):
         too_big = any(
@@ -131,9 +127,7 @@ def _make_env(command: bool) -> SandboxedEnvironment:
         env.filters[name] = _bounded_width(name, env.filters[name])
     env.filters["raw"] = lambda value: Raw(_text(value))
     # In a command every value is already data; elsewhere ``quote`` shell-quotes.
-    env.filters["quote"] = (
-        (lambda value: value) if command else (lambda value: Raw(shlex.quote(_text(value))))
-    )
+    env.filters["quote"] = (lambda value: value) if command else (lambda value: Raw(shlex.quote(_text(value))))
     return env
 
 
@@ -208,9 +202,7 @@ class Renderer:
 def render_shell(text: str, context: Mapping[str, Any]) -> ShellCommand:
     """A shell command template rendered with its values kept out of the text."""
     if shell_values.OPEN in text or shell_values.CLOSE in text:
-        raise TemplateError(
-            "a command may not contain the characters U+E000 or U+E001", rule="RB205"
-        )
+        raise TemplateError("a command may not contain the characters U+E000 or U+E001", rule="RB205")
     if not has_template(text):
         return ShellCommand.plain(text)
     values: list[str] = []
@@ -255,11 +247,7 @@ def _template_facts(text: str) -> tuple[frozenset[str], tuple[tuple[str, ...], .
     try:
         ast = _parsed(text)
     except TemplateSyntaxError as exc:
-        raise TemplateError(
-            f"template syntax error: {exc.message}",
-            hint=f"template line {exc.lineno}",
-            rule="RB201",
-        ) from None
+        raise TemplateError(f"template syntax error: {exc.message}", hint=f"template line {exc.lineno}", rule="RB201") from None
     except ValueError as exc:  # an integer literal over Python's 4300-digit limit
         raise TemplateError(f"template number too large: {exc}", rule="RB208") from None
     _check_filters_and_tests(ast)
@@ -291,12 +279,7 @@ def _check_filters_and_tests(ast: nodes.Template) -> None:
 
 
 _OPERATORS: dict[type[nodes.Node], str] = {
-    nodes.Add: "+",
-    nodes.Sub: "-",
-    nodes.Mul: "*",
-    nodes.Pow: "**",
-    nodes.FloorDiv: "//",
-    nodes.Mod: "%",
+    nodes.Add: "+", nodes.Sub: "-", nodes.Mul: "*", nodes.Pow: "**", nodes.FloorDiv: "//", nodes.Mod: "%"
 }
 
 

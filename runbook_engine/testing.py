@@ -72,7 +72,9 @@ def make_call(
     from runbook_engine.templating import Renderer
 
     renderer = Renderer(dict(values or {}), {"run": {"id": "test-run"}})
-    render, render_command = step_renderers(renderer, lambda host: {"steps": {}, "host": host})
+    render, render_command = step_renderers(
+        renderer, lambda host: {"steps": {}, "host": host}
+    )
     kwargs: dict[str, Any] = {}
     if log is not None:
         kwargs["log"] = log
@@ -182,9 +184,7 @@ class SshFleet:
         member = self.member(name)
         if member.process is None:
             return
-        sessions = hostfleet.descendants(
-            member.process.pid
-        )  # sshd puts each session in its own setsid
+        sessions = hostfleet.descendants(member.process.pid)  # sshd puts each session in its own setsid
         for pid in [member.process.pid, *sessions]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -372,20 +372,12 @@ class IsolatedFleet:
             "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
             "-p", str(member.port), f"{self.user}@{member.address}", command,
         ]  # fmt: skip
-        return subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
-    def write_inventory(
-        self, path: Path, groups: Mapping[str, Sequence[str]] | None = None
-    ) -> Path:
+    def write_inventory(self, path: Path, groups: Mapping[str, Sequence[str]] | None = None) -> Path:
         lines = ["[fleet]"]
         for member in self.members:
-            pairs = {
-                k: v
-                for k, v in self.ssh_vars(member.name).items()
-                if k != "ansible_ssh_common_args"
-            }
+            pairs = {k: v for k, v in self.ssh_vars(member.name).items() if k != "ansible_ssh_common_args"}
             lines.append(member.name + " " + " ".join(f"{k}={v}" for k, v in pairs.items()))
         for group, names in (groups or {}).items():
             lines += ["", f"[{group}]", *names]
@@ -420,12 +412,8 @@ def start_isolated_fleet(
         for name, address in zip(names, block.addresses, strict=True):
             fleet.members.append(
                 hostfleet.start_host(
-                    name,
-                    address,
-                    directory / "hosts" / name,
-                    directory / "sshd" / name,
-                    directory / "hosts",
-                    key.with_suffix(".pub"),
+                    name, address, directory / "hosts" / name, directory / "sshd" / name,
+                    directory / "hosts", key.with_suffix(".pub"),
                 )  # fmt: skip
             )
         fleet.known_hosts.write_text("".join(m.known_hosts_line() + "\n" for m in fleet.members))

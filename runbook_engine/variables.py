@@ -53,9 +53,7 @@ def read_vars_file(path: Path, runbook: Runbook) -> dict[str, Any]:
 
     document = load_file(path)
     if not isinstance(document.data, Mapping):
-        raise VariableError(
-            f"vars file {path} is not a mapping of var names to values", span=document.span("")
-        )
+        raise VariableError(f"vars file {path} is not a mapping of var names to values", span=document.span(""))
     values = {str(k): v for k, v in document.data.items()}
     shared = values.pop(SHARED_KEY, False) is True
     if not shared:
@@ -64,8 +62,7 @@ def read_vars_file(path: Path, runbook: Runbook) -> dict[str, Any]:
                 raise VariableError(
                     f"unknown var {name!r} in vars file {path}",
                     span=document.key_span(f"/{name}"),
-                    hint=_unknown_hint(name, runbook)
-                    + f"; a vars file shared by several runbooks says {SHARED_KEY}: true",
+                    hint=_unknown_hint(name, runbook) + f"; a vars file shared by several runbooks says {SHARED_KEY}: true",
                 )
     return {k: v for k, v in values.items() if k in runbook.vars}
 
@@ -81,9 +78,7 @@ def convert(spec: VarSpec, value: Any, origin: str) -> Any:
 
     def fail(reason: str) -> VariableError:
         where = f" (declared at {spec.span})" if spec.span else ""
-        return VariableError(
-            f"var {spec.name!r} from {origin}: {reason}{where}", span=None, rule="RB110"
-        )
+        return VariableError(f"var {spec.name!r} from {origin}: {reason}{where}", span=None, rule="RB110")
 
     kind = spec.type
     try:
@@ -109,11 +104,7 @@ def convert(spec: VarSpec, value: Any, origin: str) -> Any:
         elif kind == "duration":
             converted = parse_duration(value)
         elif kind == "list":
-            converted = (
-                value
-                if isinstance(value, list)
-                else [v.strip() for v in str(value).split(",") if v.strip()]
-            )
+            converted = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
         elif kind == "map":
             if isinstance(value, dict):
                 converted = value
@@ -150,9 +141,7 @@ def resolve_vars(
         from_files.update(read_vars_file(path, runbook))
     unknown = sorted(set(cli_vars) - set(runbook.vars))
     if unknown:
-        raise VariableError(
-            f"unknown var {unknown[0]!r} given with --var", hint=_unknown_hint(unknown[0], runbook)
-        )
+        raise VariableError(f"unknown var {unknown[0]!r} given with --var", hint=_unknown_hint(unknown[0], runbook))
     values: dict[str, Any] = {}
     secrets: set[str] = set()
     for name, spec in runbook.vars.items():
@@ -166,9 +155,7 @@ def resolve_vars(
             value, origin = spec.default, "its default"
         elif spec.required and require:
             how = f"--var {name}=…" + (f" or ${spec.env}" if spec.env else "")
-            raise VariableError(
-                f"required var {name!r} has no value", hint=f"give it with {how}", rule="RB110"
-            )
+            raise VariableError(f"required var {name!r} has no value", hint=f"give it with {how}", rule="RB110")
         else:
             continue
         values[name] = convert(spec, value, origin)

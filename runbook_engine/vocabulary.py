@@ -72,9 +72,7 @@ STEP_COPIED_RESULT_FIELDS: Final[tuple[str, ...]] = (
 )
 
 
-def step_names_supplied(
-    captures: Iterable[str], executor_fields: Mapping[str, str]
-) -> dict[str, str]:
+def step_names_supplied(captures: Iterable[str], executor_fields: Mapping[str, str]) -> dict[str, str]:
     """Name → type of everything ``steps.<id>.<name>`` can be for one step: its status
     fields, the copied result fields its executor declares, ``hosts``, its captures."""
     names = dict(STEP_STATUS_FIELDS)
@@ -127,9 +125,7 @@ def roots_supplied(supplied_by_executors: Iterable[str]) -> frozenset[str]:
     capability an executor of the runbook declares (``supplies_roots``)."""
     capabilities = set(supplied_by_executors)
     return frozenset(
-        name
-        for name, root in PREDICATE_ROOTS.items()
-        if root.needs is None or root.needs in capabilities
+        name for name, root in PREDICATE_ROOTS.items() if root.needs is None or root.needs in capabilities
     )
 
 

@@ -31,9 +31,7 @@ STEP_LISTS = ("ran", "not_ran", "succeeded", "failed", "skipped", "rolled_back")
 
 @lru_cache(maxsize=1)
 def case_schema() -> dict[str, Any]:
-    text = (
-        resources.files("runbook_engine.schemas").joinpath("runbook-test.schema.json").read_text()
-    )
+    text = resources.files("runbook_engine.schemas").joinpath("runbook-test.schema.json").read_text()
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -109,9 +107,7 @@ def find_cases(runbook_path: str | Path) -> list[Path]:
     path = Path(runbook_path)
     stem = path.with_suffix("")
     found = [
-        p
-        for p in (Path(f"{stem}{CASES_SUFFIX}.yaml"), Path(f"{stem}{CASES_SUFFIX}.yml"))
-        if p.is_file()
+        p for p in (Path(f"{stem}{CASES_SUFFIX}.yaml"), Path(f"{stem}{CASES_SUFFIX}.yml")) if p.is_file()
     ]
     folder = Path(f"{stem}{CASES_SUFFIX}")
     if folder.is_dir():
@@ -217,9 +213,7 @@ def stubbable_steps(runbook: Runbook) -> dict[str, Step]:
     return {step.id: step for step in runbook.every_step()}
 
 
-def lint_cases(
-    case_file: CaseFile, runbook: Runbook, hosts: Sequence[str] | None = None
-) -> list[RunbookError]:
+def lint_cases(case_file: CaseFile, runbook: Runbook, hosts: Sequence[str] | None = None) -> list[RunbookError]:
     """Findings the schema cannot see, for every case of a file."""
     findings: list[RunbookError] = []
     for case in case_file.cases:
@@ -227,9 +221,7 @@ def lint_cases(
     return findings
 
 
-def lint_case(
-    case: Case, runbook: Runbook, hosts: Sequence[str] | None = None
-) -> list[RunbookError]:
+def lint_case(case: Case, runbook: Runbook, hosts: Sequence[str] | None = None) -> list[RunbookError]:
     """Unknown step ids, decisions, vars and hosts, and stubs that do not fit their
     step (samples for a step that is not a monitor)."""
     findings: list[RunbookError] = []
@@ -340,3 +332,4 @@ def lint_case(
             unknown(entry["step"], doc.span(f"{base}/expect/notifications/{number}/step"))
     findings.sort(key=lambda f: (f.span.path, f.span.line, f.span.col) if f.span else ("", 0, 0))
     return findings
+

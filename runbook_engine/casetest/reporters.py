@@ -18,16 +18,11 @@ def render_text(runbook: str, outcomes: Sequence[CaseOutcome], *, verbose: bool 
         for failure in outcome.failures:
             lines.append(f"  {failure}")
         if seen is not None and (verbose or not outcome.passed):
-            shown = [
-                r.step if r.status == "succeeded" else f"{r.step} ({r.status})"
-                for r in seen.finished
-            ]
+            shown = [r.step if r.status == "succeeded" else f"{r.step} ({r.status})" for r in seen.finished]
             lines.append("  path: " + (", ".join(shown) or "(no step finished)"))
             for decision in seen.decisions:
                 at = f" at {decision.at:g}s" if decision.at is not None else ""
-                lines.append(
-                    f"  decision: {decision.condition} → {decision.action} ({decision.step}{at})"
-                )
+                lines.append(f"  decision: {decision.condition} → {decision.action} ({decision.step}{at})")
     failed = sum(1 for o in outcomes if not o.passed)
     lines.append(
         f"{runbook}: {len(outcomes) - failed} passed, {failed} failed"
@@ -67,6 +62,4 @@ def render_junit(runbook: str, outcomes: Sequence[CaseOutcome]) -> str:
     suites = ET.Element("testsuites", tests=str(len(outcomes)), failures=str(failed))
     suites.append(suite)
     ET.indent(suites)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
-    )
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

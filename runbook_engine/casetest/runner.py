@@ -189,9 +189,7 @@ def _inventory(case: Case, runbook: Any) -> Any:
         return load_hosts(runbook, inventory_path(runbook, None))
     if isinstance(case.inventory, str):
         if not Path(case.inventory).exists():
-            raise RunError(
-                f"case {case.name!r}: inventory {case.inventory} does not exist", span=case.span
-            )
+            raise RunError(f"case {case.name!r}: inventory {case.inventory} does not exist", span=case.span)
         inventory = load_inventory(case.inventory)
     else:
         inventory = parse_inventory_data(case.inventory, source=f"{case.path} ({case.name})")
@@ -270,11 +268,7 @@ def run_case(runbook: Any, case: Case, work: Path) -> Observation:
         )
 
     operator = RunOperator(
-        initiator=TEST_INITIATOR,
-        acting_as=TEST_INITIATOR,
-        yes=True,
-        interactive=False,
-        record=record,
+        initiator=TEST_INITIATOR, acting_as=TEST_INITIATOR, yes=True, interactive=False, record=record
     )
     ctx.emit(
         RunStarted(

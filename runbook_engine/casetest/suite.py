@@ -58,9 +58,7 @@ def collect(runbook: Runbook, case_paths: Sequence[str]) -> tuple[list[Case], li
     return cases, list(unique.values())
 
 
-def run_cases(
-    runbook: Runbook, cases: Sequence[Case], keep: Path | None = None
-) -> list[CaseOutcome]:
+def run_cases(runbook: Runbook, cases: Sequence[Case], keep: Path | None = None) -> list[CaseOutcome]:
     """Run each case in its own temporary folder (``keep``: under this folder, kept)."""
     outcomes = []
     for number, case in enumerate(cases, start=1):
@@ -71,9 +69,6 @@ def run_cases(
                 seen: Observation | None = run_case(runbook, case, work)
                 failures = verdict(case, seen) if seen is not None else []
             except RunbookError as exc:
-                seen, failures = (
-                    None,
-                    [Failure(f"the case cannot run: {exc}", exc.span or case.span)],
-                )
+                seen, failures = None, [Failure(f"the case cannot run: {exc}", exc.span or case.span)]
         outcomes.append(CaseOutcome(case, tuple(failures), seen, time.perf_counter() - started))
     return outcomes

@@ -31,14 +31,8 @@ def _texts(value: Any) -> list[str]:
 
 def _match(text: str, rule: Mapping[str, Any]) -> list[str]:
     """What is wrong with ``text`` under a contains/not_contains/equals rule."""
-    wrong = [
-        f"does not contain {needle!r}"
-        for needle in _texts(rule.get("contains"))
-        if needle not in text
-    ]
-    wrong += [
-        f"contains {needle!r}" for needle in _texts(rule.get("not_contains")) if needle in text
-    ]
+    wrong = [f"does not contain {needle!r}" for needle in _texts(rule.get("contains")) if needle not in text]
+    wrong += [f"contains {needle!r}" for needle in _texts(rule.get("not_contains")) if needle in text]
     if "equals" in rule and text != rule["equals"]:
         wrong.append(f"is not equal to {rule['equals']!r}")
     return wrong
@@ -58,11 +52,7 @@ def verdict(case: Case, seen: Observation) -> list[Failure]:
     if "status" in expect and seen.status != expect["status"]:
         fail("status", f"run ended {seen.status}, expected {expect['status']}")
     if "exit_code" in expect:
-        code = (
-            seen.exit_code
-            if seen.exit_code is not None
-            else {str(k): v for k, v in EXIT_CODES.items()}.get(seen.status)
-        )
+        code = seen.exit_code if seen.exit_code is not None else {str(k): v for k, v in EXIT_CODES.items()}.get(seen.status)
         if code != expect["exit_code"]:
             fail("exit_code", f"exit code {code}, expected {expect['exit_code']}")
     for step_id in expect.get("ran") or ():
@@ -74,24 +64,15 @@ def verdict(case: Case, seen: Observation) -> list[Failure]:
     for status in ("succeeded", "failed", "skipped", "rolled_back"):
         for step_id in expect.get(status) or ():
             if final.get(step_id) != status:
-                fail(
-                    status,
-                    f"step {step_id!r} ended {final.get(step_id, 'not_run')}, expected {status}",
-                )
+                fail(status, f"step {step_id!r} ended {final.get(step_id, 'not_run')}, expected {status}")
     for step_id, status in (expect.get("steps") or {}).items():
         if final.get(step_id, "not_run") != status:
-            fail(
-                "steps",
-                f"step {step_id!r} ended {final.get(step_id, 'not_run')}, expected {status}",
-            )
+            fail("steps", f"step {step_id!r} ended {final.get(step_id, 'not_run')}, expected {status}")
     if "path" in expect:
         failures += _path(case, seen, expect["path"])
     for step_id, count in (expect.get("attempts") or {}).items():
         if seen.attempts.get(step_id, 0) != count:
-            fail(
-                "attempts",
-                f"step {step_id!r} made {seen.attempts.get(step_id, 0)} attempt(s), expected {count}",
-            )
+            fail("attempts", f"step {step_id!r} made {seen.attempts.get(step_id, 0)} attempt(s), expected {count}")
     if "decisions" in expect:
         failures += _decisions(case, seen, expect["decisions"])
     for step_id, rule in (expect.get("commands") or {}).items():
@@ -110,10 +91,7 @@ def verdict(case: Case, seen: Observation) -> list[Failure]:
             if name not in got:
                 fail("captures", f"step {step_id!r} captured no {name!r}")
             elif got[name] != value:
-                fail(
-                    "captures",
-                    f"step {step_id!r} captured {name} = {got[name]!r}, expected {value!r}",
-                )
+                fail("captures", f"step {step_id!r} captured {name} = {got[name]!r}, expected {value!r}")
     if "notifications" in expect:
         failures += _notifications(case, seen, expect["notifications"])
     return failures
@@ -138,9 +116,7 @@ def _path(case: Case, seen: Observation, expected: Sequence[str]) -> list[Failur
         f": {len(got)} step(s) finished, the case expects {len(want)}",
     )
     shown = "\n    ".join(got) or "(none)"
-    return [
-        Failure(f"path differs{where}; the run's path:\n    {shown}", case.expect_spans.get("path"))
-    ]
+    return [Failure(f"path differs{where}; the run's path:\n    {shown}", case.expect_spans.get("path"))]
 
 
 def _decisions(case: Case, seen: Observation, expected: Sequence[Any]) -> list[Failure]:
@@ -156,72 +132,28 @@ def _decisions(case: Case, seen: Observation, expected: Sequence[Any]) -> list[F
         at = taken.at if taken.at is not None else 0.0
         name = entry["condition"]
         if entry.get("step") and taken.step != entry["step"]:
-            failures.append(
-                Failure(
-                    f"decision {name!r} fired on {taken.step!r}, expected {entry['step']!r}", span
-                )
-            )
+            failures.append(Failure(f"decision {name!r} fired on {taken.step!r}, expected {entry['step']!r}", span))
         if entry.get("sample") and taken.sample != entry["sample"]:
-            failures.append(
-                Failure(
-                    f"decision {name!r} fired on sample {taken.sample}, expected {entry['sample']}",
-                    span,
-                )
-            )
+            failures.append(Failure(f"decision {name!r} fired on sample {taken.sample}, expected {entry['sample']}", span))
         if "not_before" in entry and at < parse_duration(entry["not_before"]) - 1e-9:
-            failures.append(
-                Failure(
-                    f"decision {name!r} fired at {format_duration(at)}, before {entry['not_before']}",
-                    span,
-                )
-            )
+            failures.append(Failure(f"decision {name!r} fired at {format_duration(at)}, before {entry['not_before']}", span))
         if "not_after" in entry and at > parse_duration(entry["not_after"]) + 1e-9:
-            failures.append(
-                Failure(
-                    f"decision {name!r} fired at {format_duration(at)}, after {entry['not_after']}",
-                    span,
-                )
-            )
+            failures.append(Failure(f"decision {name!r} fired at {format_duration(at)}, after {entry['not_after']}", span))
     return failures
 
 
-def _notifications(
-    case: Case, seen: Observation, expected: Sequence[Mapping[str, Any]]
-) -> list[Failure]:
+def _notifications(case: Case, seen: Observation, expected: Sequence[Mapping[str, Any]]) -> list[Failure]:
     span = case.expect_spans.get("notifications")
     sent = seen.notifications
-    summary = "\n    ".join(
-        f"{n.step} → {n.channel}: {n.message.strip().splitlines()[0] if n.message.strip() else ''}"
-        for n in sent
-    )
+    summary = "\n    ".join(f"{n.step} → {n.channel}: {n.message.strip().splitlines()[0] if n.message.strip() else ''}" for n in sent)
     if len(sent) != len(expected):
-        return [
-            Failure(
-                f"{len(sent)} notification(s) sent, expected {len(expected)}:\n    {summary or '(none)'}",
-                span,
-            )
-        ]
+        return [Failure(f"{len(sent)} notification(s) sent, expected {len(expected)}:\n    {summary or '(none)'}", span)]
     failures = []
     for number, (rule, note) in enumerate(zip(expected, sent, strict=True), start=1):
         if rule.get("step") and note.step != rule["step"]:
-            failures.append(
-                Failure(
-                    f"notification {number} came from {note.step!r}, expected {rule['step']!r}",
-                    span,
-                )
-            )
+            failures.append(Failure(f"notification {number} came from {note.step!r}, expected {rule['step']!r}", span))
         if rule.get("channel") and note.channel != rule["channel"]:
-            failures.append(
-                Failure(
-                    f"notification {number} went to {note.channel!r}, expected {rule['channel']!r}",
-                    span,
-                )
-            )
+            failures.append(Failure(f"notification {number} went to {note.channel!r}, expected {rule['channel']!r}", span))
         for wrong in _match(note.message, rule):
-            failures.append(
-                Failure(
-                    f"notification {number} ({note.step}) {wrong}:\n    {note.message.strip()}",
-                    span,
-                )
-            )
+            failures.append(Failure(f"notification {number} ({note.step}) {wrong}:\n    {note.message.strip()}", span))
     return failures

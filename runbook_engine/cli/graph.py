@@ -10,19 +10,7 @@ from runbook_engine.model import Runbook
 
 #: Words Mermaid reads as syntax; a step called ``end`` would close a subgraph.
 _MERMAID_KEYWORDS = frozenset(
-    {
-        "end",
-        "graph",
-        "flowchart",
-        "subgraph",
-        "style",
-        "class",
-        "classDef",
-        "click",
-        "linkStyle",
-        "direction",
-        "default",
-    }
+    {"end", "graph", "flowchart", "subgraph", "style", "class", "classDef", "click", "linkStyle", "direction", "default"}
 )
 
 
@@ -65,9 +53,7 @@ def mermaid(runbook: Runbook) -> str:
     for phase in runbook.phases:
         lines.append(f'  subgraph {node["phase:" + phase.id]}["{_mermaid_text(phase.label)}"]')
         for step in phase.steps:
-            lines.append(
-                f'    {node[step.id]}["{_mermaid_text(step.label)}<br/><small>{step.executor}</small>"]'
-            )
+            lines.append(f'    {node[step.id]}["{_mermaid_text(step.label)}<br/><small>{step.executor}</small>"]')
         lines.append("  end")
     for step in graph.order():
         for dep in sorted(graph.predecessors(step.id), key=graph.position.__getitem__):
@@ -112,9 +98,7 @@ def dot(runbook: Runbook) -> str:
 
 @click.command()
 @click.argument("path")
-@click.option(
-    "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
 def graph(path: str, fmt: str) -> None:
     """Draw the steps of PATH and their dependencies."""
     runbook = load_checked(path)

@@ -14,12 +14,7 @@ from runbook_engine.importer import import_markdown, read_procedure
 
 @click.command(name="import")
 @click.argument("procedure", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the draft to this file instead of stdout.",
-)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the draft to this file instead of stdout.")
 @click.option("--strict", is_flag=True, help="Exit 1 when anything needed a TODO.")
 def import_(procedure: Path, output: Path | None, strict: bool) -> None:
     """Turn the Markdown PROCEDURE into a runbook YAML draft that lints clean."""

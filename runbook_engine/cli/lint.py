@@ -33,9 +33,7 @@ def _files(paths: tuple[str, ...]) -> list[str]:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--format", "fmt", type=click.Choice(sorted(REPORTERS)), default="text", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(sorted(REPORTERS)), default="text", show_default=True)
 def lint(paths: tuple[str, ...], fmt: str) -> None:
     """Check runbook files (or folders of them) for schema and semantic errors."""
     files = _files(paths)

@@ -29,15 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("runbook_engine.cli.explain:explain", "Render a runbook as a human checklist."),
     "graph": ("runbook_engine.cli.graph:graph", "Draw the step graph (Mermaid or DOT)."),
     "schema": ("runbook_engine.cli.schema:schema", "Print the composed JSON Schema."),
-    "import": (
-        "runbook_engine.cli.import_:import_",
-        "Turn a Markdown procedure into a runbook YAML draft.",
-    ),
+    "import": ("runbook_engine.cli.import_:import_", "Turn a Markdown procedure into a runbook YAML draft."),
     "plugins": ("runbook_engine.cli.plugins:plugins", "List installed executors."),
-    "serve": (
-        "runbook_engine.cli.serve:serve",
-        "Serve the web console (runs, approvals, reports).",
-    ),
+    "serve": ("runbook_engine.cli.serve:serve", "Serve the web console (runs, approvals, reports)."),
     "test": ("runbook_engine.cli.test:test", "Run a runbook's test cases with stubbed results."),
 }
 

@@ -15,16 +15,8 @@ from runbook_engine.variables import ResolvedVars, parse_assignments, resolve_va
 
 
 def var_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    command = click.option(
-        "--vars-file",
-        "vars_files",
-        multiple=True,
-        type=click.Path(path_type=Path),
-        help="YAML file of var values (repeatable; later files win).",
-    )(command)
-    command = click.option(
-        "--var", "var_items", multiple=True, metavar="NAME=VALUE", help="Set a var (repeatable)."
-    )(command)
+    command = click.option("--vars-file", "vars_files", multiple=True, type=click.Path(path_type=Path), help="YAML file of var values (repeatable; later files win).")(command)
+    command = click.option("--var", "var_items", multiple=True, metavar="NAME=VALUE", help="Set a var (repeatable).")(command)
     return command
 
 
@@ -38,17 +30,13 @@ def load_checked(path: str) -> Runbook:
         first = analysis.errors[0]
         more = len(analysis.errors) - 1
         if more:
-            first.hint = (
-                first.hint + "; " if first.hint else ""
-            ) + f"{more} more finding(s): run `runbook lint {path}`"
+            first.hint = (first.hint + "; " if first.hint else "") + f"{more} more finding(s): run `runbook lint {path}`"
         raise first
     assert analysis.runbook is not None
     return analysis.runbook
 
 
-def resolve(
-    runbook: Runbook, var_items: tuple[str, ...], vars_files: tuple[Path, ...], *, require: bool
-) -> ResolvedVars:
-    return resolve_vars(
-        runbook, parse_assignments(var_items), vars_files, os.environ, require=require
-    )
+def resolve(runbook: Runbook, var_items: tuple[str, ...], vars_files: tuple[Path, ...], *, require: bool) -> ResolvedVars:
+    return resolve_vars(runbook, parse_assignments(var_items), vars_files, os.environ, require=require)
+
+

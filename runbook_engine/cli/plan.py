@@ -52,9 +52,7 @@ def print_plan(
     "--outside-window", is_flag=True, help="Note that the run would be allowed outside its window."
 )
 @click.option(
-    "--probe",
-    is_flag=True,
-    help="Run the steps that only read (http GET, sql SELECT, checks, changes: false) for real.",
+    "--probe", is_flag=True, help="Run the steps that only read (http GET, sql SELECT, checks, changes: false) for real."
 )
 def plan(
     path: str,

@@ -11,12 +11,8 @@ from runbook_engine.executors.registry import distribution_of, executor_classes
 
 
 @click.command()
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@click.option(
-    "--schema", "show_schema", is_flag=True, help="Include each executor's schema fragment."
-)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--schema", "show_schema", is_flag=True, help="Include each executor's schema fragment.")
 def plugins(fmt: str, show_schema: bool) -> None:
     """List the executors this installation can run."""
     rows = []
@@ -41,13 +37,7 @@ def plugins(fmt: str, show_schema: bool) -> None:
 
     table = Table("executor", "package", "version", "result fields", "named checks")
     for row in rows:
-        table.add_row(
-            row["key"],
-            row["package"],
-            row["version"],
-            ", ".join(sorted(set(row["fields"]) | set(row["host_fields"]))),
-            ", ".join(row["checks"]),
-        )
+        table.add_row(row["key"], row["package"], row["version"], ", ".join(sorted(set(row["fields"]) | set(row["host_fields"]))), ", ".join(row["checks"]))
     Console().print(table)
     if show_schema:
         click.echo(json.dumps({r["key"]: r["schema"] for r in rows}, indent=2))

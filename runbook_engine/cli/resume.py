@@ -64,21 +64,12 @@ from runbook_engine.variables import parse_assignments
 )
 @click.option("--inventory", "-i", metavar="PATH", help="Inventory, when the run recorded none.")
 @click.option(
-    "--from",
-    "from_step",
-    metavar="STEP",
-    help="Run STEP and every step after it again (failed, cancelled or interrupted run).",
+    "--from", "from_step", metavar="STEP", help="Run STEP and every step after it again (failed, cancelled or interrupted run)."
 )
 @click.option(
-    "--retry-failed-hosts",
-    metavar="STEP",
-    help="Run fan-out STEP again on its failed hosts only; the others keep their results.",
+    "--retry-failed-hosts", metavar="STEP", help="Run fan-out STEP again on its failed hosts only; the others keep their results."
 )
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="With --from/--retry-failed-hosts: show what would run again; run nothing.",
-)
+@click.option("--dry-run", is_flag=True, help="With --from/--retry-failed-hosts: show what would run again; run nothing.")
 @click.option(
     "--outside-window",
     is_flag=True,

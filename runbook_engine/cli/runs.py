@@ -87,12 +87,7 @@ def runs(runs_dir: Path, fmt: str) -> None:
             f"[{style}]{row.status}[/]" if style else row.status,
             "" if row.exit_code is None else str(row.exit_code),
             row.started.replace("T", " "),
-            _duration(row.started, row.finished)
-            or (
-                "so far " + _duration(row.started, _now())
-                if row.status in ("paused", "running")
-                else ""
-            ),
+            _duration(row.started, row.finished) or ("so far " + _duration(row.started, _now()) if row.status in ("paused", "running") else ""),
             row.initiator,
             row.inventory or "",
         )

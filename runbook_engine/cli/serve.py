@@ -22,12 +22,8 @@ from runbook_engine.cli.runs import runs_dir_option
     show_default=True,
     help="Users file: accounts with argon2 password hashes (and Slack ids).",
 )
-@click.option(
-    "--certfile", type=click.Path(exists=True, dir_okay=False), help="TLS certificate (PEM)."
-)
-@click.option(
-    "--keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM)."
-)
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False), help="TLS certificate (PEM).")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM).")
 @click.option(
     "--trust-proxy-header",
     "proxy_header",

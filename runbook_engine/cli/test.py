@@ -15,36 +15,14 @@ from runbook_engine.errors import RunError
 
 
 @click.command()
-@click.argument(
-    "runbook_path", metavar="RUNBOOK", required=False, type=click.Path(exists=True, dir_okay=False)
-)
-@click.argument(
-    "case_paths", metavar="[CASES.yaml]...", nargs=-1, type=click.Path(exists=True, dir_okay=False)
-)
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "junit"]), default="text", show_default=True
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report (or the --from-run case) here.",
-)
-@click.option(
-    "-k", "--name", "name_filter", metavar="TEXT", help="Only cases whose name contains TEXT."
-)
+@click.argument("runbook_path", metavar="RUNBOOK", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("case_paths", metavar="[CASES.yaml]...", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "junit"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report (or the --from-run case) here.")
+@click.option("-k", "--name", "name_filter", metavar="TEXT", help="Only cases whose name contains TEXT.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the path of passing cases too.")
-@click.option(
-    "--from-run",
-    "from_run",
-    metavar="RUN",
-    help="Write a case that replays RUN (id, prefix or `last`).",
-)
-@click.option(
-    "--keep",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Keep each case's journal under this folder.",
-)
+@click.option("--from-run", "from_run", metavar="RUN", help="Write a case that replays RUN (id, prefix or `last`).")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), help="Keep each case's journal under this folder.")
 @runs_dir_option
 def test(
     runbook_path: str | None,
@@ -77,11 +55,7 @@ def test(
     if name_filter:
         cases = [c for c in cases if name_filter in c.name]
     outcomes = run_cases(runbook, cases, keep)
-    text = (
-        render_junit(runbook_path, outcomes)
-        if fmt == "junit"
-        else render_text(runbook_path, outcomes, verbose=verbose)
-    )
+    text = render_junit(runbook_path, outcomes) if fmt == "junit" else render_text(runbook_path, outcomes, verbose=verbose)
     if output is not None:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         if fmt == "junit":
@@ -91,9 +65,7 @@ def test(
     sys.exit(0 if all(o.passed for o in outcomes) else 1)
 
 
-def _write_from_run(
-    ref: str, runs_dir: Path, runbook_path: str | None, output: Path | None
-) -> None:
+def _write_from_run(ref: str, runs_dir: Path, runbook_path: str | None, output: Path | None) -> None:
     from runbook_engine.casetest.from_run import case_from_run
     from runbook_engine.journal import Journal
 

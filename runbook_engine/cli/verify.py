@@ -54,6 +54,8 @@ def verify(run: str, allowed_signers: Path | None, runs_dir: Path) -> None:
             f"warning: {path}: torn last line (the runner stopped mid-write); resume discards it",
             err=True,
         )
-    signed = sum(1 for e in events if (e.get("identity") or {}).get("method") == "ssh-signature")
+    signed = sum(
+        1 for e in events if (e.get("identity") or {}).get("method") == "ssh-signature"
+    )
     also = f", {signed} SSH-signed approval(s) verified" if signed else ""
     click.echo(f"intact: {path} ({lines} line(s), hash chain verified{also})")

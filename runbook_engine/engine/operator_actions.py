@@ -176,9 +176,8 @@ def plan_actions(
             preset[step_id] = converted
     if problems:
         raise RunError(
-            problems[0]
-            if len(problems) == 1
-            else f"{len(problems)} problems, nothing recorded:\n  " + "\n  ".join(problems),
+            problems[0] if len(problems) == 1 else f"{len(problems)} problems, nothing recorded:\n  "
+            + "\n  ".join(problems),
             hint="--sign-key KEY signs as an approver; --input STEP.NAME=VALUE gives a gate's inputs;"
             f" waiting: {', '.join(standing.waiting) or 'none'}",
         )
@@ -272,10 +271,7 @@ def _preset(
     for name, raw in values.items():
         if name not in specs:
             known = ", ".join(specs) or "none"
-            return (
-                {},
-                f"--input {step_id}.{name}: gate {step_id!r} has no such input (inputs: {known})",
-            )
+            return {}, f"--input {step_id}.{name}: gate {step_id!r} has no such input (inputs: {known})"
         try:
             converted[name] = specs[name].convert(raw)
         except ValueError as exc:

@@ -128,12 +128,7 @@ def _plan_lines(
     now: datetime | None,
 ) -> list[str]:
     redact = ctx.redactor
-    lines = [
-        f"# Plan: {runbook.label}",
-        "",
-        _effects_summary(runbook, probing=prober is not None),
-        "",
-    ]
+    lines = [f"# Plan: {runbook.label}", "", _effects_summary(runbook, probing=prober is not None), ""]
     why_outside = outside_window(runbook.window, now or datetime.now(UTC))
     if why_outside:
         lines += [
@@ -190,9 +185,7 @@ def _step_lines(
     prober: _Prober | None = None,
 ) -> list[str]:
     verdict = classify(step)
-    lines = [
-        f"{number}. **{step.qualified_id}** — {step.label} ({step.executor}; {verdict.effect}: {verdict.why})"
-    ]
+    lines = [f"{number}. **{step.qualified_id}** — {step.label} ({step.executor}; {verdict.effect}: {verdict.why})"]
     if step.when:
         lines.append(f"   - when `{step.when}`: {_branch(ctx, known, step.when)}")
     if step.hosts:

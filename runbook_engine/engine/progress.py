@@ -225,9 +225,7 @@ class LiveProgress:
     def _new_live(self) -> Any:
         from rich.live import Live
 
-        return Live(
-            _Redrawn(self._render), console=self.console, refresh_per_second=8, transient=True
-        )
+        return Live(_Redrawn(self._render), console=self.console, refresh_per_second=8, transient=True)
 
     def _render(self) -> Any:
         from rich.spinner import Spinner

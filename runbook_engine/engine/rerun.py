@@ -47,9 +47,7 @@ class HostRetry:
         }
         for name, fields in new.hosts.items():
             hosts.setdefault(name, dict(fields))
-        return Result(
-            ok=new.ok, fields=new.fields, hosts=hosts, error=new.error, duration=new.duration
-        )
+        return Result(ok=new.ok, fields=new.fields, hosts=hosts, error=new.error, duration=new.duration)
 
 
 @dataclass(frozen=True)
@@ -75,12 +73,8 @@ class RerunPlan:
             lines.append(f"    keeps its result on {', '.join(kept) or 'no host'}")
         if not self.retry:
             lines.append(f"  runs again ({len(self.rerun)}): {', '.join(self.rerun) or 'nothing'}")
-        lines.append(
-            f"  runs for the first time ({len(self.first_time)}): {', '.join(self.first_time) or 'nothing'}"
-        )
-        lines.append(
-            f"  keeps its result, not run again ({len(self.keep)}): {', '.join(self.keep) or 'nothing'}"
-        )
+        lines.append(f"  runs for the first time ({len(self.first_time)}): {', '.join(self.first_time) or 'nothing'}")
+        lines.append(f"  keeps its result, not run again ({len(self.keep)}): {', '.join(self.keep) or 'nothing'}")
         lines.append("  the earlier attempts stay in the journal and the report")
         return lines
 
@@ -95,9 +89,7 @@ def _released(graph: StepGraph, outcome: StepOutcome | None, step_id: str) -> bo
     if outcome.status in (SUCCEEDED, SKIPPED):
         return True
     step = graph.steps[step_id]
-    return (
-        outcome.status == FAILED and step.on_failure in ("continue", "goto") and not step.critical
-    )
+    return outcome.status == FAILED and step.on_failure in ("continue", "goto") and not step.critical
 
 
 def check_resumable(run_id: str, status: str, rollback: Any) -> None:

@@ -269,9 +269,7 @@ class Run:
                 step=step.id, phase=step.phase, reason=outcome.error or "waiting", deadline=deadline
             )
         )
-        self.ctx.show(
-            "message", text=f"paused at {step.id}: continue with `{self._resume_hint(step)}`"
-        )
+        self.ctx.show("message", text=f"paused at {step.id}: continue with `{self._resume_hint(step)}`")
         if self.stop is None:
             self.stop = Stop("pause", f"{step.id} waits for an operator")
 
@@ -457,10 +455,7 @@ class Run:
             ctx.emit(RollbackStarted(reason=reason))
         # rollback steps may say why: {{ run.rollback_reason }} (e.g. in the escalation)
         run_info = ctx.renderer.base.get("run", {})
-        ctx.renderer.base["run"] = {
-            **run_info,
-            "rollback_reason": self.restored.rollback_reason or reason,
-        }
+        ctx.renderer.base["run"] = {**run_info, "rollback_reason": self.restored.rollback_reason or reason}
         self.stop = None
         status: RunStatus = "rolled_back"
         for step, undoes in plan:

@@ -484,7 +484,9 @@ def restore(runbook: Runbook, events: Sequence[Mapping[str, Any]], state: Any) -
     rollback_reason = None
     if state.rollback is not None and state.rollback.status is None:
         rollback_reason = state.rollback.reason or "rollback interrupted"
-    judged = {sid: st.attempts - (0 if sid in outcomes else 1) for sid, st in state.steps.items()}
+    judged = {
+        sid: st.attempts - (0 if sid in outcomes else 1) for sid, st in state.steps.items()
+    }
     return Restored(
         outcomes=outcomes,
         completion_order=[sid for sid in order if sid in outcomes],
@@ -620,9 +622,7 @@ def resume_run(
                 raise RunError("resume abandoned: nothing was run")
             apply_rerun(plan, restored)
             ctx.retry_hosts = dict(plan.retry)
-            again = tuple(
-                s for s in state.interrupted if s in plan.targets and s not in resume.rerun
-            )
+            again = tuple(s for s in state.interrupted if s in plan.targets and s not in resume.rerun)
             resume = replace(resume, rerun=(*resume.rerun, *again))
         check_orphans(events, state.interrupted)
         request = _with_terminal_choices(
@@ -662,9 +662,7 @@ def resume_run(
             votes = operator_votes(journal.events(), step_id)
             gate = gate_for(runbook, step_id, ctx.renderer)
             if gate.required > 1 and votes < gate.required:
-                ctx.show(
-                    "message", text=f"{step_id}: {votes} of {gate.required} approvals recorded"
-                )
+                ctx.show("message", text=f"{step_id}: {votes} of {gate.required} approvals recorded")
         operator = _operator(ctx, options, progress, transaction.preset)
         operator.initiator = initiator
         operator.votes = open_votes(journal.events())

@@ -141,9 +141,7 @@ def unsafe_yaml(value: Any) -> str:
     if isinstance(value, str):
         return "!unsafe " + json.dumps(value, ensure_ascii=False)
     if isinstance(value, Mapping):
-        items = (
-            f"{json.dumps(str(k), ensure_ascii=False)}: {unsafe_yaml(v)}" for k, v in value.items()
-        )
+        items = (f"{json.dumps(str(k), ensure_ascii=False)}: {unsafe_yaml(v)}" for k, v in value.items())
         return "{" + ", ".join(items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(unsafe_yaml(v) for v in value) + "]"

@@ -23,9 +23,7 @@ if TYPE_CHECKING:
 from runbook_engine.shell_values import ShellCommand
 
 #: Types a result field may declare; lint type-checks predicates against them.
-FIELD_TYPES = frozenset(
-    {"int", "float", "number", "str", "bool", "duration", "json", "list", "map", "any"}
-)
+FIELD_TYPES = frozenset({"int", "float", "number", "str", "bool", "duration", "json", "list", "map", "any"})
 
 
 @dataclass(frozen=True, slots=True)

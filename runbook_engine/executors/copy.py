@@ -70,11 +70,7 @@ def _mode(value: Any) -> int | None:
 
 
 def parse_spec(raw: Any) -> tuple[CopySpec, dict[str, Any]]:
-    if (
-        not isinstance(raw, Mapping)
-        or not isinstance(raw.get("src"), str)
-        or not isinstance(raw.get("dest"), str)
-    ):
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("src"), str) or not isinstance(raw.get("dest"), str):
         raise ExecutorError(
             "copy: expects a mapping with 'src' and 'dest'",
             hint="copy: {src: app-v2.4.0.tar.gz, dest: /tmp/, mode: '0644'}",
@@ -113,8 +109,7 @@ def source_files(src: Path) -> list[SourceFile]:
     else:
         raise ExecutorError(f"copy: source {src} does not exist on the control host")
     return [
-        SourceFile(rel, p, sha256(p), p.stat().st_size, p.stat().st_mode & 0o7777)
-        for p, rel in paths
+        SourceFile(rel, p, sha256(p), p.stat().st_size, p.stat().st_mode & 0o7777) for p, rel in paths
     ]
 
 
@@ -139,7 +134,7 @@ def _state_script(dests: list[str]) -> str:
     """Prints ``<sha256> <mode> <user>:<group>`` or ``-`` per destination, in order."""
     quoted = " ".join(shlex.quote(d) for d in dests)
     return (
-        f'for d in {quoted}; do if [ -f "$d" ]; then '
+        f"for d in {quoted}; do if [ -f \"$d\" ]; then "
         'printf "%s %s\\n" "$(sha256sum < "$d" | cut -c1-64)" "$(stat -c \'%a %U:%G\' "$d")"; '
         "else echo -; fi; done"
     )
@@ -166,15 +161,13 @@ def _install_script(items: list[tuple[str, str, int, str]], owner: str | None) -
     for temp, dest, mode, _ in items:
         t, d = shlex.quote(temp), shlex.quote(dest)
         prev, absent = shlex.quote(dest + PREVIOUS), shlex.quote(dest + ABSENT)
-        lines.append(f'mkdir -p -- "$(dirname -- {d})"')
+        lines.append(f"mkdir -p -- \"$(dirname -- {d})\"")
         lines.append(
             f"if [ -f {d} ]; then cp -p -- {d} {prev}; rm -f -- {absent}; "
             f"else : > {absent}; rm -f -- {prev}; fi"
         )
         user, _, group = (owner or "").partition(":")
-        owner_arg = (f" -o {shlex.quote(user)}" if user else "") + (
-            f" -g {shlex.quote(group)}" if group else ""
-        )
+        owner_arg = (f" -o {shlex.quote(user)}" if user else "") + (f" -g {shlex.quote(group)}" if group else "")
         lines.append(f"install -m {mode:04o}{owner_arg} -- {t} {d}")
         lines.append(f"sha256sum < {d} | cut -c1-64")
     return "\n".join(lines)
@@ -205,33 +198,15 @@ class CopyExecutor(ExecutorBase):
         "required": ["src", "dest"],
         "additionalProperties": False,
         "properties": {
-            "src": {
-                "type": "string",
-                "minLength": 1,
-                "description": "file or folder on the control host (relative to the runbook's folder)",
-            },
-            "dest": {
-                "type": "string",
-                "minLength": 1,
-                "description": "path on each host; ending in / means into that folder",
-            },
-            "mode": {
-                "type": ["string", "integer"],
-                "description": "octal mode such as '0755' (default: the source file's)",
-            },
+            "src": {"type": "string", "minLength": 1, "description": "file or folder on the control host (relative to the runbook's folder)"},
+            "dest": {"type": "string", "minLength": 1, "description": "path on each host; ending in / means into that folder"},
+            "mode": {"type": ["string", "integer"], "description": "octal mode such as '0755' (default: the source file's)"},
             "owner": {"type": "string", "minLength": 1},
             "become": {"type": "boolean"},
             "become_user": {"type": "string", "minLength": 1},
-            "restore": {
-                "type": "boolean",
-                "description": "undo: put back the files a copy to dest replaced",
-            },
+            "restore": {"type": "boolean", "description": "undo: put back the files a copy to dest replaced"},
             "key_file": {"type": "string", "minLength": 1},
-            "known_hosts": {
-                "type": "string",
-                "minLength": 1,
-                "description": "known_hosts file to verify host keys against",
-            },
+            "known_hosts": {"type": "string", "minLength": 1, "description": "known_hosts file to verify host keys against"},
             **ROLLOUT_SCHEMA,
         },
     }
@@ -301,27 +276,16 @@ class CopyExecutor(ExecutorBase):
             finally:
                 target.close()
 
-        outcome = await fan_out(
-            call.hosts,
-            rollout,
-            one,
-            lambda host, why: _host_fields(
-                skipped=True, error=f"not run: {why}", rc=None, failed=0
-            ),
-        )
+        outcome = await fan_out(call.hosts, rollout, one, lambda host, why: _host_fields(skipped=True, error=f"not run: {why}", rc=None, failed=0))
         checksum = next((f["checksum"] for f in outcome.hosts.values() if f["checksum"]), None)
-        return _aggregate(
-            call, outcome.hosts, outcome.stopped, checksum, time.monotonic() - started
-        )
+        return _aggregate(call, outcome.hosts, outcome.stopped, checksum, time.monotonic() - started)
 
     async def _target(self, call: StepCall, spec: CopySpec, host: Host) -> _Target:
         if host.connection == "local":
             return _LocalTarget(call, spec)
         import asyncssh
 
-        ssh_spec = SshSpec(
-            command="", key_file=spec.key_file, known_hosts_file=spec.known_hosts_file
-        )
+        ssh_spec = SshSpec(command="", key_file=spec.key_file, known_hosts_file=spec.known_hosts_file)
         try:
             conn = await self._ssh._connection(call, ssh_spec, host)
         except (TimeoutError, OSError, asyncssh.Error) as exc:
@@ -367,7 +331,6 @@ class _LocalTarget(_Target):
 
     async def put(self, source: Path, temp: str) -> None:
         import asyncio
-
         await asyncio.to_thread(shutil.copyfile, source, temp)
 
 
@@ -394,7 +357,6 @@ class _RemoteTarget(_Target):
 def _host_errors() -> tuple[type[BaseException], ...]:
     """What one host's copy may raise without it being a bug: I/O and SSH failures."""
     import asyncio
-
     errors: tuple[type[BaseException], ...] = (OSError, ExecutorError, asyncio.IncompleteReadError)
     try:
         import asyncssh
@@ -420,12 +382,7 @@ def _host_fields(**values: Any) -> dict[str, Any]:
 
 
 async def _ship(
-    call: StepCall,
-    target: _Target,
-    spec: CopySpec,
-    host: Host,
-    files: list[SourceFile],
-    dests: list[str],
+    call: StepCall, target: _Target, spec: CopySpec, host: Host, files: list[SourceFile], dests: list[str]
 ) -> dict[str, Any]:
     rc, out, err = await target.sh(_state_script(dests))
     states = out.split("\n")
@@ -454,16 +411,9 @@ async def _ship(
         return _host_fields(rc=rc, error=f"install failed: {err.strip()[-500:]}")
     mismatched = [d for (_, d, _, want), got in zip(items, installed, strict=False) if want != got]
     if len(installed) != len(items) or mismatched:
-        return _host_fields(
-            error=f"checksum mismatch after transfer: {', '.join(mismatched) or 'output'}"
-        )
+        return _host_fields(error=f"checksum mismatch after transfer: {', '.join(mismatched) or 'output'}")
     return _host_fields(
-        rc=0,
-        failed=0,
-        changed=True,
-        bytes=sum(f.size for f, _, _ in pending),
-        checksum=checksum,
-        files=len(files),
+        rc=0, failed=0, changed=True, bytes=sum(f.size for f, _, _ in pending), checksum=checksum, files=len(files)
     )
 
 
@@ -476,11 +426,7 @@ async def _restore(target: _Target, spec: CopySpec, dests: list[str]) -> dict[st
 
 
 def _aggregate(
-    call: StepCall,
-    hosts: dict[str, dict[str, Any]],
-    stopped: str | None,
-    checksum: str | None,
-    duration: float,
+    call: StepCall, hosts: dict[str, dict[str, Any]], stopped: str | None, checksum: str | None, duration: float
 ) -> Result:
     ran = [f for f in hosts.values() if not f["skipped"]]
     fields = {
@@ -498,9 +444,7 @@ def _aggregate(
     error = None
     if not ok:
         bad = [f"{name} ({f['error']})" for name, f in hosts.items() if f["failed"] or f["skipped"]]
-        error = call.redact(
-            f"{len(hosts) - fields['ok']} of {len(hosts)} hosts failed: " + ", ".join(bad[:5])
-        )
+        error = call.redact(f"{len(hosts) - fields['ok']} of {len(hosts)} hosts failed: " + ", ".join(bad[:5]))
         if stopped:
             error += f"; rollout stopped: {stopped}"
     return Result(ok=ok, fields=fields, hosts=hosts, error=error, duration=duration)

@@ -164,7 +164,6 @@ async def fan_out(
     """Run ``run_one`` per host under ``rollout``; ``not_run(host, why)`` builds the
     fields of a host the rollout never reached."""
     import asyncio
-
     total = len(hosts)
     gate = asyncio.Semaphore(rollout.concurrency(total))
     budget = rollout.error_budget(total)

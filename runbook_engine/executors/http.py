@@ -242,11 +242,7 @@ class HttpExecutor(ExecutorBase):
             if stopped:
                 error += f"; rollout stopped: {stopped}"
         return Result(
-            ok=not failed and stopped is None,
-            fields=top,
-            hosts=hosts,
-            error=error,
-            duration=time.monotonic() - started,
+            ok=not failed and stopped is None, fields=top, hosts=hosts, error=error, duration=time.monotonic() - started
         )
 
     def _spec(self, call: StepCall, host: Host | None) -> Mapping[str, Any]:

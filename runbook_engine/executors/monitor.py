@@ -143,7 +143,6 @@ class MonitorExecutor(ExecutorBase):
 
     async def run(self, call: StepCall) -> Result:
         import asyncio
-
         window, every, probe_spec, baseline, stop_on_failure = self._parse(call)
         run_probe = call.services.probe
         on_sample = call.services.on_sample
@@ -226,9 +225,7 @@ def _peak(hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return {"peak": peak} if peak else {}
 
 
-_NOT_SHOWN = frozenset(
-    {"at", "stdout", "stderr", "text", "truncated", "url", "headers", "json", "peak"}
-)
+_NOT_SHOWN = frozenset({"at", "stdout", "stderr", "text", "truncated", "url", "headers", "json", "peak"})
 
 
 def format_sample(sample: Mapping[str, Any]) -> str:
@@ -237,11 +234,7 @@ def format_sample(sample: Mapping[str, Any]) -> str:
     for name, value in sample.items():
         if name in _NOT_SHOWN or isinstance(value, dict | list):
             continue
-        if (
-            name in ("latency", "duration")
-            and isinstance(value, int | float)
-            and not isinstance(value, bool)
-        ):
+        if name in ("latency", "duration") and isinstance(value, int | float) and not isinstance(value, bool):
             shown = format_duration(float(value))
         elif isinstance(value, float):
             shown = f"{value:.3g}"

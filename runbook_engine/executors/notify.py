@@ -229,7 +229,6 @@ async def _deliver(
     name: str, channel: Mapping[str, Any], message: str, subject: str | None, call: StepCall
 ) -> None:
     import asyncio
-
     kind = _kind(channel)
     if kind == "webhook":
         await _webhook(str(channel["webhook"] or ""), message, subject, _timeout(channel))

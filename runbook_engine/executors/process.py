@@ -434,7 +434,6 @@ class ProcessSupervisor:
         started: float,
     ) -> Finished:
         import asyncio
-
         out, err = OutputCapture(command.max_output), OutputCapture(command.max_output)
         assert proc.stdout is not None and proc.stderr is not None
         readers = [
@@ -496,7 +495,6 @@ async def _exited(proc: subprocess.Popen[bytes]) -> int:
     """Wait for the process itself to exit — not for its pipes to close, which a
     background child may keep open for as long as it lives."""
     import asyncio
-
     loop = asyncio.get_running_loop()
     pidfd = -1
     with contextlib.suppress(OSError, AttributeError):
@@ -532,10 +530,11 @@ async def _pump(
 ) -> None:
     """Reads a pipe to its end: keeps a bounded copy, hands on each line."""
     import asyncio
-
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 16)
-    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), pipe
+    )
     splitter = LineSplitter(max_line)
     try:
         while chunk := await reader.read(1 << 16):
@@ -557,7 +556,6 @@ async def _feed(
     the step's stdin, then closes it (EOF for the command). If ``before_go`` fails,
     stdin is closed without a go and the guarded command exits 137 untouched."""
     import asyncio
-
     loop = asyncio.get_running_loop()
     transport = None
     try:
@@ -593,7 +591,6 @@ async def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
     whatever session), then SIGKILL after ``grace``; once the leader exited, what is
     left of the tree is SIGKILLed at once, so nothing lingers."""
     import asyncio
-
     # freeze the tree first (twice: a child forked before the first stop landed), so a
     # child forked in a new session cannot slip between collecting the tree and the signal
     _kill_tree({proc.pid}, signal.SIGSTOP)

@@ -28,14 +28,7 @@ from runbook_engine.executors.wait import DURATION_SCHEMA, to_seconds
 from runbook_engine.shell_values import ShellCommand
 from runbook_engine.vocabulary import host_failed
 
-__all__ = [
-    "DEFAULT_KILL_GRACE",
-    "DEFAULT_MAX_OUTPUT",
-    "MAX_LOGGED_LINES",
-    "ShellExecutor",
-    "ShellSpec",
-]
-
+__all__ = ["DEFAULT_KILL_GRACE", "DEFAULT_MAX_OUTPUT", "MAX_LOGGED_LINES", "ShellExecutor", "ShellSpec"]
 
 def _checksum_matches(fields: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]]) -> bool:
     """`sha256sum -c` style output: rc 0 and every non-empty line ends with ': OK'."""
@@ -117,10 +110,7 @@ class ShellExecutor(ExecutorBase):
                     },
                     "stdin": {"type": "string"},
                     "max_output": {"type": "integer", "minimum": 1},
-                    "kill_grace": {
-                        **DURATION_SCHEMA,
-                        "description": "SIGTERM → SIGKILL delay (default 5s).",
-                    },
+                    "kill_grace": {**DURATION_SCHEMA, "description": "SIGTERM → SIGKILL delay (default 5s)."},
                 },
             },
         ],
@@ -188,10 +178,7 @@ class ShellExecutor(ExecutorBase):
             return _verdict(fields, {}, None)
         rollout = Rollout.from_options(call.options)
         outcome = await fan_out(
-            hosts,
-            rollout,
-            lambda host: self._run_one(call, self._spec_for(call, host), host),
-            _not_run,
+            hosts, rollout, lambda host: self._run_one(call, self._spec_for(call, host), host), _not_run
         )
         results = outcome.hosts
         ran = [f for f in results.values() if not f["skipped"]]
@@ -199,12 +186,8 @@ class ShellExecutor(ExecutorBase):
         fields = {
             "rc": worst["rc"],
             "exit_code": worst["rc"],
-            "stdout": "\n".join(
-                results[h.name]["stdout"] for h in hosts if not results[h.name]["skipped"]
-            ),
-            "stderr": "\n".join(
-                results[h.name]["stderr"] for h in hosts if not results[h.name]["skipped"]
-            ),
+            "stdout": "\n".join(results[h.name]["stdout"] for h in hosts if not results[h.name]["skipped"]),
+            "stderr": "\n".join(results[h.name]["stderr"] for h in hosts if not results[h.name]["skipped"]),
             "duration": max(f["duration"] for f in ran),
             "pid": worst["pid"],
             "timed_out": any(f["timed_out"] for f in ran),

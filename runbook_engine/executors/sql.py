@@ -708,7 +708,6 @@ async def _in_thread(
     statement timeout; if the thread still runs past it (or the run is cancelled) the
     statement is interrupted on the server before the connection is closed."""
     import asyncio
-
     opened: list[_Session] = []
 
     def blocking() -> tuple[dict[str, Any], str | None]:

@@ -357,7 +357,6 @@ class SshExecutor(ExecutorBase):
         """The kept connection to ``host``, opened within ``connect_timeout`` (default:
         the spec's) on first use."""
         import asyncio
-
         key = self._key(spec, host)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -575,7 +574,6 @@ async def _exit_status(process: Any) -> None:
     """Until the exit status (or signal) arrives or the channel closes — not until
     the output ends, which a background child may hold open."""
     import asyncio
-
     closed = asyncio.ensure_future(process.wait_closed())
     try:
         while process.exit_status is None and process.exit_signal is None and not closed.done():

@@ -47,7 +47,6 @@ class WaitExecutor(ExecutorBase):
 
     async def run(self, call: StepCall) -> Result:
         import asyncio
-
         seconds = to_seconds(call.render(call.spec, None), "wait")
         started = time.monotonic()
         await asyncio.sleep(seconds)

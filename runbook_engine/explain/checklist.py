@@ -75,9 +75,7 @@ def predicate_words(text: str, checks: Mapping[str, Any] | None = None) -> str:
     from runbook_engine import predicates
 
     try:
-        return str(
-            predicates.to_words(predicates.parse(text, checks=checks or {}), checks=checks or {})
-        )
+        return str(predicates.to_words(predicates.parse(text, checks=checks or {}), checks=checks or {}))
     except PredicateError:
         return f"`{text}`"
 
@@ -89,9 +87,7 @@ _FENCE = {"shell": "bash", "ssh": "bash", "ansible": "bash", "http": "http"}
 def fence_language(executor: str, spec: Any) -> str:
     """``bash`` for commands, ``sql`` for queries, ``http`` for requests, else ``text``."""
     if executor == "sql":
-        return (
-            "sql" if isinstance(spec, Mapping) and ("query" in spec or "script" in spec) else "text"
-        )
+        return "sql" if isinstance(spec, Mapping) and ("query" in spec or "script" in spec) else "text"
     return _FENCE.get(executor, "text")
 
 
@@ -164,9 +160,7 @@ class Checklist:
         if window.schedule:
             self.out(f"- **Window**: {window.schedule}")
         if window.not_before or window.not_after:
-            self.out(
-                f"- **Allowed between**: {window.not_before or '…'} and {window.not_after or '…'} ({window.timezone})"
-            )
+            self.out(f"- **Allowed between**: {window.not_before or '…'} and {window.not_after or '…'} ({window.timezone})")
         if rb.inventory:
             self.out(f"- **Inventory**: `{_render(rb.inventory, self.context)}`")
         self.out()
@@ -246,9 +240,7 @@ class Checklist:
         if step.hosts:
             facts.append(f"on hosts `{step.hosts}`")
         if step.needs is not None:
-            facts.append(
-                "after " + (", ".join(f"`{n}`" for n in step.needs) or "the start of the phase")
-            )
+            facts.append("after " + (", ".join(f"`{n}`" for n in step.needs) or "the start of the phase"))
         self.out("*" + "; ".join(facts) + "*")
         self.out()
         if step.when:
@@ -265,9 +257,7 @@ class Checklist:
         if step.until:
             self.out(f"🔁 **Repeat until**: {predicate_words(step.until, self._checks(step))}")
         if step.retries:
-            self.out(
-                f"🔁 Retried up to {step.retries} time(s), {format_duration(step.delay)} apart"
-            )
+            self.out(f"🔁 Retried up to {step.retries} time(s), {format_duration(step.delay)} apart")
         if step.timeout:
             self.out(f"⏲️ Times out after {format_duration(step.timeout)}")
         for name, source in step.capture.items():
@@ -324,9 +314,7 @@ class Checklist:
             about = f": {spec.description}" if spec.description else ""
             self.out(f"  - Input `{spec.name}`{what}{about}")
         if step.timeout:
-            self.out(
-                f"  - Timeout: {format_duration(step.timeout)}, then {_ON_TIMEOUT[gate.on_timeout]}"
-            )
+            self.out(f"  - Timeout: {format_duration(step.timeout)}, then {_ON_TIMEOUT[gate.on_timeout]}")
         else:
             self.out("  - No timeout: the run waits until someone answers")
         if not gate.allow_yes:
@@ -374,9 +362,7 @@ class Checklist:
             self.out()
             return
         row = seen.row
-        mark = {"succeeded": "PASS", "failed": "FAIL", "skipped": "SKIPPED"}.get(
-            row.status, row.status.upper()
-        )
+        mark = {"succeeded": "PASS", "failed": "FAIL", "skipped": "SKIPPED"}.get(row.status, row.status.upper())
         attempts = f", {row.attempts} attempts" if row.attempts > 1 else ""
         who = f", confirmed by {seen.confirmed_by}" if seen.confirmed_by else ""
         self.out(
@@ -432,9 +418,7 @@ class Checklist:
 
             for d in self.evidence.report.decisions:
                 where = f" after step {d['step']}" if d.get("step") else ""
-                taken.setdefault(
-                    str(d.get("condition")), f"taken at {timestamp(d.get('ts'))}{where}"
-                )
+                taken.setdefault(str(d.get("condition")), f"taken at {timestamp(d.get('ts'))}{where}")
         extra = " In this run |" if self.evidence is not None else ""
         self.out("| Condition | Severity | Action | Triggered when |" + extra)
         self.out("|---|---|---|---|" + ("---|" if extra else ""))
@@ -464,11 +448,7 @@ class Checklist:
         self.out()
 
 
-_ON_TIMEOUT = {
-    "abort": "the run aborts",
-    "rollback": "the run rolls back",
-    "continue": "the run goes on",
-}
+_ON_TIMEOUT = {"abort": "the run aborts", "rollback": "the run rolls back", "continue": "the run goes on"}
 
 
 def decision_action(decision: Any, window: float | None) -> str:

@@ -45,9 +45,7 @@ def evidence_of(
             host = f"[{line.event.host}] " if line.event.host else ""
             output.setdefault(line.event.step, []).append(f"{host}{line.event.line}")
     confirmed = {
-        a.step: a.by
-        for a in report.operator_actions
-        if a.step and a.action in ("confirm", "approve")
+        a.step: a.by for a in report.operator_actions if a.step and a.action in ("confirm", "approve")
     }
     steps: dict[str, StepEvidence] = {}
     for phase in report.phases:

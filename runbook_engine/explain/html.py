@@ -20,7 +20,7 @@ def markdown_to_html(markdown: str, title: str) -> str:
 
     body = _checkboxes(MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown))
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n"
         f"<body>\n{body}</body></html>\n"
     )
@@ -32,10 +32,8 @@ _TASK = re.compile(r"<li>(<p>)?\[( |x)\] ")
 def _checkboxes(body: str) -> str:
     """``- [ ] item`` as a real checkbox the reviewer can tick (``[x]`` ticked)."""
     return _TASK.sub(
-        lambda m: (
-            f'<li class="task">{m.group(1) or ""}<input type="checkbox"'
-            + (" checked" if m.group(2) == "x" else "")
-            + "> "
-        ),
+        lambda m: f"<li class=\"task\">{m.group(1) or ''}<input type=\"checkbox\""
+        + (" checked" if m.group(2) == "x" else "")
+        + "> ",
         body,
     )

@@ -1,16 +1,16 @@
 """``runbook import``: a Markdown procedure → a runbook YAML draft that lints clean.
 
-markdown.py      Markdown → sections and blocks (markdown-it-py tokens)
-script.py        a shell fence → comments and logical commands (shlex)
-commands.py      the command-recognizer registry (entry points) and its protocol
-recognizers.py   built-in recognizers: ansible, ssh, curl, psql/mysql, scp/rsync, sleep
-expectations.py  "✅ Expected: …" phrases and output samples → predicates
-tables.py        the rollback decision matrix → decisions
-literals.py      recurring releases and directories → vars
-procedure.py     one step section → steps
-document.py      the whole document → a draft
-emit.py          the draft → YAML with TODO comments
-selfcheck.py     the real linter on the draft; what it refuses is demoted
+    markdown.py      Markdown → sections and blocks (markdown-it-py tokens)
+    script.py        a shell fence → comments and logical commands (shlex)
+    commands.py      the command-recognizer registry (entry points) and its protocol
+    recognizers.py   built-in recognizers: ansible, ssh, curl, psql/mysql, scp/rsync, sleep
+    expectations.py  "✅ Expected: …" phrases and output samples → predicates
+    tables.py        the rollback decision matrix → decisions
+    literals.py      recurring releases and directories → vars
+    procedure.py     one step section → steps
+    document.py      the whole document → a draft
+    emit.py          the draft → YAML with TODO comments
+    selfcheck.py     the real linter on the draft; what it refuses is demoted
 """
 
 from __future__ import annotations
@@ -77,19 +77,13 @@ def read_procedure(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise LoadError(
-            f"{path}: no such file", hint="give the path of a Markdown procedure"
-        ) from None
+        raise LoadError(f"{path}: no such file", hint="give the path of a Markdown procedure") from None
     except OSError as exc:
         raise LoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_BYTES:
-        raise LoadError(
-            f"{path}: {len(raw)} bytes is more than the {MAX_BYTES} a procedure may have"
-        )
+        raise LoadError(f"{path}: {len(raw)} bytes is more than the {MAX_BYTES} a procedure may have")
     if b"\x00" in raw:
-        raise LoadError(
-            f"{path}: a binary file, not Markdown", hint="give the path of a Markdown procedure"
-        )
+        raise LoadError(f"{path}: a binary file, not Markdown", hint="give the path of a Markdown procedure")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

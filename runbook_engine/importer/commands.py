@@ -78,14 +78,10 @@ def _load(ep: EntryPoint) -> CommandRecognizer:
         target = ep.load()
         recognizer = target() if isinstance(target, type) else target
     except Exception as exc:  # a broken plugin must not take the importer down with a traceback
-        raise PluginError(
-            f"importer plugin {ep.name!r} failed to load: {exc}", hint="reinstall or remove it"
-        ) from exc
+        raise PluginError(f"importer plugin {ep.name!r} failed to load: {exc}", hint="reinstall or remove it") from exc
     for attr in ("name", "priority", "recognize"):
         if not hasattr(recognizer, attr):
-            raise PluginError(
-                f"importer plugin {ep.name!r} has no {attr!r}", hint="see docs/import.md"
-            )
+            raise PluginError(f"importer plugin {ep.name!r} has no {attr!r}", hint="see docs/import.md")
     return recognizer  # type: ignore[no-any-return]
 
 

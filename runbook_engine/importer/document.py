@@ -30,78 +30,31 @@ from runbook_engine.importer.procedure import SHELL_LANGS, Terminal, steps_of, u
 _PHASE = re.compile(r"^\s*(?:phase|stage|part|step)\s+(\d+)\s*[:.)\-–—]?\s*(.*)$", re.I)
 _NUMBERED = re.compile(r"^\s*(?:step\s+)?\d+(?:\.\d+)*[.):]?\s+(?=\S)", re.I)
 _PAREN = re.compile(r"\s*\(([^()]*)\)\s*$")
-_DURATION = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(?:-|–|to)?\s*(\d+(?:\.\d+)?)?\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)\b",
-    re.I,
-)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-|–|to)?\s*(\d+(?:\.\d+)?)?\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)\b", re.I)
 _KIND_TITLES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "matrix",
-        re.compile(
-            r"\b(decision|escalation)\s+(matrix|table)\b|\brollback\s+(criteria|triggers|matrix)\b",
-            re.I,
-        ),
-    ),
-    (
-        "troubleshooting",
-        re.compile(
-            r"\b(troubleshoot\w*|known\s+issues|common\s+(problems|issues)|faq|diagnos\w*)\b", re.I
-        ),
-    ),
+    ("matrix", re.compile(r"\b(decision|escalation)\s+(matrix|table)\b|\brollback\s+(criteria|triggers|matrix)\b", re.I)),
+    ("troubleshooting", re.compile(r"\b(troubleshoot\w*|known\s+issues|common\s+(problems|issues)|faq|diagnos\w*)\b", re.I)),
     ("success", re.compile(r"\bsuccess\s+(metrics|criteria|measures)\b|\b(kpis?|slos?)\b", re.I)),
     ("window", re.compile(r"\b(maintenance\s+window|change\s+window|schedule|timing)\b", re.I)),
-    (
-        "overview",
-        re.compile(r"^\s*(overview|summary|about|purpose|introduction|description|scope)\b", re.I),
-    ),
-    (
-        "prerequisites",
-        re.compile(
-            r"\b(prerequisites?|pre-?requisites|requirements|before\s+you\s+(begin|start)|pre-?checks?|preparation\s+checklist)\b",
-            re.I,
-        ),
-    ),
-    (
-        "procedure",
-        re.compile(
-            r"^\s*(procedure|steps|instructions|runbook|execution|process|actions|immediate\s+actions|response)\b",
-            re.I,
-        ),
-    ),
+    ("overview", re.compile(r"^\s*(overview|summary|about|purpose|introduction|description|scope)\b", re.I)),
+    ("prerequisites", re.compile(r"\b(prerequisites?|pre-?requisites|requirements|before\s+you\s+(begin|start)|pre-?checks?|preparation\s+checklist)\b", re.I)),
+    ("procedure", re.compile(r"^\s*(procedure|steps|instructions|runbook|execution|process|actions|immediate\s+actions|response)\b", re.I)),
     ("rollback", re.compile(r"\b(roll\s?-?back|revert|back\s?out)\b", re.I)),
 )
 _SUCCESS_NAMES = (
     ("downtime", re.compile(r"\bdowntime\b", re.I)),
     ("smoke_pass_rate", re.compile(r"\bsmoke\b", re.I)),
-    (
-        "total_duration",
-        re.compile(r"\b(total|deployment|overall|run)\b.*\b(time|duration)\b|\bduration\b", re.I),
-    ),
+    ("total_duration", re.compile(r"\b(total|deployment|overall|run)\b.*\b(time|duration)\b|\bduration\b", re.I)),
 )
-_COMPARISON = re.compile(
-    r"(<=|>=|<|>|≤|≥|=)\s*(\d+(?:\.\d+)?)\s*(%|minutes?|mins?|m|hours?|hrs?|h|seconds?|secs?|s)?",
-    re.I,
-)
+_COMPARISON = re.compile(r"(<=|>=|<|>|≤|≥|=)\s*(\d+(?:\.\d+)?)\s*(%|minutes?|mins?|m|hours?|hrs?|h|seconds?|secs?|s)?", re.I)
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 #: Zone abbreviations procedures use → the IANA zone `window.timezone` takes.
 _ZONES = {
-    "PST": "America/Los_Angeles",
-    "PDT": "America/Los_Angeles",
-    "PT": "America/Los_Angeles",
-    "MST": "America/Denver",
-    "MDT": "America/Denver",
-    "CST": "America/Chicago",
-    "CDT": "America/Chicago",
-    "EST": "America/New_York",
-    "EDT": "America/New_York",
-    "ET": "America/New_York",
-    "UTC": "UTC",
-    "GMT": "UTC",
-    "BST": "Europe/London",
-    "CET": "Europe/Paris",
-    "CEST": "Europe/Paris",
-    "JST": "Asia/Tokyo",
-    "AEST": "Australia/Sydney",
+    "PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "PT": "America/Los_Angeles",
+    "MST": "America/Denver", "MDT": "America/Denver", "CST": "America/Chicago", "CDT": "America/Chicago",
+    "EST": "America/New_York", "EDT": "America/New_York", "ET": "America/New_York",
+    "UTC": "UTC", "GMT": "UTC", "BST": "Europe/London", "CET": "Europe/Paris", "CEST": "Europe/Paris",
+    "JST": "Asia/Tokyo", "AEST": "Australia/Sydney",
 }
 _ISSUE = re.compile(r"^\s*(symptom|issue|problem)\s*[:\-–—]", re.I)
 _OWNERS_SPLIT = re.compile(r"\s*(?:\+|,|/|&|\band\b)\s*", re.I)
@@ -119,11 +72,7 @@ def kind(section: Section) -> str:
 
 def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
     top = _top(root)
-    title = (
-        top.title.text.strip()
-        if top is not root and top.title.text.strip()
-        else _title_from(source)
-    )
+    title = top.title.text.strip() if top is not root and top.title.text.strip() else _title_from(source)
     draft = Draft(title=_one_line(title), name=_name(title), source=source)
     sections = list(top.children) if top is not root else list(root.children)
     if top is not root:
@@ -144,11 +93,7 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
         section_kind = kind(section)
         if leaves and not (not section.children and section_kind == "other" and _runnable(section)):
             _leaf_phase(draft, leaves, context)
-        if (
-            guide
-            and section_kind in ("other", "procedure", "troubleshooting")
-            or _ISSUE.match(section.title.text)
-        ):
+        if guide and section_kind in ("other", "procedure", "troubleshooting") or _ISSUE.match(section.title.text):
             issues.append(section)
         elif section_kind == "overview":
             _overview(draft, section.blocks, keep_prose=True)
@@ -159,11 +104,7 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
             _prerequisites(draft, section)
         elif section_kind == "matrix":
             matrices.extend(t for t in _tables(section) if tables.is_decision_table(t))
-            others = [
-                b
-                for b in section.blocks
-                if not (isinstance(b, Table) and tables.is_decision_table(b))
-            ]
+            others = [b for b in section.blocks if not (isinstance(b, Table) and tables.is_decision_table(b))]
             if others:
                 draft.notes[_note_key(section.title.text, draft)] = blocks_markdown(others)
         elif section_kind == "troubleshooting":
@@ -172,11 +113,7 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
             _success(draft, section)
         elif section_kind == "phase" or _holds_phases(section, phase_sections):
             seen_procedure = True
-            for phase_section in (
-                [section]
-                if section_kind == "phase"
-                else [s for s in section.walk() if kind(s) == "phase"]
-            ):
+            for phase_section in ([section] if section_kind == "phase" else [s for s in section.walk() if kind(s) == "phase"]):
                 _phase(draft, phase_section, context)
             extra = [b for b in section.blocks] if section_kind != "phase" else []
             if extra:
@@ -185,9 +122,7 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
             seen_procedure = True
             _leaf_phase(draft, leaves, context)
             _procedure_section(draft, section, context, True)
-        elif not phase_sections and (
-            section_kind in ("procedure", "rollback") or _runnable(section)
-        ):
+        elif not phase_sections and (section_kind in ("procedure", "rollback") or _runnable(section)):
             seen_procedure = True
             if not section.children and section_kind == "other":
                 leaves.append(section)  # consecutive step-sized sections share one phase
@@ -222,9 +157,7 @@ def build(root: Section, source: str, executors: frozenset[str]) -> Draft:
         draft.notes[_note_key(section.title.text, draft)] = section_markdown(section)
     if not draft.phases:
         step = DraftStep(draft.title, "manual", {"prompt": f"Carry out: {draft.title}"}, 1)
-        step.add_todo(
-            "the document has no commands or steps the importer could find: write the steps"
-        )
+        step.add_todo("the document has no commands or steps the importer could find: write the steps")
         draft.phases.append(DraftPhase("Procedure", 1, steps=[step]))
         _assign_ids(draft)
     _downtime(draft)
@@ -247,9 +180,7 @@ def apply_front_matter(draft: Draft, fields: dict[str, str]) -> None:
         if value and not draft.owners:
             draft.owners = [o for o in (_slug_owner(p) for p in _OWNERS_SPLIT.split(value)) if o]
     if rest:
-        draft.notes[_note_key("front matter", draft)] = "\n".join(
-            f"{k}: {v}" for k, v in rest.items()
-        )
+        draft.notes[_note_key("front matter", draft)] = "\n".join(f"{k}: {v}" for k, v in rest.items())
 
 
 def _command_texts(root: Section) -> list[str]:
@@ -258,9 +189,7 @@ def _command_texts(root: Section) -> list[str]:
 
     def visit(blocks: Iterable[Block]) -> None:
         for block in blocks:
-            if isinstance(block, Fence) and (
-                block.lang in SHELL_LANGS or block.lang == "" and unit_fits(block.code)
-            ):
+            if isinstance(block, Fence) and (block.lang in SHELL_LANGS or block.lang == "" and unit_fits(block.code)):
                 texts.append(block.code)
             elif isinstance(block, ListBlock):
                 for item in block.items:
@@ -348,11 +277,7 @@ def _list_has_commands(block: ListBlock) -> bool:
 
 
 def _has_checklist(section: Section) -> bool:
-    return any(
-        isinstance(b, ListBlock) and any(i.checked is not None for i in b.items)
-        for s in section.walk()
-        for b in s.blocks
-    )
+    return any(isinstance(b, ListBlock) and any(i.checked is not None for i in b.items) for s in section.walk() for b in s.blocks)
 
 
 def _tables(section: Section) -> list[Table]:
@@ -387,12 +312,7 @@ def _fields(blocks: Iterable[Block]) -> tuple[list[tuple[str, str]], list[str]]:
             lines.extend(item.inline.text for item in block.items)
     for line in lines:
         key, sep, value = line.partition(":")
-        if (
-            sep
-            and 0 < len(key.strip()) <= 40
-            and value.strip()
-            and "://" not in key + ":" + value[:2]
-        ):
+        if sep and 0 < len(key.strip()) <= 40 and value.strip() and "://" not in key + ":" + value[:2]:
             pairs.append((key.strip().strip("*_ "), value.strip()))
         elif line.strip():
             prose.append(line.strip())
@@ -404,10 +324,7 @@ def _overview(draft: Draft, blocks: Iterable[Block], keep_prose: bool) -> None:
     extra: list[str] = []
     for key, value in pairs:
         lower = key.lower()
-        if (
-            re.search(r"purpose|description|summary|goal|objective", lower)
-            and not draft.description
-        ):
+        if re.search(r"purpose|description|summary|goal|objective", lower) and not draft.description:
             draft.description = value
         elif re.search(r"frequency|cadence|how often|recurrence", lower):
             draft.frequency = value
@@ -440,9 +357,7 @@ def duration_upper(text: str) -> str | None:
     unit = match.group(3)[0].lower()
     number = int(value) if value == int(value) else value
     if isinstance(number, float):
-        return (
-            f"{int(value * 60)}m" if unit == "h" else f"{int(value * 60)}s" if unit == "m" else None
-        )
+        return f"{int(value * 60)}m" if unit == "h" else f"{int(value * 60)}s" if unit == "m" else None
     return f"{number}{unit}" if number > 0 else None
 
 
@@ -467,9 +382,7 @@ def _window(draft: Draft, blocks: Iterable[Block]) -> None:
             draft.window["schedule"] = value
     if start or end:
         draft.window["schedule"] = " – ".join(v for v in (start, end) if v)
-    zone = _ZONES.get(
-        next(iter(re.findall(r"\b([A-Z]{3,4})\b", draft.window.get("schedule", ""))), "")
-    )
+    zone = _ZONES.get(next(iter(re.findall(r"\b([A-Z]{3,4})\b", draft.window.get("schedule", ""))), ""))
     if zone:
         draft.window["timezone"] = zone
     if prose and "schedule" not in draft.window:
@@ -507,9 +420,7 @@ def _success(draft: Draft, section: Section) -> None:
         if metric and target and metric not in draft.success:
             draft.success[metric] = target
         elif _COMPARISON.search(value or line) or _PERCENT.search(value or line):
-            draft.success_todos.append(
-                f"success metric without a measure in runbook reports: {line}"
-            )
+            draft.success_todos.append(f"success metric without a measure in runbook reports: {line}")
         else:
             other.append(line)
     if other:
@@ -569,35 +480,13 @@ def _phase(draft: Draft, section: Section, context: _Context) -> None:
         for child in section.children:
             phase.steps.extend(_section_steps(child, context))
     else:
-        phase.steps.extend(
-            steps_of(
-                title,
-                section.line,
-                section.blocks,
-                context.executors,
-                context.literals,
-                context.channels,
-                context.terminal,
-            )
-        )
+        phase.steps.extend(steps_of(title, section.line, section.blocks, context.executors, context.literals, context.channels, context.terminal))
     _add_phase(draft, phase, is_rollback)
 
 
 def _section_steps(section: Section, context: _Context) -> list[DraftStep]:
     """Steps of a step section, its subsections read as more steps."""
-    steps = (
-        steps_of(
-            _step_title(section.title.text),
-            section.line,
-            section.blocks,
-            context.executors,
-            context.literals,
-            context.channels,
-            context.terminal,
-        )
-        if section.blocks or not section.children
-        else []
-    )
+    steps = steps_of(_step_title(section.title.text), section.line, section.blocks, context.executors, context.literals, context.channels, context.terminal) if section.blocks or not section.children else []
     for child in section.children:
         steps.extend(_section_steps(child, context))
     return steps
@@ -612,9 +501,7 @@ def _add_phase(draft: Draft, phase: DraftPhase, is_rollback: bool) -> None:
         draft.phases.append(phase)
 
 
-def _procedure_section(
-    draft: Draft, section: Section, context: _Context, is_rollback: bool
-) -> None:
+def _procedure_section(draft: Draft, section: Section, context: _Context, is_rollback: bool) -> None:
     """A section without "Phase N" headings: its subsections that hold subsections
     are phases; leaf subsections are steps of one phase named after the section."""
     title, budget, _ = _phase_title(section.title.text)
@@ -627,17 +514,7 @@ def _procedure_section(
         return
     phase = DraftPhase(title, section.line, budget=budget)
     if section.blocks:
-        phase.steps.extend(
-            steps_of(
-                title,
-                section.line,
-                section.blocks,
-                context.executors,
-                context.literals,
-                context.channels,
-                context.terminal,
-            )
-        )
+        phase.steps.extend(steps_of(title, section.line, section.blocks, context.executors, context.literals, context.channels, context.terminal))
     for child in section.children:
         phase.steps.extend(_section_steps(child, context))
     _add_phase(draft, phase, is_rollback)
@@ -666,31 +543,12 @@ def _issue_phase(draft: Draft, issue: Section, context: _Context) -> None:
         if not runnable:
             text = blocks_markdown(part.blocks)
             if text.strip():
-                phase.description.append(
-                    text if part is issue else f"{_one_line(part.title.text)}: {text}"
-                )
+                phase.description.append(text if part is issue else f"{_one_line(part.title.text)}: {text}")
             continue
         name = _step_title(part.title.text) if part is not issue else phase.title
-        phase.steps.extend(
-            steps_of(
-                name,
-                part.line,
-                part.blocks,
-                context.executors,
-                context.literals,
-                context.channels,
-                context.terminal,
-            )
-        )
+        phase.steps.extend(steps_of(name, part.line, part.blocks, context.executors, context.literals, context.channels, context.terminal))
     if not phase.steps:
-        phase.steps.append(
-            DraftStep(
-                phase.title,
-                "manual",
-                {"prompt": "\n\n".join([phase.title, *phase.description])},
-                issue.line,
-            )
-        )
+        phase.steps.append(DraftStep(phase.title, "manual", {"prompt": "\n\n".join([phase.title, *phase.description])}, issue.line))
         phase.description = []
     _add_phase(draft, phase, False)
 
@@ -703,9 +561,7 @@ def _assign_ids(draft: Draft) -> None:
         used_phases.add(phase.id)
         for step in phase.steps:
             if not step.id:
-                step.id = _unique(
-                    slug(re.sub(r"\([^)]*\)", "", step.id_hint or step.title), 48), used_steps
-                )
+                step.id = _unique(slug(re.sub(r"\([^)]*\)", "", step.id_hint or step.title), 48), used_steps)
             used_steps.add(step.id)
 
 
@@ -718,25 +574,11 @@ def _unique(base: str, used: set[str]) -> str:
 
 def _downtime(draft: Draft) -> None:
     """``downtime: begins`` on the shutdown phase and ``ends`` on the startup after it."""
-    begins = next(
-        (
-            p
-            for p in draft.phases
-            if re.search(r"\b(shut\s?down|stop\w*|outage|downtime)\b", p.title, re.I)
-        ),
-        None,
-    )
+    begins = next((p for p in draft.phases if re.search(r"\b(shut\s?down|stop\w*|outage|downtime)\b", p.title, re.I)), None)
     if begins is None:
         return
     after = draft.phases[draft.phases.index(begins) + 1 :]
-    ends = next(
-        (
-            p
-            for p in after
-            if re.search(r"\b(start\s?up|start\w*|restor\w*|bring\w* up)\b", p.title, re.I)
-        ),
-        None,
-    )
+    ends = next((p for p in after if re.search(r"\b(start\s?up|start\w*|restor\w*|bring\w* up)\b", p.title, re.I)), None)
     if ends is not None:
         begins.downtime, ends.downtime = "begins", "ends"
 
@@ -755,7 +597,7 @@ def _troubleshooting(draft: Draft, section: Section) -> None:
         when, _ = tables.detect(title, draft.phases)
         if when:
             for step in _steps_in(when, draft):
-                pointer = f'Troubleshooting: see notes, "{_one_line(issue.title.text)}".'
+                pointer = f"Troubleshooting: see notes, \"{_one_line(issue.title.text)}\"."
                 if pointer not in step.description:
                     step.description.append(pointer)
         for condition, action in _rules(issue):
@@ -819,25 +661,14 @@ def _map_strings(value: Any, change: Any, key: str | None = None) -> Any:
 def _vars(draft: Draft, found: list[LiteralVar], channels: dict[str, str]) -> None:
     steps = draft.all_steps()
     inventories = Counter(
-        s.spec["inventory"]
-        for s in steps
-        if s.executor == "ansible" and isinstance(s.spec, dict) and "inventory" in s.spec
+        s.spec["inventory"] for s in steps if s.executor == "ansible" and isinstance(s.spec, dict) and "inventory" in s.spec
     )
     if inventories:
         draft.inventory = inventories.most_common(1)[0][0]
         for step in steps:
-            if (
-                isinstance(step.spec, dict)
-                and step.spec.get("inventory") == draft.inventory
-                and step.executor == "ansible"
-            ):
+            if isinstance(step.spec, dict) and step.spec.get("inventory") == draft.inventory and step.executor == "ansible":
                 del step.spec["inventory"]
-    used = {
-        name
-        for step in steps
-        for p in step.expect
-        for name in re.findall(r"\bvars\.([A-Za-z_]\w*)", p)
-    }
+    used = {name for step in steps for p in step.expect for name in re.findall(r"\bvars\.([A-Za-z_]\w*)", p)}
     dsns: dict[str, str] = {}
 
     def change(text: str, key: str | None) -> str:

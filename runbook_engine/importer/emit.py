@@ -62,9 +62,7 @@ def _dumped(value: Any) -> str:
 def _block(value: str, indent: int) -> list[str] | None:
     """``value`` as a literal block scalar (header + lines), or None when YAML
     needs the quoted form (tabs at a line start, a lone trailing space line)."""
-    if "\n" not in value.rstrip("\n") or any(
-        line.lstrip(" ").startswith("\t") for line in value.split("\n")
-    ):
+    if "\n" not in value.rstrip("\n") or any(line.lstrip(" ").startswith("\t") for line in value.split("\n")):
         return None
     if value.endswith("\n\n") or value.startswith("\n"):
         return None
@@ -99,11 +97,11 @@ def render(value: Any, indent: int = 0) -> list[str]:
             first_comments = _first_comments(item)
             lines.extend(f"{pad}# {c}".rstrip() for c in first_comments)
             inner = render(_strip_first_comments(item), indent + 2)
-            lines.append(f"{pad}- {inner[0][indent + 2 :]}")
+            lines.append(f"{pad}- {inner[0][indent + 2:]}")
             lines.extend(inner[1:])
         elif isinstance(item, list) and item:
             inner = render(item, indent + 2)
-            lines.append(f"{pad}- {inner[0][indent + 2 :]}")
+            lines.append(f"{pad}- {inner[0][indent + 2:]}")
             lines.extend(inner[1:])
         else:
             lines.extend(_entry(f"{pad}-", item, indent))
@@ -167,9 +165,7 @@ def draft_data(draft: Draft) -> dict[str, Any]:
     if draft.notify:
         data["notify"] = dict(draft.notify)
     if draft.success:
-        data["success"] = Commented(
-            dict(draft.success), tuple(line for t in draft.success_todos for line in todo(t))
-        )
+        data["success"] = Commented(dict(draft.success), tuple(line for t in draft.success_todos for line in todo(t)))
     if draft.notes:
         data["notes"] = dict(draft.notes)
     return data
@@ -207,10 +203,7 @@ def _step(step: DraftStep) -> Commented:
 
 def _review(comments: list[str], todos: list[str]) -> tuple[str, ...]:
     """Comment lines for a reviewer: notes first, then the TODOs."""
-    return (
-        *(line for c in comments for line in comment_lines(c)),
-        *(line for t in todos for line in todo(t)),
-    )
+    return (*(line for c in comments for line in comment_lines(c)), *(line for t in todos for line in todo(t)))
 
 
 def _decision(decision: DraftDecision) -> Commented:
@@ -227,9 +220,7 @@ def _decision(decision: DraftDecision) -> Commented:
 
 def emit(draft: Draft) -> str:
     header = [
-        f"# Draft imported by `runbook import` from {draft.source}."
-        if draft.source
-        else "# Draft imported by `runbook import`.",
+        f"# Draft imported by `runbook import` from {draft.source}." if draft.source else "# Draft imported by `runbook import`.",
         "# Review every TODO; `runbook lint` and `runbook explain` work on it as it is.",
     ]
     return "\n".join([*header, *render(draft_data(draft))]) + "\n"

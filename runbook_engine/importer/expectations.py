@@ -16,40 +16,25 @@ from dataclasses import dataclass
 from typing import Any
 
 #: What a paragraph after a command is, by its first words or marker.
-_EXPECTED = re.compile(
-    r"^\s*(✅|✔️?|☑️?|expected\b|expect\b|expected (result|outcome)|result\s*:|should\b|verify that\b)",
-    re.I,
-)
+_EXPECTED = re.compile(r"^\s*(✅|✔️?|☑️?|expected\b|expect\b|expected (result|outcome)|result\s*:|should\b|verify that\b)", re.I)
 _FAILURE = re.compile(r"^\s*(❌|✖️?|⛔|if (it|this) fails\b|on failure\b)", re.I)
 _CAUTION = re.compile(r"^\s*(⚠️?|❗|🛑|note\b|important\b|critical\b|warning\b|caution\b)", re.I)
 _TIP = re.compile(r"^\s*(💡|ℹ️?|tip\b|hint\b)", re.I)
 _SAMPLE = re.compile(r"^\s*(expected|sample|typical)?\s*(output|result|response)\s*:?\s*$", re.I)
 _EXAMPLE = re.compile(r"^\s*example\s+(output|result|response)\s*:?\s*$", re.I)
-_MARKER = re.compile(
-    r"^[\s✅✔☑️❌✖⛔⚠❗🛑💡ℹ]*(\*\*)?\s*(expected( output| result)?|result)?\s*(\*\*)?\s*:?\s*", re.I
-)
+_MARKER = re.compile(r"^[\s✅✔☑️❌✖⛔⚠❗🛑💡ℹ]*(\*\*)?\s*(expected( output| result)?|result)?\s*(\*\*)?\s*:?\s*", re.I)
 
 _RECAP_OK = re.compile(r"\bfailed\s*=\s*0\b", re.I)
 _RECAP_BAD = re.compile(r"\bfailed\s*=\s*[1-9]", re.I)
-_HTTP = re.compile(
-    r"\b(?:HTTP(?:/[\d.]+)?|status(?: code)?)\s*(?:is\s*|=+\s*|:\s*)?([1-5]\d\d)\b", re.I
-)
-_CHECKSUM = re.compile(
-    r"\b(checksums?|sha\w*sums?|hash(es)?)\b.*\b(match(es)?|ok|verified|pass(es|ed)?|valid)\b", re.I
-)
+_HTTP = re.compile(r"\b(?:HTTP(?:/[\d.]+)?|status(?: code)?)\s*(?:is\s*|=+\s*|:\s*)?([1-5]\d\d)\b", re.I)
+_CHECKSUM = re.compile(r"\b(checksums?|sha\w*sums?|hash(es)?)\b.*\b(match(es)?|ok|verified|pass(es|ed)?|valid)\b", re.I)
 _HOSTS_SHOW = re.compile(
     r"\b(?:all|every|each)\s+(?:hosts?|servers?|nodes?|machines?)\s+(?:should\s+)?"
     r"(?:shows?|reports?|returns?|prints?|displays?|outputs?|(?:are|is)\s+(?:at|on))\s+[`'\"]?([^\s`'\",;()]+)",
     re.I,
 )
-_RC_ZERO = re.compile(
-    r"\b(exit(?:s)?\s*(?:code|status)?\s*(?:is\s*|of\s*|=+\s*)?0|rc\s*=+\s*0|returns?\s+0|exits?\s+(?:with\s+)?0|succeeds?|no errors?)\b",
-    re.I,
-)
-_ROWS = re.compile(
-    r"\b(non-?zero\s+count|count\s*>\s*0|rows?\s+returned|at\s+least\s+one\s+row|returns?\s+rows?)\b",
-    re.I,
-)
+_RC_ZERO = re.compile(r"\b(exit(?:s)?\s*(?:code|status)?\s*(?:is\s*|of\s*|=+\s*)?0|rc\s*=+\s*0|returns?\s+0|exits?\s+(?:with\s+)?0|succeeds?|no errors?)\b", re.I)
+_ROWS = re.compile(r"\b(non-?zero\s+count|count\s*>\s*0|rows?\s+returned|at\s+least\s+one\s+row|returns?\s+rows?)\b", re.I)
 _NO_OUTPUT = re.compile(r"^\W*(no|empty)\s+output\W*$|^\W*(prints|returns)\s+nothing\W*$", re.I)
 _QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|“([^”\n]{1,200})”")
 _ADHOC_LINE = re.compile(r"^\S+\s*\|\s*(CHANGED|SUCCESS|OK)\s*\|\s*rc=0\s*>>\s*$")
@@ -88,9 +73,7 @@ def _strip_markup(text: str) -> str:
     return re.sub(r"[*_✅⚠️❌💡]", "", text).strip()
 
 
-def phrase(
-    text: str, codes: Sequence[str], literals: Mapping[str, str], fanout: bool
-) -> Expectation:
+def phrase(text: str, codes: Sequence[str], literals: Mapping[str, str], fanout: bool) -> Expectation:
     """Candidates for an "Expected" phrase such as ``HTTP 200, {"status": "accepted"}``."""
     body = _MARKER.sub("", text, count=1).strip()
     parts: list[str] = []
@@ -157,9 +140,7 @@ def output(sample: str, literals: Mapping[str, str], fanout: bool) -> Expectatio
         return Expectation(text, ())
     prefix = "" if not fanout else ""
     suffix = " on all hosts" if fanout else ""
-    return Expectation(
-        text, ((f"{prefix}stdout contains {string_expr(first, literals)}{suffix}",),)
-    )
+    return Expectation(text, ((f"{prefix}stdout contains {string_expr(first, literals)}{suffix}",),))
 
 
 def _q(fanout: bool) -> str:
@@ -195,9 +176,7 @@ def _json_parts(code: str, literals: Mapping[str, str], fanout: bool) -> list[st
 
 def literal(text: str) -> str:
     """``text`` as a predicate string literal."""
-    escaped = (
-        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    )
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     return f'"{escaped}"'
 
 
@@ -211,7 +190,7 @@ def string_expr(text: str, literals: Mapping[str, str]) -> str:
     position = 0
     for match in pattern.finditer(text):
         if match.start() > position:
-            pieces.append(literal(text[position : match.start()]))
+            pieces.append(literal(text[position:match.start()]))
         pieces.append(f"vars.{literals[match.group(0)]}")
         position = match.end()
     if position < len(text):

@@ -17,26 +17,7 @@ from typing import Any
 
 _VERSION = re.compile(r"(?<![\w.])v\d+\.\d+\.\d+(?:-[a-z0-9]+)?(?![\w.]*\w)")
 _PATH = re.compile(r"(?<![\w.:/~$-])/(?:[A-Za-z0-9_.@+-]+/)+[A-Za-z0-9_.@+-]*")
-_SYSTEM_DIRS = frozenset(
-    {
-        "/tmp",
-        "/dev",
-        "/proc",
-        "/sys",
-        "/etc",
-        "/bin",
-        "/usr",
-        "/var/tmp",
-        "/usr/bin",
-        "/usr/local",
-        "/var",
-        "/opt",
-        "/home",
-        "/srv",
-        "/var/log",
-        "/usr/local/bin",
-    }
-)
+_SYSTEM_DIRS = frozenset({"/tmp", "/dev", "/proc", "/sys", "/etc", "/bin", "/usr", "/var/tmp", "/usr/bin", "/usr/local", "/var", "/opt", "/home", "/srv", "/var/log", "/usr/local/bin"})
 _GENERIC = frozenset({"opt", "usr", "var", "srv", "home", "local", "data", "share", "lib"})
 
 

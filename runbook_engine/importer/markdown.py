@@ -18,9 +18,7 @@ from markdown_it import MarkdownIt
 
 #: Characters YAML (and the runbook loader) cannot carry raw, even quoted, and that a
 #: procedure never means: C0/C1 controls except tab and newline, line separators.
-_UNPRINTABLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]"
-)
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
 _CHECKBOX = re.compile(r"^\[( |x|X)\]\s*")
 
 
@@ -136,12 +134,8 @@ def front_matter(text: str) -> tuple[dict[str, str], str]:
         return {}, text
     if not isinstance(data, dict):
         return {}, text
-    fields = {
-        str(k).lower(): " ".join(str(v).split())
-        for k, v in data.items()
-        if isinstance(v, str | int | float) and not isinstance(v, bool)
-    }
-    return fields, text[match.end() :]
+    fields = {str(k).lower(): " ".join(str(v).split()) for k, v in data.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+    return fields, text[match.end():]
 
 
 def parse_markdown(text: str) -> Section:
@@ -234,10 +228,7 @@ def _item(tokens: list[Any], start: int, end: int) -> ListItem:
     if match:
         checked = match.group(1) != " "
         inline = Inline(
-            _CHECKBOX.sub("", inline.text, count=1),
-            inline.source[match.end() :],
-            inline.codes,
-            inline.links,
+            _CHECKBOX.sub("", inline.text, count=1), inline.source[match.end():], inline.codes, inline.links
         )
     return ListItem(inline, checked, tuple(blocks), _line(tokens[start]))
 
@@ -290,11 +281,7 @@ def blocks_markdown(blocks: list[Block] | tuple[Block, ...], depth: int = 0) -> 
         if isinstance(block, Paragraph):
             out.append("\n".join(pad + line for line in block.inline.source.split("\n")))
         elif isinstance(block, Fence):
-            out.append(
-                f"{pad}```{block.lang}\n"
-                + "".join(pad + line + "\n" for line in block.code.rstrip("\n").split("\n"))
-                + f"{pad}```"
-            )
+            out.append(f"{pad}```{block.lang}\n" + "".join(pad + line + "\n" for line in block.code.rstrip("\n").split("\n")) + f"{pad}```")
         elif isinstance(block, ListBlock):
             lines = []
             for number, item in enumerate(block.items, 1):
@@ -315,11 +302,5 @@ def section_markdown(section: Section, depth: int = 0) -> str:
     """A section and its subsections as Markdown, headings one level per depth."""
     parts = [blocks_markdown(section.blocks)]
     for child in section.children:
-        parts.append(
-            "#" * min(6, depth + 3)
-            + " "
-            + child.title.source
-            + "\n\n"
-            + section_markdown(child, depth + 1)
-        )
+        parts.append("#" * min(6, depth + 3) + " " + child.title.source + "\n\n" + section_markdown(child, depth + 1))
     return "\n\n".join(part for part in parts if part.strip())

@@ -28,147 +28,17 @@ from runbook_engine.importer.markdown import (
 )
 from runbook_engine.importer.script import Command, Comment, split_script
 
-SHELL_LANGS = frozenset(
-    {
-        "bash",
-        "sh",
-        "shell",
-        "console",
-        "zsh",
-        "ksh",
-        "shell-session",
-        "shellsession",
-        "terminal",
-        "bash-session",
-    }
-)
+SHELL_LANGS = frozenset({"bash", "sh", "shell", "console", "zsh", "ksh", "shell-session", "shellsession", "terminal", "bash-session"})
 _NOT_SHELL = frozenset({"powershell", "ps1", "pwsh", "cmd", "bat", "batch", "dos"})
-_TEXT_LANGS = frozenset(
-    {
-        "text",
-        "txt",
-        "plain",
-        "plaintext",
-        "output",
-        "log",
-        "json",
-        "yaml",
-        "yml",
-        "ini",
-        "toml",
-        "xml",
-        "html",
-        "diff",
-        "python",
-        "py",
-        "javascript",
-        "js",
-        "go",
-        "ruby",
-        "sql",
-        "hcl",
-        "terraform",
-        "dockerfile",
-    }
-)
-_SLACK = re.compile(
-    r"\b(slack|post|announce|notify|notification|message)\b|#[a-z0-9][a-z0-9_-]*", re.I
-)
+_TEXT_LANGS = frozenset({"text", "txt", "plain", "plaintext", "output", "log", "json", "yaml", "yml", "ini", "toml", "xml", "html", "diff", "python", "py", "javascript", "js", "go", "ruby", "sql", "hcl", "terraform", "dockerfile"})
+_SLACK = re.compile(r"\b(slack|post|announce|notify|notification|message)\b|#[a-z0-9][a-z0-9_-]*", re.I)
 _CHANNEL = re.compile(r"#([a-z0-9][a-z0-9_-]*)", re.I)
 _CONDITIONAL = re.compile(r"^\s*(only\s+)?if\b|\((if [^)]*|optional|when [^)]*)\)", re.I)
-_HANDOFF = re.compile(
-    r"\b(hand\s*-?\s*(off|over)|handoff|wait(ing)?\s+(for|until)\s+(the\s+)?[\w\s-]*(team|confirm\w*|approv\w*|sign-?off|ack\w*)|(confirm|approv|sign)\w*\s+(from|by)\s+(the\s+)?[\w\s-]*team)\b",
-    re.I,
-)
-_WAIT = re.compile(
-    r"\bwait\s+(?:for\s+)?(?:about\s+|approximately\s+|~)?(\d+)(?:\s*-\s*(\d+))?\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b",
-    re.I,
-)
+_HANDOFF = re.compile(r"\b(hand\s*-?\s*(off|over)|handoff|wait(ing)?\s+(for|until)\s+(the\s+)?[\w\s-]*(team|confirm\w*|approv\w*|sign-?off|ack\w*)|(confirm|approv|sign)\w*\s+(from|by)\s+(the\s+)?[\w\s-]*team)\b", re.I)
+_WAIT = re.compile(r"\bwait\s+(?:for\s+)?(?:about\s+|approximately\s+|~)?(\d+)(?:\s*-\s*(\d+))?\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b", re.I)
 _PROGRAM = re.compile(r"^(sudo\s+)?[A-Za-z0-9_./~-]+(\s|$)")
 _KNOWN_PROGRAMS = frozenset(
-    [
-        "ansible",
-        "ansible-playbook",
-        "ssh",
-        "scp",
-        "rsync",
-        "curl",
-        "wget",
-        "psql",
-        "mysql",
-        "systemctl",
-        "service",
-        "docker",
-        "kubectl",
-        "helm",
-        "cd",
-        "ls",
-        "cat",
-        "tail",
-        "head",
-        "grep",
-        "echo",
-        "tar",
-        "sha256sum",
-        "md5sum",
-        "sleep",
-        "mkdir",
-        "rm",
-        "cp",
-        "mv",
-        "chmod",
-        "chown",
-        "find",
-        "df",
-        "du",
-        "ps",
-        "kill",
-        "pkill",
-        "top",
-        "free",
-        "uptime",
-        "git",
-        "make",
-        "python",
-        "python3",
-        "pip",
-        "journalctl",
-        "sed",
-        "awk",
-        "test",
-        "export",
-        "source",
-        "./",
-        "sh",
-        "bash",
-        "terraform",
-        "aws",
-        "gcloud",
-        "az",
-        "nginx",
-        "apachectl",
-        "redis-cli",
-        "mongo",
-        "mongosh",
-        "pg_dump",
-        "pg_restore",
-        "mysqldump",
-        "openssl",
-        "ping",
-        "nc",
-        "dig",
-        "nslookup",
-        "ip",
-        "ifconfig",
-        "netstat",
-        "ss",
-        "lsof",
-        "touch",
-        "date",
-        "crontab",
-        "su",
-        "sudo",
-    ]
+    ["ansible", "ansible-playbook", "ssh", "scp", "rsync", "curl", "wget", "psql", "mysql", "systemctl", "service", "docker", "kubectl", "helm", "cd", "ls", "cat", "tail", "head", "grep", "echo", "tar", "sha256sum", "md5sum", "sleep", "mkdir", "rm", "cp", "mv", "chmod", "chown", "find", "df", "du", "ps", "kill", "pkill", "top", "free", "uptime", "git", "make", "python", "python3", "pip", "journalctl", "sed", "awk", "test", "export", "source", "./", "sh", "bash", "terraform", "aws", "gcloud", "az", "nginx", "apachectl", "redis-cli", "mongo", "mongosh", "pg_dump", "pg_restore", "mysqldump", "openssl", "ping", "nc", "dig", "nslookup", "ip", "ifconfig", "netstat", "ss", "lsof", "touch", "date", "crontab", "su", "sudo"]
 )
 
 
@@ -182,9 +52,7 @@ def unit_fits(text: str) -> bool:
         word = stripped.split()[0] if stripped.split() else ""
         word = word.split("/")[-1] if word.startswith(("./", "/")) else word
         scripted = word.endswith((".sh", ".py", ".rb", ".pl", ".ps1")) and len(stripped.split()) > 1
-        return bool(_PROGRAM.match(stripped)) and (
-            word in _KNOWN_PROGRAMS or scripted or stripped.startswith(("./", "/", "sudo "))
-        )
+        return bool(_PROGRAM.match(stripped)) and (word in _KNOWN_PROGRAMS or scripted or stripped.startswith(("./", "/", "sudo ")))
     return False
 
 
@@ -233,9 +101,7 @@ def steps_of(
     source = StepSource(title, line, executors, literals=literals, channels=channels, section=title)
     source.context = CommandContext(cwd=terminal.cwd, executors=executors)
     if _CONDITIONAL.search(title):
-        source.todos.append(
-            f"the procedure does this only in some cases ({title}): add a `when:` or drop the step"
-        )
+        source.todos.append(f"the procedure does this only in some cases ({title}): add a `when:` or drop the step")
     for block in blocks:
         _block(source, block)
     _flush_heading(source)
@@ -281,9 +147,7 @@ def _block(source: StepSource, block: Block) -> None:
 
 
 _COMMAND_COLUMN = re.compile(r"^(command|commands|cmd|run|shell|how)$", re.I)
-_EXPECT_COLUMN = re.compile(
-    r"^(expected|expect|expected (output|result)|result|output|success)$", re.I
-)
+_EXPECT_COLUMN = re.compile(r"^(expected|expect|expected (output|result)|result|output|success)$", re.I)
 
 
 def _command_table(source: StepSource, table: Table) -> bool:
@@ -301,25 +165,15 @@ def _command_table(source: StepSource, table: Table) -> bool:
         command = cells[command_col].strip()
         if not command:
             continue
-        source.title = (
-            cells[title_col].strip()
-            if title_col is not None and cells[title_col].strip()
-            else parent
-        )
+        source.title = cells[title_col].strip() if title_col is not None and cells[title_col].strip() else parent
         made = _commands(source, Fence("bash", command, table.line))
         for step in made:
             step.id_hint = step.id_hint or step.title
         source.last_fence = made
         if expect_col is not None and cells[expect_col].strip() and made:
             expected = cells[expect_col].strip()
-            text = (
-                expected
-                if expectations.kind_of(expected) == "expected"
-                else f"Expected: {expected}"
-            )
-            _apply(
-                made[-1:], expectations.phrase(text, (), source.literals, _fanout(made[-1])), text
-            )
+            text = expected if expectations.kind_of(expected) == "expected" else f"Expected: {expected}"
+            _apply(made[-1:], expectations.phrase(text, (), source.literals, _fanout(made[-1])), text)
     source.title = parent
     return True
 
@@ -349,29 +203,21 @@ _STEP_PARAGRAPH = re.compile(r"^\s*step\s+\d+[a-z]?\s*[:.)\-–—]\s*", re.I)
 
 
 _ADMONITION = re.compile(r"^\[!(note|tip|important|warning|caution)\]\s*", re.I)
-_ADMONITION_MARK = {
-    "note": "ℹ️ Note: ",
-    "tip": "💡 Tip: ",
-    "important": "⚠️ Important: ",
-    "warning": "⚠️ Warning: ",
-    "caution": "⚠️ Caution: ",
-}
+_ADMONITION_MARK = {"note": "ℹ️ Note: ", "tip": "💡 Tip: ", "important": "⚠️ Important: ", "warning": "⚠️ Warning: ", "caution": "⚠️ Caution: "}
 
 
 def _one_paragraph(source: StepSource, inline: Inline) -> None:
     text = inline.text.strip()
     admonition = _ADMONITION.match(text)
     if admonition:
-        text = _ADMONITION_MARK[admonition.group(1).lower()] + text[admonition.end() :].replace(
-            "\n", " "
-        )
+        text = _ADMONITION_MARK[admonition.group(1).lower()] + text[admonition.end():].replace("\n", " ")
         inline = Inline(text, text, inline.codes, inline.links)
     if not text:
         return
     step_label = _STEP_PARAGRAPH.match(text)
     if step_label:
         _flush_heading(source)
-        rest = text[step_label.end() :]
+        rest = text[step_label.end():]
         item = ListItem(Inline(rest, rest, inline.codes, inline.links), None, (), 0)
         if any(unit_fits(c) or _LOOSE_COMMAND.match(c) for c in inline.codes):
             _ordered_item(source, item, None, lenient=True)
@@ -390,18 +236,10 @@ def _one_paragraph(source: StepSource, inline: Inline) -> None:
     targets = source.last_fence or source.steps[-1:]
     if kind == "expected" and targets:
         generic = expectations.phrase(text, inline.codes, source.literals, True)
-        host_wide = bool(generic.candidates) and not re.search(
-            r"stdout|json|status ==|checksum", " ".join(generic.candidates[0])
-        )
-        applies = (
-            targets if host_wide and re.search(r"\ball\s+hosts\b", text, re.I) else targets[-1:]
-        )
+        host_wide = bool(generic.candidates) and not re.search(r"stdout|json|status ==|checksum", " ".join(generic.candidates[0]))
+        applies = targets if host_wide and re.search(r"\ball\s+hosts\b", text, re.I) else targets[-1:]
         for step in applies:
-            _apply(
-                [step],
-                expectations.phrase(text, inline.codes, source.literals, _fanout(step)),
-                text,
-            )
+            _apply([step], expectations.phrase(text, inline.codes, source.literals, _fanout(step)), text)
         return
     if kind == "failure" and targets:
         step = targets[-1]
@@ -415,9 +253,7 @@ def _one_paragraph(source: StepSource, inline: Inline) -> None:
             targets[-1].add_todo(f"the procedure asks to check this by hand: {text}")
         return
     if _CONDITIONAL.match(text):
-        source.todos.append(
-            f"the procedure does this only in some cases ({text.rstrip(':')}): add a `when:` or drop the step"
-        )
+        source.todos.append(f"the procedure does this only in some cases ({text.rstrip(':')}): add a `when:` or drop the step")
     source.prose.append(text)
 
 
@@ -460,18 +296,9 @@ def fits(predicate: str, step: DraftStep) -> bool:
     cls = executor_classes().get(step.executor)
     if cls is None:
         return False
-    if (
-        step.executor == "ansible"
-        and isinstance(step.spec, dict)
-        and "playbook" in step.spec
-        and "stdout" in predicate
-    ):
+    if step.executor == "ansible" and isinstance(step.spec, dict) and "playbook" in step.spec and "stdout" in predicate:
         return False  # a playbook reports recap counts per host, not output
-    if (
-        not step.hosts
-        and step.executor != "ansible"
-        and re.search(r"\b(all|any|none)\b|on all hosts", predicate)
-    ):
+    if not step.hosts and step.executor != "ansible" and re.search(r"\b(all|any|none)\b|on all hosts", predicate):
         return False  # no fan-out: quantifiers would read as the step as a whole
     try:
         expr = parse(predicate, checks=dict(getattr(cls, "checks", {}) or {}))
@@ -496,12 +323,8 @@ def _fence(source: StepSource, fence: Fence) -> None:
         return
     lang = fence.lang
     if lang in _NOT_SHELL:
-        step = _manual(
-            source, f"{source.title}: run these {lang} commands", fence.code.rstrip(), fence.line
-        )
-        step.add_todo(
-            f"{lang} commands: no executor runs them here; run them by hand or through ssh/shell"
-        )
+        step = _manual(source, f"{source.title}: run these {lang} commands", fence.code.rstrip(), fence.line)
+        step.add_todo(f"{lang} commands: no executor runs them here; run them by hand or through ssh/shell")
         _add(source, step)
         source.last_fence = [step]
         return
@@ -566,11 +389,7 @@ def _is_message(command: Command) -> bool:
 
 
 def _command_step(
-    source: StepSource,
-    command: Command,
-    heading: str | None,
-    comments: list[str],
-    made: list[DraftStep],
+    source: StepSource, command: Command, heading: str | None, comments: list[str], made: list[DraftStep]
 ) -> DraftStep | None:
     argv = command.argv or ()
     title = heading or source.title
@@ -578,19 +397,11 @@ def _command_step(
         message = _quoted_message(command.text)
         assert message is not None
         hint = " ".join([*comments, heading or "", source.title])
-        return _notify(
-            source,
-            message,
-            title if heading and not _CHANNEL.search(heading) else source.title,
-            command.line,
-            hint,
-        )
+        return _notify(source, message, title if heading and not _CHANNEL.search(heading) else source.title, command.line, hint)
     if argv and argv[0] == "cd" and len(argv) <= 2 and not command.compound:
         target = argv[1] if len(argv) == 2 else "~"
         if source.context.remote_host:
-            source.remote_cwd = (
-                target if target.startswith("/") else f"{source.remote_cwd or '~'}/{target}"
-            )
+            source.remote_cwd = target if target.startswith("/") else f"{source.remote_cwd or '~'}/{target}"
         else:
             source.context = replace(source.context, cwd=source.context.resolve(target))
         return None
@@ -625,9 +436,7 @@ def _interactive_host(argv: Sequence[str]) -> str | None:
     return None
 
 
-def _plain(
-    source: StepSource, command: Command, title: str, made: list[DraftStep]
-) -> DraftStep | None:
+def _plain(source: StepSource, command: Command, title: str, made: list[DraftStep]) -> DraftStep | None:
     """A command no recognizer knows: a shell step, or an ssh step inside an
     interactive ``ssh HOST`` session; merged into the previous one of its group."""
     text = command.text
@@ -635,26 +444,14 @@ def _plain(
     previous = made[-1] if made else None
     if remote:
         full = f"cd {source.remote_cwd} && {text}" if source.remote_cwd else text
-        if (
-            previous is not None
-            and previous.mergeable
-            and previous.executor == "ssh"
-            and previous.hosts == remote
-            and previous.title == title
-        ):
+        if previous is not None and previous.mergeable and previous.executor == "ssh" and previous.hosts == remote and previous.title == title:
             previous.spec = f"{previous.spec} && {text}"
             return None
         step = DraftStep(title, "ssh", full, command.line, hosts=remote, mergeable=True)
         step.comments.append(f"the procedure runs this in an interactive `ssh {remote}` session")
         return step
     cwd = source.context.cwd
-    if (
-        previous is not None
-        and previous.mergeable
-        and previous.executor == "shell"
-        and previous.title == title
-        and _cwd(previous) == cwd
-    ):
+    if previous is not None and previous.mergeable and previous.executor == "shell" and previous.title == title and _cwd(previous) == cwd:
         if isinstance(previous.spec, dict):
             previous.spec["command"] = f"{previous.spec['command']} && {text}"
         else:
@@ -671,12 +468,8 @@ def _cwd(step: DraftStep) -> str | None:
     return step.spec.get("cwd") if isinstance(step.spec, dict) else None
 
 
-def _translated(
-    source: StepSource, translation: Translation, title: str, command: Command
-) -> DraftStep:
-    step = DraftStep(
-        title, translation.executor, translation.spec, command.line, hosts=translation.hosts
-    )
+def _translated(source: StepSource, translation: Translation, title: str, command: Command) -> DraftStep:
+    step = DraftStep(title, translation.executor, translation.spec, command.line, hosts=translation.hosts)
     for todo in translation.todos:
         step.add_todo(todo)
     step.comments.extend(translation.notes)
@@ -694,14 +487,10 @@ def _notify(source: StepSource, message: str, title: str, line: int, hint: str =
         source.channels.setdefault(name, f"#{channel_match.group(1)}")
         channel = name
     else:
-        step.add_todo(
-            "the procedure does not say where this message goes: declare a channel under notify:"
-        )
+        step.add_todo("the procedure does not say where this message goes: declare a channel under notify:")
     placeholders = re.findall(r"\[[^\]\n]{1,40}\]", message)
     if placeholders:
-        step.add_todo(
-            f"fill in the placeholders of the message: {', '.join(dict.fromkeys(placeholders))}"
-        )
+        step.add_todo(f"fill in the placeholders of the message: {', '.join(dict.fromkeys(placeholders))}")
     step.spec = {"channel": channel, "message": message}
     return step
 
@@ -709,9 +498,7 @@ def _notify(source: StepSource, message: str, title: str, line: int, hint: str =
 def _list(source: StepSource, block: ListBlock) -> None:
     checklist = [item for item in block.items if item.checked is not None]
     if checklist:
-        prompt = f"{source.title}: confirm each item\n" + "\n".join(
-            f"- [ ] {_item_text(i)}" for i in checklist
-        )
+        prompt = f"{source.title}: confirm each item\n" + "\n".join(f"- [ ] {_item_text(i)}" for i in checklist)
         _add(source, _manual(source, source.title, prompt, block.line))
         source.last_fence = source.steps[-1:]
         return
@@ -741,18 +528,11 @@ def _without_codes(item: ListItem, lenient: bool = False) -> str:
     for code in item.inline.codes:
         if unit_fits(code) or lenient and _LOOSE_COMMAND.match(code):
             text = text.replace(code, "")
-    text = re.sub(
-        r"\s+(with|using|via|by running|by|run|:)\s*$",
-        "",
-        " ".join(text.split()).strip(" :-–—"),
-        flags=re.I,
-    )
+    text = re.sub(r"\s+(with|using|via|by running|by|run|:)\s*$", "", " ".join(text.split()).strip(" :-–—"), flags=re.I)
     return text.strip(" :-–—")
 
 
-_ANNOUNCE = re.compile(
-    r"^(announce|post|notify|send|tell)\b.*?#([a-z0-9][a-z0-9_-]*)\b.*?[\"“](.+)[\"”]\s*$", re.I
-)
+_ANNOUNCE = re.compile(r"^(announce|post|notify|send|tell)\b.*?#([a-z0-9][a-z0-9_-]*)\b.*?[\"“](.+)[\"”]\s*$", re.I)
 
 
 def _item_step(source: StepSource, title: str, text: str, line: int) -> DraftStep:
@@ -760,13 +540,7 @@ def _item_step(source: StepSource, title: str, text: str, line: int) -> DraftSte
     match = _ANNOUNCE.match(text)
     wait = _WAIT.search(text)
     if match:
-        step = _notify(
-            source,
-            match.group(3),
-            title.split(":")[0].strip() or title,
-            line,
-            f"slack #{match.group(2)}",
-        )
+        step = _notify(source, match.group(3), title.split(":")[0].strip() or title, line, f"slack #{match.group(2)}")
     elif wait and not _HANDOFF.search(text) and not re.search(r"\b(until|while)\b", text, re.I):
         step = DraftStep(title, "wait", _wait_value(wait), line, description=[text])
     else:
@@ -779,9 +553,7 @@ def _item_commands(item: ListItem) -> list[str]:
     """Inline code of a list item that reads as a command ("Run `systemctl stop app`")."""
     found = [code for code in item.inline.codes if unit_fits(code)]
     for block in item.blocks:
-        if isinstance(block, Fence) and (
-            block.lang in SHELL_LANGS or block.lang == "" and unit_fits(block.code)
-        ):
+        if isinstance(block, Fence) and (block.lang in SHELL_LANGS or block.lang == "" and unit_fits(block.code)):
             found.append(block.code)
         elif isinstance(block, ListBlock):
             for sub in block.items:
@@ -789,9 +561,7 @@ def _item_commands(item: ListItem) -> list[str]:
     return found
 
 
-def _ordered_item(
-    source: StepSource, item: ListItem, number: int | None, lenient: bool = False
-) -> None:
+def _ordered_item(source: StepSource, item: ListItem, number: int | None, lenient: bool = False) -> None:
     """One numbered instruction: its inline commands and fences become steps titled
     by the instruction; nested lists are read the same way. ``lenient`` (a "Step N:"
     paragraph) also takes ``certbot renew …`` for a command: any code span of two
@@ -871,9 +641,7 @@ def _gist(step: DraftStep) -> str:
         return f"wait {spec}"
     if step.executor == "ansible" and isinstance(spec, dict):
         if "playbook" in spec:
-            extra = " ".join(
-                f"{k}={v}" for k, v in list(dict(spec.get("extra_vars") or {}).items())[:1]
-            )
+            extra = " ".join(f"{k}={v}" for k, v in list(dict(spec.get("extra_vars") or {}).items())[:1])
             return f"{spec['playbook'].rsplit('/', 1)[-1]} {extra}".strip()
         return f"ansible {spec.get('module', '')}"
     if step.executor == "http" and isinstance(spec, dict):
@@ -900,9 +668,7 @@ def _finish(source: StepSource) -> list[DraftStep]:
         wait = _WAIT.search(text) or _WAIT.search(source.title)
         if _HANDOFF.search(text) or _HANDOFF.search(source.title):
             step = _manual(source, source.title, f"{source.title}\n\n{text}".strip(), source.line)
-            step.comments.append(
-                "a hand-off: the run pauses durably until someone confirms (`runbook resume --confirm`)"
-            )
+            step.comments.append("a hand-off: the run pauses durably until someone confirms (`runbook resume --confirm`)")
         elif wait and not re.search(r"\b(until|while)\b", text, re.I):
             step = DraftStep(source.section, "wait", _wait_value(wait), source.line)
             if text:

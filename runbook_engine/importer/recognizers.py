@@ -29,9 +29,7 @@ class Option:
     takes_value: bool = True
 
 
-def _options(
-    argv: Sequence[str], table: Sequence[Option]
-) -> tuple[dict[str, list[str]], list[str], list[str]]:
+def _options(argv: Sequence[str], table: Sequence[Option]) -> tuple[dict[str, list[str]], list[str], list[str]]:
     """(field → values, positionals, unknown options) of ``argv``."""
     by_name = {name: option for option in table for name in option.names}
     values: dict[str, list[str]] = {}
@@ -116,24 +114,11 @@ class AnsiblePlaybookRecognizer:
     priority = 10
 
     def recognize(self, command: Command, context: CommandContext) -> Translation | None:
-        if (
-            command.program != "ansible-playbook"
-            or command.compound
-            or command.argv is None
-            or context.remote_host
-        ):
+        if command.program != "ansible-playbook" or command.compound or command.argv is None or context.remote_host:
             return None
-        table = (
-            *_ANSIBLE_COMMON,
-            Option(("-t", "--tags"), "tags"),
-            Option(("--skip-tags",), "skip_tags"),
-        )
+        table = (*_ANSIBLE_COMMON, Option(("-t", "--tags"), "tags"), Option(("--skip-tags",), "skip_tags"))
         values, positionals, unknown = _options(command.argv[1:], table)
-        playbooks = (
-            [p for p in positionals if p.endswith((".yml", ".yaml"))]
-            if len(positionals) > 1
-            else positionals
-        )
+        playbooks = [p for p in positionals if p.endswith((".yml", ".yaml"))] if len(positionals) > 1 else positionals
         if len(playbooks) != 1:
             return None
         spec: dict[str, Any] = {"playbook": context.resolve(playbooks[0])}
@@ -146,9 +131,7 @@ class AnsiblePlaybookRecognizer:
         return Translation("ansible", spec, todos=tuple(todos))
 
 
-def _common_ansible(
-    spec: dict[str, Any], values: dict[str, list[str]], context: CommandContext, todos: list[str]
-) -> None:
+def _common_ansible(spec: dict[str, Any], values: dict[str, list[str]], context: CommandContext, todos: list[str]) -> None:
     if "inventory" in values:
         spec["inventory"] = context.resolve(values["inventory"][-1])
     if "limit" in values:
@@ -173,18 +156,9 @@ class AnsibleAdhocRecognizer:
     priority = 10
 
     def recognize(self, command: Command, context: CommandContext) -> Translation | None:
-        if (
-            command.program != "ansible"
-            or command.compound
-            or command.argv is None
-            or context.remote_host
-        ):
+        if command.program != "ansible" or command.compound or command.argv is None or context.remote_host:
             return None
-        table = (
-            *_ANSIBLE_COMMON,
-            Option(("-m", "--module-name"), "module"),
-            Option(("-a", "--args"), "args"),
-        )
+        table = (*_ANSIBLE_COMMON, Option(("-m", "--module-name"), "module"), Option(("-a", "--args"), "args"))
         values, positionals, unknown = _options(command.argv[1:], table)
         if len(positionals) != 1:
             return None
@@ -198,14 +172,10 @@ class AnsibleAdhocRecognizer:
                 return Translation("copy", native, hosts=pattern, todos=tuple(todos))
         spec: dict[str, Any] = {"module": module}
         if args.strip():
-            spec["args"] = textwrap.dedent(
-                args.strip("\n")
-            ).strip()  # a multi-line -a "…" loses its indentation
+            spec["args"] = textwrap.dedent(args.strip("\n")).strip()  # a multi-line -a "…" loses its indentation
         _common_ansible(spec, values, context, todos)
         if module in ("copy", "ansible.builtin.copy") and "copy" not in context.executors:
-            todos.append(
-                "a file copy: this becomes a native `copy` step once the copy executor is installed"
-            )
+            todos.append("a file copy: this becomes a native `copy` step once the copy executor is installed")
         return Translation("ansible", spec, hosts=pattern, todos=tuple(todos))
 
 
@@ -240,9 +210,7 @@ _SSH_OPTIONS = (
 )
 
 
-def _ssh_split(
-    argv: Sequence[str],
-) -> tuple[dict[str, list[str]], str | None, list[str], list[str]]:
+def _ssh_split(argv: Sequence[str]) -> tuple[dict[str, list[str]], str | None, list[str], list[str]]:
     """(options, host, remote command words, unknown options): options stop at the host."""
     head: list[str] = []
     rest = list(argv)
@@ -282,13 +250,9 @@ class SshRecognizer:
             )
             if nested is not None:
                 return nested
-        todos = list(
-            _unknown_todo("ssh", [*unknown, *(f"-o {o}" for o in values.get("option", []))])
-        )
+        todos = list(_unknown_todo("ssh", [*unknown, *(f"-o {o}" for o in values.get("option", []))]))
         if user:
-            todos.append(
-                f"the procedure logs in as {user!r}: set ansible_user for {bare} in the inventory"
-            )
+            todos.append(f"the procedure logs in as {user!r}: set ansible_user for {bare} in the inventory")
         if "port" in values:
             todos.append(f"port {values['port'][-1]}: set ansible_port for {bare} in the inventory")
         spec: Any = remote_text
@@ -319,34 +283,11 @@ class CurlRecognizer:
         Option(("-k", "--insecure"), "insecure", False),
         Option(("-I", "--head"), "head", False),
         Option(("-L", "--location"), "follow", False),
-        Option(
-            (
-                "-s",
-                "--silent",
-                "-S",
-                "--show-error",
-                "-f",
-                "--fail",
-                "-i",
-                "--include",
-                "-v",
-                "--verbose",
-                "-sS",
-                "-fsS",
-                "-fsSL",
-            ),
-            "quiet",
-            False,
-        ),
+        Option(("-s", "--silent", "-S", "--show-error", "-f", "--fail", "-i", "--include", "-v", "--verbose", "-sS", "-fsS", "-fsSL"), "quiet", False),
     )
 
     def recognize(self, command: Command, context: CommandContext) -> Translation | None:
-        if (
-            command.program != "curl"
-            or command.compound
-            or command.argv is None
-            or context.remote_host
-        ):
+        if command.program != "curl" or command.compound or command.argv is None or context.remote_host:
             return None
         values, positionals, unknown = _options(command.argv[1:], self._TABLE)
         urls = values.get("url", []) + positionals
@@ -360,10 +301,7 @@ class CurlRecognizer:
             if sep and key.strip():
                 headers[key.strip()] = value.strip()
         body = "\n".join(values.get("data", []) + values.get("json", []))
-        method = (
-            values.get("method", [""])[-1]
-            or ("POST" if body else "HEAD" if "head" in values else "GET")
-        ).upper()
+        method = (values.get("method", [""])[-1] or ("POST" if body else "HEAD" if "head" in values else "GET")).upper()
         if method not in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
             todos.append(f"HTTP method {method} is not supported by the http step; GET is used")
             method = "GET"
@@ -384,39 +322,27 @@ class CurlRecognizer:
         if timeout.replace(".", "", 1).isdigit():
             spec["timeout"] = float(timeout) if "." in timeout else int(timeout)
         if "user" in values:
-            todos.append(
-                "credentials given with -u: use http auth with a secret var, never a literal"
-            )
+            todos.append("credentials given with -u: use http auth with a secret var, never a literal")
         if "output" in values:
-            todos.append(
-                f"the response was saved to {values['output'][-1]}: capture the field you need instead"
-            )
+            todos.append(f"the response was saved to {values['output'][-1]}: capture the field you need instead")
         if "write_out" in values:
-            todos.append(
-                f"curl -w {values['write_out'][-1]!r}: the http step reports status, headers and latency"
-            )
+            todos.append(f"curl -w {values['write_out'][-1]!r}: the http step reports status, headers and latency")
         return Translation("http", spec, todos=tuple(todos))
 
 
-def _body(
-    spec: dict[str, Any], body: str, headers: dict[str, str], as_json: bool, todos: list[str]
-) -> None:
+def _body(spec: dict[str, Any], body: str, headers: dict[str, str], as_json: bool, todos: list[str]) -> None:
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     try:
         loaded = json.loads(body)
     except ValueError:
         loaded = None
-    if loaded is not None and (
-        as_json or "json" in content_type.lower() or isinstance(loaded, dict | list)
-    ):
+    if loaded is not None and (as_json or "json" in content_type.lower() or isinstance(loaded, dict | list)):
         spec["json"] = _without_shell(loaded, todos)
         for key in [k for k in headers if k.lower() == "content-type"]:
             del headers[key]  # the json body sets it
         return
     if "$(" in body or "`" in body or "$" in body:
-        todos.append(
-            f"the request body is computed by the shell ({body}): write it as json or body"
-        )
+        todos.append(f"the request body is computed by the shell ({body}): write it as json or body")
     spec["body"] = body
 
 
@@ -427,9 +353,7 @@ def _without_shell(value: Any, todos: list[str], path: str = "") -> Any:
         kept: dict[str, Any] = {}
         for key, item in value.items():
             if isinstance(item, str) and ("$(" in item or "`" in item):
-                todos.append(
-                    f"json field {path + str(key)!r} was computed by the shell ({item}): give it a value"
-                )
+                todos.append(f"json field {path + str(key)!r} was computed by the shell ({item}): give it a value")
                 continue
             kept[key] = _without_shell(item, todos, f"{path}{key}.")
         return kept
@@ -452,22 +376,7 @@ class PsqlRecognizer:
         Option(("-c", "--command"), "sql"),
         Option(("-f", "--file"), "file"),
         Option(("-v", "--set", "--variable"), "set"),
-        Option(
-            (
-                "-t",
-                "-A",
-                "-q",
-                "-X",
-                "--tuples-only",
-                "--no-align",
-                "--quiet",
-                "--no-psqlrc",
-                "-w",
-                "--no-password",
-            ),
-            "flag",
-            False,
-        ),
+        Option(("-t", "-A", "-q", "-X", "--tuples-only", "--no-align", "--quiet", "--no-psqlrc", "-w", "--no-password"), "flag", False),
     )
     scheme = "postgresql"
 
@@ -520,43 +429,14 @@ class FileCopyRecognizer:
         Option(("-r", "-p", "-q", "-C", "-v", "-3", "-4", "-6", "-B", "-T"), "flag", False),
     )
     _RSYNC = (
-        Option(
-            (
-                "-a",
-                "-z",
-                "-v",
-                "-r",
-                "-P",
-                "-h",
-                "-c",
-                "-t",
-                "-q",
-                "--archive",
-                "--verbose",
-                "--compress",
-                "--progress",
-                "--recursive",
-                "--partial",
-                "--human-readable",
-                "--checksum",
-                "--times",
-                "--quiet",
-            ),
-            "flag",
-            False,
-        ),
+        Option(("-a", "-z", "-v", "-r", "-P", "-h", "-c", "-t", "-q", "--archive", "--verbose", "--compress", "--progress", "--recursive", "--partial", "--human-readable", "--checksum", "--times", "--quiet"), "flag", False),
         Option(("-e", "--rsh"), "rsh"),
         Option(("--chmod",), "mode"),
         Option(("--chown",), "owner"),
     )
 
     def recognize(self, command: Command, context: CommandContext) -> Translation | None:
-        if (
-            command.program not in ("scp", "rsync")
-            or command.compound
-            or command.argv is None
-            or context.remote_host
-        ):
+        if command.program not in ("scp", "rsync") or command.compound or command.argv is None or context.remote_host:
             return None
         table = self._SCP if command.program == "scp" else self._RSYNC
         values, positionals, unknown = _options(command.argv[1:], table)
@@ -564,24 +444,13 @@ class FileCopyRecognizer:
             return None  # downloads and host-to-host copies stay shell commands
         host, _, dest = positionals[1].partition(":")
         user, _, host = host.rpartition("@")
-        if (
-            "copy" not in context.executors
-            or unknown
-            or not host
-            or "/" in host
-            or "option" in values
-            or "rsh" in values
-        ):
+        if "copy" not in context.executors or unknown or not host or "/" in host or "option" in values or "rsh" in values:
             return Translation(
                 "shell",
                 command.text,
-                todos=(
-                    "a file copy: use a `copy` step (src, dest, mode, owner) once the copy executor is installed",
-                )
+                todos=("a file copy: use a `copy` step (src, dest, mode, owner) once the copy executor is installed",)
                 if "copy" not in context.executors
-                else (
-                    f"`{command.program}` options the copy step has no field for: {' '.join(unknown) or '-o/-e'}",
-                ),
+                else (f"`{command.program}` options the copy step has no field for: {' '.join(unknown) or '-o/-e'}",),
             )
         spec: dict[str, Any] = {"src": context.resolve(positionals[0]), "dest": dest or "."}
         if "mode" in values:
@@ -590,9 +459,7 @@ class FileCopyRecognizer:
             spec["owner"] = values["owner"][-1]
         todos = []
         if user:
-            todos.append(
-                f"the procedure copies as {user!r}: set ansible_user for {host} in the inventory"
-            )
+            todos.append(f"the procedure copies as {user!r}: set ansible_user for {host} in the inventory")
         if "port" in values:
             todos.append(f"port {values['port'][-1]}: set ansible_port for {host} in the inventory")
         return Translation("copy", spec, hosts=host, todos=tuple(todos))
@@ -605,15 +472,10 @@ class SleepRecognizer:
     priority = 40
 
     def recognize(self, command: Command, context: CommandContext) -> Translation | None:
-        if (
-            command.program != "sleep"
-            or command.compound
-            or command.argv is None
-            or len(command.argv) != 2
-        ):
+        if command.program != "sleep" or command.compound or command.argv is None or len(command.argv) != 2:
             return None
         amount = command.argv[1]
-        number, unit = amount.rstrip("smhd"), amount[len(amount.rstrip("smhd")) :] or "s"
+        number, unit = amount.rstrip("smhd"), amount[len(amount.rstrip("smhd")):] or "s"
         if not number.isdigit() or len(unit) != 1:
             return None
         return Translation("wait", f"{int(number)}{unit}")

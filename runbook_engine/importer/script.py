@@ -13,9 +13,7 @@ import shlex
 from dataclasses import dataclass
 
 #: Shell operators that make a line more than one simple command.
-_OPERATORS = frozenset(
-    {"&&", "||", "|", ";", "&", ">", ">>", "<", "<<", "|&", ";;", "<<<", ">&", "2>", "&>"}
-)
+_OPERATORS = frozenset({"&&", "||", "|", ";", "&", ">", ">>", "<", "<<", "|&", ";;", "<<<", ">&", "2>", "&>"})
 _HEREDOC = re.compile(r"<<-?\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?")
 _PROMPT = re.compile(r"^(\$|#|>)\s+(?=\S)")
 
@@ -152,11 +150,7 @@ def _closing(text: str, start: int) -> int | None:
 
 
 def _restore(word: str, substitutions: list[str]) -> str:
-    return (
-        re.sub("\x00(\\d+)\x00", lambda m: substitutions[int(m.group(1))], word)
-        if substitutions
-        else word
-    )
+    return re.sub("\x00(\\d+)\x00", lambda m: substitutions[int(m.group(1))], word) if substitutions else word
 
 
 def _compound(text: str) -> bool:

@@ -102,7 +102,4 @@ def _reduce(draft: Draft, messages: list[str]) -> None:
     draft.success.clear()
     for decision in draft.decisions:
         decision.when = "false"
-    draft.todos.extend(
-        f"the importer's draft did not lint ({m}): vars, channels and the window were left out"
-        for m in messages
-    )
+    draft.todos.extend(f"the importer's draft did not lint ({m}): vars, channels and the window were left out" for m in messages)

@@ -15,82 +15,13 @@ from functools import lru_cache
 from runbook_engine.importer.draft import DraftDecision, DraftPhase, DraftStep
 from runbook_engine.importer.markdown import Table
 
-_CONDITION = re.compile(
-    r"^(condition|situation|trigger|symptom|if|when|scenario|event|problem|issue)s?$", re.I
-)
+_CONDITION = re.compile(r"^(condition|situation|trigger|symptom|if|when|scenario|event|problem|issue)s?$", re.I)
 _ACTION = re.compile(r"^(action|response|decision|what to do|then|do)s?$", re.I)
 _SEVERITY = re.compile(r"^(severity|priority|level|impact|sev)$", re.I)
-_SEVERITIES = {
-    "critical": "critical",
-    "crit": "critical",
-    "p1": "critical",
-    "sev1": "critical",
-    "high": "high",
-    "p2": "high",
-    "sev2": "high",
-    "major": "high",
-    "medium": "medium",
-    "med": "medium",
-    "moderate": "medium",
-    "p3": "medium",
-    "sev3": "medium",
-    "low": "low",
-    "minor": "low",
-    "p4": "low",
-    "sev4": "low",
-}
-_FAILS = re.compile(
-    r"\b(fail\w*|won'?t|will not|cannot|can't|not\s+(start|running|respond\w*)|errors?|down|broken|crash\w*)\b",
-    re.I,
-)
+_SEVERITIES = {"critical": "critical", "crit": "critical", "p1": "critical", "sev1": "critical", "high": "high", "p2": "high", "sev2": "high", "major": "high", "medium": "medium", "med": "medium", "moderate": "medium", "p3": "medium", "sev3": "medium", "low": "low", "minor": "low", "p4": "low", "sev4": "low"}
+_FAILS = re.compile(r"\b(fail\w*|won'?t|will not|cannot|can't|not\s+(start|running|respond\w*)|errors?|down|broken|crash\w*)\b", re.I)
 _HOST = re.compile(r"\b(single|one|some|any|partial)\s+(host|server|node)s?\b", re.I)
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "in",
-        "on",
-        "of",
-        "to",
-        "for",
-        "if",
-        "and",
-        "or",
-        "not",
-        "no",
-        "any",
-        "all",
-        "fails",
-        "failed",
-        "failure",
-        "fail",
-        "won't",
-        "wont",
-        "will",
-        "error",
-        "errors",
-        "single",
-        "one",
-        "some",
-        "host",
-        "hosts",
-        "server",
-        "node",
-        "partial",
-        "test",
-        "tests",
-        "after",
-        "before",
-        "with",
-        "than",
-    ]
-)
+_STOP = frozenset(["a", "an", "the", "is", "are", "was", "were", "be", "in", "on", "of", "to", "for", "if", "and", "or", "not", "no", "any", "all", "fails", "failed", "failure", "fail", "won't", "wont", "will", "error", "errors", "single", "one", "some", "host", "hosts", "server", "node", "partial", "test", "tests", "after", "before", "with", "than"])
 _MINUTES = re.compile(r"\b(?:after|in|within|for)\s+(\d+)\s*(?:min(?:ute)?s?|m)\b", re.I)
 _HOURS = re.compile(r"\b(?:after|in|within|for)\s+(\d+)\s*(?:h(?:ou)?rs?|h)\b", re.I)
 
@@ -118,18 +49,12 @@ def decisions_from_table(table: Table, phases: Sequence[DraftPhase]) -> list[Dra
         if not condition:
             continue
         action_text = cells[action_col].strip()
-        severity = (
-            _SEVERITIES.get(cells[severity_col].strip().lower())
-            if severity_col is not None
-            else None
-        )
+        severity = _SEVERITIES.get(cells[severity_col].strip().lower()) if severity_col is not None else None
         found.append(decision(condition, action_text, severity, phases))
     return found
 
 
-def decision(
-    condition: str, action_text: str, severity: str | None, phases: Sequence[DraftPhase]
-) -> DraftDecision:
+def decision(condition: str, action_text: str, severity: str | None, phases: Sequence[DraftPhase]) -> DraftDecision:
     """A decision for ``condition`` → ``action_text``, its ``when`` matched to steps."""
     action, after = _action(action_text)
     when, comment = detect(condition, phases)
@@ -142,9 +67,7 @@ def decision(
         description=action_text or None,
     )
     if when is None:
-        result.todos.append(
-            f"no step detects {condition!r}: write the predicate (a probe or a step's result)"
-        )
+        result.todos.append(f"no step detects {condition!r}: write the predicate (a probe or a step's result)")
     elif comment:
         result.comments.append(comment)
     return result
@@ -180,38 +103,21 @@ def detect(condition: str, phases: Sequence[DraftPhase]) -> tuple[str | None, st
         return None, None
     if _HOST.search(condition):
         for phase in phases:
-            if all(_mentions(phase.title + " " + phase.id, w) for w in words) or any(
-                _mentions(phase.title, w) for w in words
-            ):
+            if all(_mentions(phase.title + " " + phase.id, w) for w in words) or any(_mentions(phase.title, w) for w in words):
                 return f"any_host_failed({phase.id})", f"matched phase {phase.title!r}"
-    haystacks = [
-        (phase, step, _haystack(phase, step, False)) for phase in phases for step in phase.steps
-    ]
+    haystacks = [(phase, step, _haystack(phase, step, False)) for phase in phases for step in phase.steps]
     for size in range(len(words), 0, -1):
         for subset in _subsets(words, size):
             patterns = [_stem(w) for w in subset]
-            matched = [
-                (phase, step)
-                for phase, step, text in haystacks
-                if all(p.search(text) for p in patterns)
-            ]
+            matched = [(phase, step) for phase, step, text in haystacks if all(p.search(text) for p in patterns)]
             if matched:
-                return _failed(matched), "matched " + ", ".join(
-                    repr(step.title) for _, step in matched[:6]
-                )
+                return _failed(matched), "matched " + ", ".join(repr(step.title) for _, step in matched[:6])
     # "nginx -t fails": the words before the verb, as a command the steps run
     command = _FAILS.split(condition, maxsplit=1)[0].strip().lower()
     if len(command) >= 3:
-        matched = [
-            (phase, step)
-            for phase in phases
-            for step in phase.steps
-            if command in _haystack(phase, step, True)
-        ]
+        matched = [(phase, step) for phase in phases for step in phase.steps if command in _haystack(phase, step, True)]
         if 0 < len(matched) <= 3:
-            return _failed(matched), "matched the commands of " + ", ".join(
-                repr(step.title) for _, step in matched
-            )
+            return _failed(matched), "matched the commands of " + ", ".join(repr(step.title) for _, step in matched)
     return None, None
 
 

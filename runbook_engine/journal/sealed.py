@@ -35,11 +35,7 @@ def seal(run_dir: Path, key: bytes, run_id: str, step_id: str, value: Any) -> No
     text = json.dumps(value, sort_keys=True, default=str).encode()
     box = _aead(key).encrypt(nonce, text, f"{run_id}\0{step_id}".encode())
     line = json.dumps(
-        {
-            "step": step_id,
-            "nonce": base64.b64encode(nonce).decode(),
-            "box": base64.b64encode(box).decode(),
-        }
+        {"step": step_id, "nonce": base64.b64encode(nonce).decode(), "box": base64.b64encode(box).decode()}
     )
     fd = os.open(run_dir / SEALED_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:

@@ -55,9 +55,7 @@ def waiting_of(run_dir: Path, events: Sequence[Mapping[str, Any]]) -> Waiting | 
     )
     deadline = paused.deadline if paused is not None else None
     when = (
-        datetime.fromtimestamp(float(deadline), UTC)
-        .isoformat(timespec="seconds")
-        .replace("+00:00", "Z")
+        datetime.fromtimestamp(float(deadline), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         if isinstance(deadline, int | float) and not isinstance(deadline, bool)
         else None
     )

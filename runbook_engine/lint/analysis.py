@@ -91,9 +91,7 @@ def _readable_text(path: str) -> str:
         return ""
 
 
-def analyze_document(
-    doc: Document, result: Analysis | None = None, *, remember_clean: bool = False
-) -> Analysis:
+def analyze_document(doc: Document, result: Analysis | None = None, *, remember_clean: bool = False) -> Analysis:
     """Every check on a loaded document, then the lint settings that apply to its file
     (config file and ``# runbook-lint: disable=…`` comments, lint/config.py)."""
     from runbook_engine.lint.config import apply, config_for
@@ -211,31 +209,14 @@ def _var_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
             try:
                 compile_pattern(spec.pattern)
             except RegexError as exc:
-                span = (
-                    doc.inner_span(f"{ptr}/pattern", exc.pos)
-                    if exc.pos is not None
-                    else doc.span(f"{ptr}/pattern")
-                )
-                findings.append(
-                    ValidationError(
-                        f"var {spec.name!r}: invalid pattern: {exc.msg}",
-                        span=span,
-                        hint=HINT,
-                        rule="RB110",
-                    )
-                )
+                span = doc.inner_span(f"{ptr}/pattern", exc.pos) if exc.pos is not None else doc.span(f"{ptr}/pattern")
+                findings.append(ValidationError(f"var {spec.name!r}: invalid pattern: {exc.msg}", span=span, hint=HINT, rule="RB110"))
                 continue
         if spec.default is not None:
             try:
                 convert(spec, spec.default, "its default")
             except RunbookError as exc:
-                findings.append(
-                    ValidationError(
-                        exc.message.split(" (declared")[0],
-                        span=doc.span(f"{ptr}/default"),
-                        rule="RB110",
-                    )
-                )
+                findings.append(ValidationError(exc.message.split(" (declared")[0], span=doc.span(f"{ptr}/default"), rule="RB110"))
         if spec.required and spec.default is not None:
             findings.append(
                 ValidationError(
@@ -266,9 +247,7 @@ def _rollout_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
             else:
                 continue
             span = step.key_spans.get(key) or doc.span(f"{step.pointer}/{key}")
-            findings.append(
-                ValidationError(message, span=span, hint=f"remove {key}:", rule="RB114")
-            )
+            findings.append(ValidationError(message, span=span, hint=f"remove {key}:", rule="RB114"))
     return findings
 
 
@@ -321,13 +300,7 @@ def _check_names(
 
 
 def _step_refs(
-    doc: Document,
-    runbook: Runbook,
-    graph: StepGraph,
-    step: Step,
-    ptr: str,
-    text: str,
-    chains: list[tuple[str, ...]],
+    doc: Document, runbook: Runbook, graph: StepGraph, step: Step, ptr: str, text: str, chains: list[tuple[str, ...]]
 ) -> list[RunbookError]:
     """``steps.X.name`` in a template: X must exist, have finished before this step,
     and ``name`` must be one of its captures or status fields."""
@@ -339,20 +312,9 @@ def _step_refs(
         span = doc.inner_span(ptr, offset, len(target_id))
         target = all_ids.get(target_id)
         if target is None:
-            findings.append(
-                TemplateError(
-                    f"unknown step {target_id!r} in steps.{'.'.join(chain)}",
-                    span=span,
-                    hint=_suggest(target_id, all_ids),
-                    rule="RB105",
-                )
-            )
+            findings.append(TemplateError(f"unknown step {target_id!r} in steps.{'.'.join(chain)}", span=span, hint=_suggest(target_id, all_ids), rule="RB105"))
             continue
-        if (
-            step.phase not in ("rollback",)
-            and step.id in graph.steps
-            and target_id not in graph.ancestors(step.id)
-        ):
+        if step.phase not in ("rollback",) and step.id in graph.steps and target_id not in graph.ancestors(step.id):
             findings.append(
                 TemplateError(
                     f"steps.{target_id} is used before step {target_id!r} can have run",
@@ -460,21 +422,17 @@ def _unsupplied_roots(
             continue
         root = PREDICATE_ROOTS[name]
         givers = sorted(
-            key
-            for key, cls in executor_classes().items()
-            if root.needs in (getattr(cls, "supplies_roots", ()) or ())
+            key for key, cls in executor_classes().items() if root.needs in (getattr(cls, "supplies_roots", ()) or ())
         )
         names.add(name)
-        problems.append(
-            PredicateError(
-                f"{name!r} is never supplied in this runbook: no step supplies {root.description}",
-                offset=node.offset,
-                length=len(name),
-                source=text,
-                hint=f"add a {' or '.join(givers) or 'monitor'} step, or drop the reference",
-                rule="RB300",
-            )
-        )
+        problems.append(PredicateError(
+            f"{name!r} is never supplied in this runbook: no step supplies {root.description}",
+            offset=node.offset,
+            length=len(name),
+            source=text,
+            hint=f"add a {' or '.join(givers) or 'monitor'} step, or drop the reference",
+            rule="RB300",
+        ))
     return problems, names
 
 
@@ -496,34 +454,19 @@ def _step_ref_findings(expr: Any, text: str, runbook: Runbook) -> list[Predicate
             if isinstance(ref, str) and ref not in ids:
                 at = text.find(ref, node.offset, node.offset + node.length)  # point at the id
                 problems.append(
-                    PredicateError(
-                        f"unknown step {ref!r}",
-                        offset=max(at, node.offset),
-                        length=len(ref),
-                        source=text,
-                        hint=_suggest(ref, ids),
-                        rule="RB105",
-                    )
+                    PredicateError(f"unknown step {ref!r}", offset=max(at, node.offset), length=len(ref),
+                                   source=text, hint=_suggest(ref, ids), rule="RB105")
                 )
-            elif (
-                isinstance(ref, str)
-                and len(node.segments) > 1
-                and isinstance(node.segments[1], str)
-            ):
+            elif isinstance(ref, str) and len(node.segments) > 1 and isinstance(node.segments[1], str):
                 target = runbook.step(ref)
                 supplied = supplied_step_names(target)
                 name = node.segments[1]
                 if name not in supplied:
                     at = text.find(name, node.offset, node.offset + node.length)
                     problems.append(
-                        PredicateError(
-                            f"step {ref!r} supplies no {name!r}",
-                            offset=max(at, node.offset),
-                            length=len(name),
-                            source=text,
-                            hint=_supplied_hint(name, target, supplied),
-                            rule="RB108",
-                        )
+                        PredicateError(f"step {ref!r} supplies no {name!r}", offset=max(at, node.offset),
+                                       length=len(name), source=text,
+                                       hint=_supplied_hint(name, target, supplied), rule="RB108")
                     )
             continue
         if not isinstance(node, predicates.StepQuery):
@@ -541,8 +484,7 @@ def _step_ref_findings(expr: Any, text: str, runbook: Runbook) -> list[Predicate
                     offset=node.offset,
                     length=node.length,
                     source=text,
-                    hint=_suggest(node.glob, known)
-                    or f"{what}s are named like {known[0] if known else '?'}",
+                    hint=_suggest(node.glob, known) or f"{what}s are named like {known[0] if known else '?'}",
                     rule="RB105",
                 )
             )
@@ -554,3 +496,4 @@ def _suggest(name: str, known: Iterable[str]) -> str | None:
 
     match = difflib.get_close_matches(name, sorted(known), n=1)
     return f"did you mean {match[0]!r}?" if match else None
+

@@ -63,9 +63,7 @@ def _from_yaml(path: Path) -> LintConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         span = Span(str(path), mark.line + 1, mark.column + 1) if mark else Span(str(path), 1, 1)
-        return LintConfig(
-            problems=(ValidationError(f"unreadable lint settings: {exc}", span=span, rule="RB190"),)
-        )
+        return LintConfig(problems=(ValidationError(f"unreadable lint settings: {exc}", span=span, rule="RB190"),))
     return _settings(data, path, text)
 
 
@@ -79,11 +77,7 @@ def _from_pyproject(path: Path) -> LintConfig | None:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         return LintConfig(
-            problems=(
-                ValidationError(
-                    f"unreadable {PYPROJECT}: {exc}", span=Span(str(path), 1, 1), rule="RB190"
-                ),
-            )
+            problems=(ValidationError(f"unreadable {PYPROJECT}: {exc}", span=Span(str(path), 1, 1), rule="RB190"),)
         )
     section = data.get("tool", {}).get("runbook", {}).get("lint")
     if section is None:
@@ -198,11 +192,7 @@ def suppressions(doc: Any) -> tuple[dict[int, set[str]], list[RunbookError]]:
         target = number
         if not line[: match.start()].strip():
             target = next(
-                (
-                    n
-                    for n in range(number + 1, len(lines) + 1)
-                    if lines[n - 1].strip() and not lines[n - 1].lstrip().startswith("#")
-                ),
+                (n for n in range(number + 1, len(lines) + 1) if lines[n - 1].strip() and not lines[n - 1].lstrip().startswith("#")),
                 number,
             )
         first, last = step_spans.get(target, (target, target))
@@ -227,9 +217,7 @@ def _step_spans(doc: Any) -> dict[int, tuple[int, int]]:
     }
 
 
-def apply(
-    findings: Iterable[RunbookError], config: LintConfig, doc: Any | None
-) -> list[RunbookError]:
+def apply(findings: Iterable[RunbookError], config: LintConfig, doc: Any | None) -> list[RunbookError]:
     """The findings that remain after the settings and the inline suppressions, with
     their configured severities, plus RB190 for settings that cannot apply."""
     covered, bad = suppressions(doc) if doc is not None else ({}, [])

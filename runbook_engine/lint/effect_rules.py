@@ -53,9 +53,7 @@ def changes_implausible(doc: Document, runbook: Runbook) -> list[RunbookError]:
     """RB119 (warning): ``changes: false`` on a command that looks like it writes."""
     findings: list[RunbookError] = []
     for step in runbook.every_step():
-        command = (
-            _command(step) if step.changes is False and step.executor in ("shell", "ssh") else None
-        )
+        command = _command(step) if step.changes is False and step.executor in ("shell", "ssh") else None
         match = _WRITES.search(command) if command else None
         if match is not None:
             findings.append(

@@ -95,11 +95,7 @@ def sarif(analyses: Sequence[Analysis]) -> str:
             if finding.span:
                 span = finding.span
                 region = {"startLine": span.line, "startColumn": span.col}
-                if (
-                    span.end_line
-                    and span.end_col
-                    and (span.end_line, span.end_col) > (span.line, span.col)
-                ):
+                if span.end_line and span.end_col and (span.end_line, span.end_col) > (span.line, span.col):
                     region.update(endLine=span.end_line, endColumn=span.end_col)
                 source = _source_line(analysis, finding)
                 if source:
@@ -110,9 +106,7 @@ def sarif(analyses: Sequence[Analysis]) -> str:
                 {
                     "ruleId": finding.rule,
                     "ruleIndex": index[finding.rule],
-                    "level": finding.severity
-                    if finding.severity in ("error", "warning")
-                    else "note",
+                    "level": finding.severity if finding.severity in ("error", "warning") else "note",
                     "message": {"text": message},
                     "locations": [
                         {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region}}
@@ -166,11 +160,7 @@ def github(analyses: Sequence[Analysis]) -> str:
     for analysis in analyses:
         for finding in analysis.findings:
             span = finding.span
-            where = (
-                f"file={span.path},line={span.line},col={span.col}"
-                if span
-                else f"file={analysis.path}"
-            )
+            where = f"file={span.path},line={span.line},col={span.col}" if span else f"file={analysis.path}"
             message = finding.message + (f" ({finding.hint})" if finding.hint else "")
             lines.append(f"::{finding.severity} {where},title={finding.rule}::{esc(message)}")
     return "\n".join(lines) + ("\n" if lines else "")

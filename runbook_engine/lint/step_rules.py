@@ -72,23 +72,13 @@ def bounds_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:
         check(f"{step.pointer}/retries", step.retries, MAX_RETRIES, "retries", str(MAX_RETRIES))
         check(f"{step.pointer}/backoff", step.backoff, MAX_BACKOFF, "backoff", f"{MAX_BACKOFF:g}")
         for key in ("timeout", "delay"):
-            check(
-                f"{step.pointer}/{key}",
-                getattr(step, key),
-                MAX_SECONDS,
-                f"{key} (seconds)",
-                "30 days",
-            )
+            check(f"{step.pointer}/{key}", getattr(step, key), MAX_SECONDS, f"{key} (seconds)", "30 days")
     window = runbook.window
     if window is not None:
         for key in ("max_duration", "downtime_budget"):
-            check(
-                f"/window/{key}", getattr(window, key), MAX_SECONDS, f"{key} (seconds)", "30 days"
-            )
+            check(f"/window/{key}", getattr(window, key), MAX_SECONDS, f"{key} (seconds)", "30 days")
     for decision in runbook.decisions:
-        check(
-            f"{decision.pointer}/after", decision.after, MAX_SECONDS, "after (seconds)", "30 days"
-        )
+        check(f"{decision.pointer}/after", decision.after, MAX_SECONDS, "after (seconds)", "30 days")
     return findings
 
 
@@ -136,9 +126,7 @@ def capture_findings(
                 exc.span = doc.inner_span(ptr, exc.offset, exc.length)
                 findings.append(exc)
                 continue
-            for problem in predicates.check_names(
-                expr, fields, host_fields, supplied, expect_bool=False
-            ):
+            for problem in predicates.check_names(expr, fields, host_fields, supplied, expect_bool=False):
                 problem.span = doc.inner_span(ptr, problem.offset, problem.length)
                 findings.append(problem)
     return findings

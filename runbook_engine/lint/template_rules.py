@@ -38,10 +38,7 @@ def shell_context_findings(doc: Document, runbook: Runbook) -> list[RunbookError
     for ptr, text in _commands(runbook):
         if not has_template(text):
             continue
-        skeleton = _EXPRESSION.sub(
-            lambda m: slot(0) if m.group(0).startswith("{{") and "| raw" not in m.group(0) else "",
-            text,
-        )
+        skeleton = _EXPRESSION.sub(lambda m: slot(0) if m.group(0).startswith("{{") and "| raw" not in m.group(0) else "", text)
         try:
             slots(skeleton)
         except TemplateError as exc:
@@ -51,9 +48,7 @@ def shell_context_findings(doc: Document, runbook: Runbook) -> list[RunbookError
 
 
 def _interpolates(text: str) -> bool:
-    return any(
-        m.group(0).startswith("{{") and "raw" not in m.group(0) for m in _EXPRESSION.finditer(text)
-    )
+    return any(m.group(0).startswith("{{") and "raw" not in m.group(0) for m in _EXPRESSION.finditer(text))
 
 
 def sql_text_findings(doc: Document, runbook: Runbook) -> list[RunbookError]:

@@ -315,11 +315,7 @@ def _too_large(source: str, text: str, start: int) -> PredicateError:
 
 def _check_magnitude(source: str, text: str, start: int) -> None:
     mantissa, _, exponent = text.lower().partition("e")
-    if (
-        len(mantissa) > MAX_DIGITS
-        or len(exponent.lstrip("+-")) > 3
-        or not math.isfinite(float(text))
-    ):
+    if len(mantissa) > MAX_DIGITS or len(exponent.lstrip("+-")) > 3 or not math.isfinite(float(text)):
         raise _too_large(source, text, start)
 
 

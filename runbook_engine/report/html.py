@@ -71,7 +71,9 @@ def render_html(report: RunReport) -> str:
         parts.append(
             _table(
                 ["Metric", "Target", "Measured", "Result"],
-                [[v.metric, v.target, metric_text(v.metric, v.value)] for v in report.verdicts],
+                [
+                    [v.metric, v.target, metric_text(v.metric, v.value)] for v in report.verdicts
+                ],
                 marks=[(v.outcome, v.reason or "") for v in report.verdicts],
             )
         )
@@ -105,9 +107,7 @@ def render_html(report: RunReport) -> str:
     if report.not_run:
         parts.append("<h2>Not run</h2>")
         parts.append(
-            _list(
-                f"{p.id} ({p.phase})" + (f": {p.title}" if p.title else "") for p in report.not_run
-            )
+            _list(f"{p.id} ({p.phase})" + (f": {p.title}" if p.title else "") for p in report.not_run)
         )
     if report.hosts:
         parts.append("<h2>Per-host results</h2>")
@@ -116,9 +116,7 @@ def render_html(report: RunReport) -> str:
             _table(
                 HOST_HEADER,
                 [[r[0], r[1], *r[3:]] for r in rows],
-                marks=[
-                    ("" if h.ok is None else "ok" if h.ok else "failed", "") for h in report.hosts
-                ],
+                marks=[("" if h.ok is None else "ok" if h.ok else "failed", "") for h in report.hosts],
                 mark_column=2,
             )
         )

@@ -54,9 +54,7 @@ def planned_steps(runbook: Runbook) -> tuple[PlannedStep, ...]:
         for index, item in enumerate(runbook.prerequisites)
     ]
     planned += [
-        PlannedStep(step.id, phase.id, step.title)
-        for phase in runbook.phases
-        for step in phase.steps
+        PlannedStep(step.id, phase.id, step.title) for phase in runbook.phases for step in phase.steps
     ]
     return tuple(planned)
 

@@ -31,9 +31,7 @@ def render_junit(report: RunReport) -> str:
         never_ran.setdefault(planned.phase, []).append(planned)
     phase_ids = [p.id for p in report.phases]
     phases = list(report.phases) + [
-        PhaseRow(pid, None, None, None, None, None, None, ())
-        for pid in never_ran
-        if pid not in phase_ids
+        PhaseRow(pid, None, None, None, None, None, None, ()) for pid in never_ran if pid not in phase_ids
     ]
     for phase in phases:
         missing = never_ran.get(phase.id, [])

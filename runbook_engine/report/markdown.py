@@ -83,9 +83,7 @@ def render_markdown(report: RunReport) -> str:
         out += _table(STEP_HEADER, [step_row(s) for s in phase.steps])
     if report.not_run:
         out += ["## Not run", ""]
-        out += _bullets(
-            f"{p.id} ({p.phase})" + (f": {p.title}" if p.title else "") for p in report.not_run
-        )
+        out += _bullets(f"{p.id} ({p.phase})" + (f": {p.title}" if p.title else "") for p in report.not_run)
     if report.hosts:
         out += ["## Per-host results", ""]
         out += _table(HOST_HEADER, [host_row(h) for h in report.hosts])

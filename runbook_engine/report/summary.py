@@ -284,8 +284,7 @@ def _phases(
     rows: list[PhaseRow] = []
     for phase_id in phase_order:
         steps = tuple(
-            _step_row(step_id, state, budget_of, facts.get(step_id, {}))
-            for step_id in by_phase.get(phase_id, ())
+            _step_row(step_id, state, budget_of, facts.get(step_id, {})) for step_id in by_phase.get(phase_id, ())
         )
         info = state.phases.get(phase_id)
         started = info.started_at if info else None

@@ -107,11 +107,7 @@ def evidence_text(evidence: Mapping[str, Any], prefix: str = "") -> str:
     parts: list[str] = []
     when = evidence.get("when") if not prefix else None
     head = ""
-    if (
-        not prefix
-        and isinstance(evidence.get("step"), str)
-        and isinstance(evidence.get("status"), str)
-    ):
+    if not prefix and isinstance(evidence.get("step"), str) and isinstance(evidence.get("status"), str):
         head = f"step {evidence['step']} {evidence['status']}"
     for key, value in evidence.items():
         if not prefix and (key == "when" or head and key in ("step", "status")):

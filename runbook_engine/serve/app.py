@@ -135,9 +135,7 @@ class Console:
     # -- pages ----------------------------------------------------------------------
 
     async def login_form(self, request: Request) -> Response:
-        return self.page(
-            request, "login.html", error=None, next=request.query_params.get("next", "/")
-        )
+        return self.page(request, "login.html", error=None, next=request.query_params.get("next", "/"))
 
     async def login(self, request: Request) -> Response:
         form = await request.form()
@@ -147,9 +145,7 @@ class Console:
         if not target.startswith("/") or target.startswith("//"):
             target = "/"
         if user is None:
-            return self.page(
-                request, "login.html", 401, error="wrong user or password", next=target
-            )
+            return self.page(request, "login.html", 401, error="wrong user or password", next=target)
         token, _ = self.sessions.open(user.name)
         response = RedirectResponse(target, status_code=303, headers=HEADERS)
         request.state.new_cookie = token
@@ -190,12 +186,7 @@ class Console:
         return await self._run_page(request, session, request.path_params["run_id"])
 
     async def _run_page(
-        self,
-        request: Request,
-        session: Session,
-        run_id: str,
-        status: int = 200,
-        error: str | None = None,
+        self, request: Request, session: Session, run_id: str, status: int = 200, error: str | None = None
     ) -> Response:
         try:
             page = await run_in_threadpool(run_page, self.config.runs_dir, run_id)
@@ -245,9 +236,7 @@ class Console:
         run_id, step = request.path_params["run_id"], request.path_params["step"]
         action = str(form.get("action", "approve"))
         if action not in ("approve", "reject"):
-            return PlainTextResponse(
-                "action must be approve or reject", status_code=400, headers=HEADERS
-            )
+            return PlainTextResponse("action must be approve or reject", status_code=400, headers=HEADERS)
         inputs = {
             key.removeprefix("input:"): str(value)
             for key, value in form.items()
@@ -261,9 +250,7 @@ class Console:
                 why = refused or f"{session.user} already voted on this gate"
                 return await self._run_page(request, session, run_id, 403, why)
         try:
-            result = await self._answer(
-                run_id, VoteRequest(step, identity, action, inputs, "console")
-            )
+            result = await self._answer(run_id, VoteRequest(step, identity, action, inputs, "console"))
         except RunbookError as exc:
             status = 409 if "lock" in exc.message else 400
             return await self._run_page(request, session, run_id, status, exc.message)
@@ -295,9 +282,7 @@ class Console:
 
         fmt = request.path_params["fmt"]
         if fmt not in FORMATS:
-            return PlainTextResponse(
-                f"format must be one of {', '.join(FORMATS)}", 404, headers=HEADERS
-            )
+            return PlainTextResponse(f"format must be one of {', '.join(FORMATS)}", 404, headers=HEADERS)
         try:
             journal = Journal.open(self.config.runs_dir, request.path_params["run_id"])
         except RunError as exc:
@@ -333,18 +318,8 @@ class Console:
 
         listings = await run_in_threadpool(run_list, self.config.runs_dir)
         registry = CollectorRegistry()
-        runs = Gauge(
-            "runbook_console_runs",
-            "Runs in the runs directory.",
-            ["runbook", "status"],
-            registry=registry,
-        )
-        gates = Gauge(
-            "runbook_console_gates_waiting",
-            "Manual gates waiting for an operator.",
-            ["runbook"],
-            registry=registry,
-        )
+        runs = Gauge("runbook_console_runs", "Runs in the runs directory.", ["runbook", "status"], registry=registry)
+        gates = Gauge("runbook_console_gates_waiting", "Manual gates waiting for an operator.", ["runbook"], registry=registry)
         for listing in listings:
             runs.labels(listing.row.runbook, listing.row.status).inc()
             gates.labels(listing.row.runbook).inc(len(listing.gates))
@@ -386,9 +361,7 @@ class Console:
             return PlainTextResponse("not a block_actions payload", status_code=400)
         user = self.users.by_slack_id(slack_user)
         if user is None:
-            return _ephemeral(
-                f"Slack user {slack_user} is not mapped to an approver of this console"
-            )
+            return _ephemeral(f"Slack user {slack_user} is not mapped to an approver of this console")
         kind = "reject" if action.get("action_id") == slack.REJECT else "approve"
         identity = Identity(name=user.name, method="slack", evidence={"slack_user": slack_user})
         request_ = VoteRequest(str(target["step"]), identity, kind, {}, "slack")
@@ -420,9 +393,7 @@ async def _update_message(url: str, target: Mapping[str, Any], result: VoteResul
     blocks = slack.decided_blocks(str(target["run"]), str(target["step"]), "Approval", outcome)
     try:
         async with httpx.AsyncClient(timeout=10.0) as client:
-            await client.post(
-                url, json={"replace_original": True, "text": outcome, "blocks": blocks}
-            )
+            await client.post(url, json={"replace_original": True, "text": outcome, "blocks": blocks})
     except httpx.HTTPError:
         return
 

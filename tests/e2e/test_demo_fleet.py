@@ -511,16 +511,12 @@ def test_orchestrate_playbook_stops_and_reports_the_app_tier(fleet: Path, tmp_pa
     assert recap(wrong.stdout) == dict.fromkeys(APP_HOSTS, "1")
 
 
-def test_isolated_fleet_where_it_cannot_be_says_why_in_one_line_and_uses_folders(
-    tmp_path: Path,
-) -> None:
+def test_isolated_fleet_where_it_cannot_be_says_why_in_one_line_and_uses_folders(tmp_path: Path) -> None:
     root = tmp_path / "demo"  # under /tmp, which every isolated host replaces (or: no root)
     result = fleet_py(root, "init", "--isolated")
     try:
         assert result.returncode == 0, result.stdout + result.stderr
-        notes = [
-            line for line in result.stdout.splitlines() if "isolated hosts unavailable" in line
-        ]
+        notes = [line for line in result.stdout.splitlines() if "isolated hosts unavailable" in line]
         assert len(notes) == 1 and notes[0].endswith("using the folder fleet")
         assert "fleet: folder" in result.stdout
         assert json.loads((root / "fleet.json").read_text())["kind"] == "folder"
@@ -534,9 +530,7 @@ def _fleet_processes(members: list[dict[str, Any]]) -> set[int]:
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                parents[int(proc.name)] = int(
-                    (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
-                )
+                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except OSError:
                 continue
     found = {m["pid"] for m in members}
@@ -559,9 +553,7 @@ def test_isolated_hosts_are_separate_and_stop_leaves_no_process_and_no_mount() -
     root = base / "demo"
     try:
         result = fleet_py(root, "init", "--isolated")
-        assert result.returncode == 0 and "fleet: isolated" in result.stdout, (
-            result.stdout + result.stderr
-        )
+        assert result.returncode == 0 and "fleet: isolated" in result.stdout, result.stdout + result.stderr
         members = json.loads((root / "fleet.json").read_text())["members"]
         processes = _fleet_processes(members)
         assert len(processes) >= 4 * 2 + 3  # unshare + sshd per host, one app server per app host
@@ -571,11 +563,7 @@ def test_isolated_hosts_are_separate_and_stop_leaves_no_process_and_no_mount() -
         }
         assert len({host["address"] for host in state["hosts"].values()}) == 4
         # mounts live only in the hosts' namespaces, never in this one
-        assert not [
-            line
-            for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if str(root) in line
-        ]
+        assert not [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(root) in line]
         stopped = fleet_py(root, "stop")
         assert stopped.returncode == 0, stopped.stderr
         assert not {pid for pid in processes if alive(pid)}

@@ -27,10 +27,7 @@ APP_HOSTS = ("app-01", "app-02", "app-03")
 
 def fleet(root: Path, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, str(FLEET), *args, "--root", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, str(FLEET), *args, "--root", str(root)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -59,9 +56,7 @@ def run_update(root: Path, version: str, *extra: str) -> subprocess.CompletedPro
 
 def on_host(root: Path, name: str, command: str) -> str:
     """Run ``command`` on host ``name`` over its own sshd (OpenSSH, host key verified)."""
-    member = next(
-        m for m in json.loads((root / "fleet.json").read_text())["members"] if m["name"] == name
-    )
+    member = next(m for m in json.loads((root / "fleet.json").read_text())["members"] if m["name"] == name)
     done = subprocess.run(
         [
             "ssh", "-q", "-i", str(root / "ssh" / "client_key"),
@@ -120,9 +115,7 @@ def assert_rolled_back(root: Path) -> None:
     """Every app host back on v2.3.0 and serving, read on each host."""
     for name in APP_HOSTS:
         facts = host_facts(root, name)
-        assert (facts["hostname"], facts["version"], facts["service"]) == (name, "v2.3.0", "0"), (
-            facts
-        )
+        assert (facts["hostname"], facts["version"], facts["service"]) == (name, "v2.3.0", "0"), facts
     after = state(root)
     for name in APP_HOSTS:
         assert after["hosts"][name]["health"]["json"]["version"] == "v2.3.0", name
@@ -171,10 +164,7 @@ def test_broken_release_is_rolled_back_on_every_host(demo: Path) -> None:
     assert "Reason: decision: Smoke test fails" in done.stdout
     assert_rolled_back(demo)
     for name in APP_HOSTS:  # 6.3 put the previous service script back as well
-        assert (
-            on_host(demo, name, "test ! -e /scripts/service.sh.runbook-prev && echo ok").strip()
-            == "ok"
-        )
+        assert on_host(demo, name, "test ! -e /scripts/service.sh.runbook-prev && echo ok").strip() == "ok"
     assert "rolled_back" in report_markdown(demo)
 
 
@@ -208,10 +198,7 @@ def test_queue_backlog_not_catching_up_rolls_back(demo: Path) -> None:
     assert done.returncode == 3, done.stdout[-4000:] + done.stderr[-2000:]
     assert "Reason: decision: Queue backlog growing" in done.stdout
     assert_rolled_back(demo)
-    backlog = {
-        name: int(on_host(demo, name, "ls /tmp | grep -c '\\.processing$' || true"))
-        for name in APP_HOSTS
-    }
+    backlog = {name: int(on_host(demo, name, "ls /tmp | grep -c '\\.processing$' || true")) for name in APP_HOSTS}
     assert backlog["app-02"] > backlog["app-01"] + 10, backlog  # the stalled queue is real
 
 

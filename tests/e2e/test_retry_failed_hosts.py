@@ -25,10 +25,7 @@ SINGLE_HOST_ROW = "Single host deployment failed"
 
 def fleet(root: Path, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, str(FLEET), *args, "--root", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, str(FLEET), *args, "--root", str(root)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -63,9 +60,7 @@ def test_retry_failed_hosts_redeploys_only_the_failed_host(demo: Path, tmp_path:
     data["decisions"] = [d for d in data["decisions"] if d["condition"] != SINGLE_HOST_ROW]
     book = tmp_path / "monthly-update-retry.yaml"
     book.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    obstacle = (
-        fleet(demo, "break-deploy", "--host", "app-02").split(": ", 1)[1].split(" is in the way")[0]
-    )
+    obstacle = fleet(demo, "break-deploy", "--host", "app-02").split(": ", 1)[1].split(" is in the way")[0]
     first = runbook(
         demo, "run", str(book), "--yes", "--vars-file", str(demo / "vars.yaml"),
         "--var", "version=v2.4.0", "--var", "monitor_for=2s", "--var", "monitor_every=1s",
@@ -73,14 +68,8 @@ def test_retry_failed_hosts_redeploys_only_the_failed_host(demo: Path, tmp_path:
     )  # fmt: skip
     assert first.returncode == 1, first.stdout[-4000:] + first.stderr[-2000:]
     snapshot = json.loads(fleet(demo, "state", "--json"))
-    app_dirs = {
-        name: Path(snapshot["hosts"][name]["root"]) / "opt" / "app"
-        for name in ("app-01", "app-02", "app-03")
-    }
-    assert (snapshot["hosts"]["app-01"]["version"], snapshot["hosts"]["app-03"]["version"]) == (
-        "v2.4.0",
-        "v2.4.0",
-    )
+    app_dirs = {name: Path(snapshot["hosts"][name]["root"]) / "opt" / "app" for name in ("app-01", "app-02", "app-03")}
+    assert (snapshot["hosts"]["app-01"]["version"], snapshot["hosts"]["app-03"]["version"]) == ("v2.4.0", "v2.4.0")
     before = {name: files(app_dirs[name]) for name in ("app-01", "app-03")}
 
     preview = runbook(demo, "resume", "last", "--retry-failed-hosts", "deploy-code", "--dry-run")
@@ -95,18 +84,9 @@ def test_retry_failed_hosts_redeploys_only_the_failed_host(demo: Path, tmp_path:
     blocking = seen if seen.is_relative_to(host_root) else host_root / obstacle.lstrip("/")
     assert blocking.is_dir(), blocking
     subprocess.run(["rm", "-rf", str(blocking)], check=True)  # the operator clears the fault
-    secret = yaml.safe_load((demo / "vars.yaml").read_text(encoding="utf-8"))[
-        "db_dsn"
-    ]  # not journaled
+    secret = yaml.safe_load((demo / "vars.yaml").read_text(encoding="utf-8"))["db_dsn"]  # not journaled
     resumed = runbook(
-        demo,
-        "resume",
-        "last",
-        "--retry-failed-hosts",
-        "deploy-code",
-        "--yes",
-        "--var",
-        f"db_dsn={secret}",
+        demo, "resume", "last", "--retry-failed-hosts", "deploy-code", "--yes", "--var", f"db_dsn={secret}"
     )
     assert resumed.returncode == 0, resumed.stdout[-4000:] + resumed.stderr[-2000:]
 
@@ -124,11 +104,7 @@ def test_retry_failed_hosts_redeploys_only_the_failed_host(demo: Path, tmp_path:
     starts = [e for e in events if e["event"] == "step_started" and e["step"] == "deploy-code"]
     assert [(e["attempt"], e.get("retry_hosts")) for e in starts] == [(1, None), (2, ["app-02"])]
     retry_at = events.index(starts[1])
-    output_hosts = {
-        e.get("host")
-        for e in events[retry_at:]
-        if e["event"] == "step_output" and e["step"] == "deploy-code"
-    }
+    output_hosts = {e.get("host") for e in events[retry_at:] if e["event"] == "step_output" and e["step"] == "deploy-code"}
     assert output_hosts <= {"app-02"}
     finished = [e for e in events if e["event"] == "step_finished" and e["step"] == "deploy-code"]
     assert [e["status"] for e in finished] == ["failed", "succeeded"]  # the failed attempt stays

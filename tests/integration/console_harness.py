@@ -77,7 +77,9 @@ class Console:
         add_user(self.users, "dba-lead", "lead-password", slack="U0LEAD")
         add_user(self.users, "dba-oncall", "oncall-password", slack="U0ONCALL")
         add_user(self.users, "viewer", "viewer-password")
-        self.config = ServeConfig(runs_dir=self.runs, users_file=self.users, workdir=root, **config)
+        self.config = ServeConfig(
+            runs_dir=self.runs, users_file=self.users, workdir=root, **config
+        )
         self.env = {**os.environ, "CONSOLE_TEST_TOKEN": SECRET, "NO_COLOR": "1"}
         self.url = ""
         self._server: uvicorn.Server | None = None
@@ -97,9 +99,7 @@ class Console:
             stdin=subprocess.DEVNULL, env=self.env,
         )  # fmt: skip
         assert done.returncode == 5, done.stdout + done.stderr
-        (new,) = [
-            p.name for p in set(self.runs.iterdir()) - before if (p / "journal.jsonl").exists()
-        ]
+        (new,) = [p.name for p in set(self.runs.iterdir()) - before if (p / "journal.jsonl").exists()]
         return new
 
     @contextmanager

@@ -69,15 +69,8 @@ def test_a_real_run_becomes_a_passing_case(
     assert cli(*main_args) == 0
     text = case.read_text()
     assert text.startswith("# yaml-language-server: $schema=")
-    for expected in (
-        "status: rolled_back",
-        "exit_code: 3",
-        "- 'flaky: succeeded'",
-        "- 'smoke: failed'",
-        "- 'restore: succeeded'",
-        "condition: Minor errors in logs",
-        "condition: Smoke test fails",
-    ):
+    for expected in ("status: rolled_back", "exit_code: 3", "- 'flaky: succeeded'", "- 'smoke: failed'",
+                     "- 'restore: succeeded'", "condition: Minor errors in logs", "condition: Smoke test fails"):
         assert expected in text, expected
     capsys.readouterr()
     assert cli("test", str(book), "-v") == 0  # found beside the runbook
@@ -92,8 +85,6 @@ def test_a_real_run_becomes_a_passing_case(
     assert "path differs: 3 step(s) finished, the case expects 5" in out
 
 
-def test_from_run_of_an_unknown_run_is_a_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_from_run_of_an_unknown_run_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli("test", "--from-run", "nope", "--runs-dir", str(tmp_path)) == 2
     assert "no run 'nope'" in capsys.readouterr().err

@@ -117,10 +117,7 @@ def test_an_approval_continues_the_run_and_the_stream_shows_it(
         metrics = client.get("/metrics").text
         assert 'runbook_console_runs{runbook="console-demo",status="succeeded"} 1.0' in metrics
     (vote,) = operator_events(console, run_id)
-    assert vote["by"] == "dba-lead" and vote["identity"] == {
-        "name": "dba-lead",
-        "method": "console",
-    }
+    assert vote["by"] == "dba-lead" and vote["identity"] == {"name": "dba-lead", "method": "console"}
     assert vote["inputs"] == {"ticket": "CHG-77", "hosts": 3} and vote["source"] == "console"
     resume_log = (console.runs / run_id / "console-resume.log").read_text()
     everything = pages + [json.dumps(seen), metrics, caplog.text, resume_log]

@@ -64,3 +64,4 @@ def test_approve_a_paused_run_in_the_browser_and_watch_it_finish(tmp_path: Path)
             assert run_id in page.content() and SECRET not in page.content()
         finally:
             browser.close()
+

@@ -39,9 +39,7 @@ def fleet(isolated_fleet_factory: Callable[..., IsolatedFleet]) -> IsolatedFleet
 
 
 @pytest.mark.service("sshd")
-def test_file_is_shipped_verified_and_then_skipped_as_unchanged(
-    fleet: IsolatedFleet, tmp_path: Path
-) -> None:
+def test_file_is_shipped_verified_and_then_skipped_as_unchanged(fleet: IsolatedFleet, tmp_path: Path) -> None:
     (tmp_path / "app-v2.4.0.tar.gz").write_bytes(b"release" * 1000)
     spec = {"src": "app-v2.4.0.tar.gz", "dest": "/tmp/", "mode": "0640"}
     first = run(spec, fleet.hosts(), tmp_path)
@@ -50,9 +48,7 @@ def test_file_is_shipped_verified_and_then_skipped_as_unchanged(
     for name in ("app-01", "app-02"):
         host = first.hosts[name]
         assert host["changed"] is True and host["checksum"] == digest(b"release" * 1000)
-        seen = fleet.ssh(
-            name, "sha256sum /tmp/app-v2.4.0.tar.gz; stat -c %a /tmp/app-v2.4.0.tar.gz"
-        )
+        seen = fleet.ssh(name, "sha256sum /tmp/app-v2.4.0.tar.gz; stat -c %a /tmp/app-v2.4.0.tar.gz")
         assert seen.stdout.split()[0] == digest(b"release" * 1000), seen
         assert seen.stdout.split()[-1] == "640"
     assert fleet.ssh("app-01", "ls /tmp/.runbook-copy-* 2>/dev/null | wc -l").stdout.strip() == "0"
@@ -62,9 +58,7 @@ def test_file_is_shipped_verified_and_then_skipped_as_unchanged(
 
 
 @pytest.mark.service("sshd")
-def test_folder_creates_parents_and_ships_only_what_differs(
-    fleet: IsolatedFleet, tmp_path: Path
-) -> None:
+def test_folder_creates_parents_and_ships_only_what_differs(fleet: IsolatedFleet, tmp_path: Path) -> None:
     configs = tmp_path / "configs" / "production"
     (configs / "sub").mkdir(parents=True)
     (configs / "app.yml").write_text("metadata_enabled: true\n")
@@ -81,9 +75,7 @@ def test_folder_creates_parents_and_ships_only_what_differs(
 
 
 @pytest.mark.service("sshd")
-def test_restore_puts_the_previous_file_back_and_removes_new_ones(
-    fleet: IsolatedFleet, tmp_path: Path
-) -> None:
+def test_restore_puts_the_previous_file_back_and_removes_new_ones(fleet: IsolatedFleet, tmp_path: Path) -> None:
     fleet.ssh("app-01", "mkdir -p /scripts && echo old > /scripts/service.sh")
     (tmp_path / "service.sh").write_text("new\n")
     spec = {"src": "service.sh", "dest": "/scripts/service.sh", "mode": "0755"}
@@ -96,17 +88,13 @@ def test_restore_puts_the_previous_file_back_and_removes_new_ones(
 
 
 @pytest.mark.service("sshd")
-def test_unreachable_host_is_a_result_and_serial_stops_the_rollout(
-    fleet: IsolatedFleet, tmp_path: Path
-) -> None:
+def test_unreachable_host_is_a_result_and_serial_stops_the_rollout(fleet: IsolatedFleet, tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     hosts = fleet.hosts()
     from runbook_engine import hostfleet
 
     hostfleet.stop_host(fleet.member("app-01"))
-    result = run(
-        {"src": "f", "dest": "/tmp/f", "serial": 1, "max_fail_percentage": 0}, hosts, tmp_path
-    )
+    result = run({"src": "f", "dest": "/tmp/f", "serial": 1, "max_fail_percentage": 0}, hosts, tmp_path)
     assert not result.ok
     assert result.hosts["app-01"]["unreachable"] is True
     assert result.hosts["app-02"]["skipped"] is True  # the rollout stopped after batch 1
@@ -145,13 +133,7 @@ def test_become_installs_as_another_user_with_its_owner(tmp_path: Path) -> None:
     os.chown(target, pwd.getpwnam("nobody").pw_uid, -1)
     (tmp_path / "src").write_text("x\n")
     hosts = local_hosts(tmp_path / "hosts", ["a"])
-    spec = {
-        "src": "src",
-        "dest": str(target / "file"),
-        "become": True,
-        "become_user": "nobody",
-        "mode": "0644",
-    }
+    spec = {"src": "src", "dest": str(target / "file"), "become": True, "become_user": "nobody", "mode": "0644"}
     first = run(spec, hosts, tmp_path)
     assert first.ok, first.error
     assert pwd.getpwuid((target / "file").stat().st_uid).pw_name == "nobody"

@@ -61,17 +61,8 @@ def test_explain_a_run_with_its_evidence(tmp_path: Path) -> None:
     first = cli(tmp_path, "run", "book.yaml", "--runs-dir", "runs", "--yes", "--as", "alice")
     assert first.returncode == 5, first.stdout + first.stderr  # paused at the gate with inputs
     done = cli(
-        tmp_path,
-        "resume",
-        "last",
-        "--runs-dir",
-        "runs",
-        "--confirm",
-        "approve",
-        "--input",
-        "ticket=CHG-42",
-        "--as",
-        "bob",
+        tmp_path, "resume", "last", "--runs-dir", "runs", "--confirm", "approve",
+        "--input", "ticket=CHG-42", "--as", "bob",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     explained = cli(tmp_path, "explain", "--run", "last", "--runs-dir", "runs")

@@ -75,41 +75,26 @@ def _imported(tmp_path: Path, port: int) -> Path:
     source = tmp_path / "procedure.md"
     source.write_text(PROCEDURE.format(folder=folder, port=port), encoding="utf-8")
     draft = tmp_path / "draft.yaml"
-    subprocess.run(
-        [RUNBOOK, "import", str(source), "-o", str(draft), "--strict"],
-        check=True,
-        capture_output=True,
-    )
+    subprocess.run([RUNBOOK, "import", str(source), "-o", str(draft), "--strict"], check=True, capture_output=True)
     return draft
 
 
 def _run(draft: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [RUNBOOK, "run", str(draft), "--yes", "--runs-dir", str(tmp_path / "runs")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
     )
 
 
-def test_the_imported_draft_runs_and_succeeds(
-    tmp_path: Path, health: tuple[int, dict[str, str]]
-) -> None:
+def test_the_imported_draft_runs_and_succeeds(tmp_path: Path, health: tuple[int, dict[str, str]]) -> None:
     draft = _imported(tmp_path, health[0])
     text = draft.read_text(encoding="utf-8")
-    assert (
-        "expect: checksum matches" in text
-        and 'expect: status == 200 and json.status == "healthy"' in text
-    )
+    assert "expect: checksum matches" in text and 'expect: status == 200 and json.status == "healthy"' in text
     done = _run(draft, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_translated_expectations_decide(
-    tmp_path: Path, health: tuple[int, dict[str, str]]
-) -> None:
+def test_the_translated_expectations_decide(tmp_path: Path, health: tuple[int, dict[str, str]]) -> None:
     port, answer = health
     draft = _imported(tmp_path, port)
     answer["status"] = "degraded"

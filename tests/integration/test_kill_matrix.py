@@ -53,14 +53,7 @@ def _command(step: str, root: Path) -> str:
 
 
 def _runbook(kind: str, root: Path) -> str:
-    lines = [
-        "runbook: 1",
-        "name: kill-matrix",
-        "inventory: hosts.ini",
-        "phases:",
-        "  - id: one",
-        "    steps:",
-    ]
+    lines = ["runbook: 1", "name: kill-matrix", "inventory: hosts.ini", "phases:", "  - id: one", "    steps:"]
     for step in STEPS:
         lines.append(f"      - id: {step}")
         if step in IDEMPOTENT:
@@ -69,12 +62,7 @@ def _runbook(kind: str, root: Path) -> str:
         if kind == "shell":
             lines.append(f"        shell: {command}")
         elif kind == "ansible":
-            lines += [
-                "        hosts: all",
-                "        ansible:",
-                "          module: shell",
-                f"          args: {command}",
-            ]
+            lines += ["        hosts: all", "        ansible:", "          module: shell", f"          args: {command}"]
         else:
             lines += ["        hosts: all", f"        ssh: {command}"]
     return "\n".join(lines) + "\n"
@@ -136,9 +124,7 @@ def _text(path: Path) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def _wait_for_point(
-    root: Path, runs: Path, runner: subprocess.Popen[bytes], point: tuple[str, str, float]
-) -> None:
+def _wait_for_point(root: Path, runs: Path, runner: subprocess.Popen[bytes], point: tuple[str, str, float]) -> None:
     what, which, delay = point
     deadline = time.monotonic() + 90
     while True:

@@ -61,9 +61,7 @@ def test_kill_at_the_rollback_prompt_leaves_the_cancelled_step_interrupted(
     try:
         deadline = time.monotonic() + 60
         while "slow-begin" not in lines(tmp_path / "marks.txt"):
-            assert time.monotonic() < deadline and proc.poll() is None, seen.decode(
-                errors="replace"
-            )
+            assert time.monotonic() < deadline and proc.poll() is None, seen.decode(errors="replace")
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         read_until(master, "Roll back what ran? [y/N]", seen)

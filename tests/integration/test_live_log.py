@@ -66,9 +66,7 @@ def run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.service("ansible")
-@pytest.mark.skipif(
-    ansible_tool("ansible-playbook") is None, reason="ansible-core is not installed"
-)
+@pytest.mark.skipif(ansible_tool("ansible-playbook") is None, reason="ansible-core is not installed")
 def test_a_playbook_step_prints_one_recap_line_per_host(tmp_path: Path) -> None:
     entries = []
     for name in ("web-01", "web-02"):

@@ -70,15 +70,8 @@ def test_live_endpoint_during_a_run_and_the_textfile_after(tmp_path: Path) -> No
     (tmp_path / "book.yaml").write_text(textwrap.dedent(BOOK))
     runner = subprocess.Popen(
         [
-            RUNBOOK_BIN,
-            "run",
-            "book.yaml",
-            "--runs-dir",
-            "runs",
-            "--metrics-port",
-            "0",
-            "--metrics-textfile",
-            "run.prom",
+            RUNBOOK_BIN, "run", "book.yaml", "--runs-dir", "runs", "--metrics-port", "0",
+            "--metrics-textfile", "run.prom",
         ],
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
@@ -105,38 +98,20 @@ def test_live_endpoint_during_a_run_and_the_textfile_after(tmp_path: Path) -> No
         found = families(live)
         rb = {"runbook": "metered"}
         assert value(found, "runbook_run_in_progress", "runbook_run_in_progress", **rb) == 1
-        assert (
-            value(
-                found,
-                "runbook_step_duration_seconds",
-                "runbook_step_duration_seconds_count",
-                step="quick",
-                phase="down",
-                executor="shell",
-                status="succeeded",
-                **rb,
-            )
-            == 1
-        )
-        assert (
-            value(found, "runbook_step_retries", "runbook_step_retries_total", step="flaky", **rb)
-            == 1
-        )
-        assert (
-            value(
-                found,
-                "runbook_decisions",
-                "runbook_decisions_total",
-                severity="medium",
-                action="warn",
-                **rb,
-            )
-            == 1
-        )
-        assert (
-            value(found, "runbook_decisions_unevaluable", "runbook_decisions_unevaluable", **rb)
-            >= 1
-        )
+        assert value(
+            found, "runbook_step_duration_seconds", "runbook_step_duration_seconds_count",
+            step="quick", phase="down", executor="shell", status="succeeded", **rb,
+        ) == 1
+        assert value(
+            found, "runbook_step_retries", "runbook_step_retries_total", step="flaky", **rb
+        ) == 1
+        assert value(
+            found, "runbook_decisions", "runbook_decisions_total", severity="medium",
+            action="warn", **rb,
+        ) == 1
+        assert value(
+            found, "runbook_decisions_unevaluable", "runbook_decisions_unevaluable", **rb
+        ) >= 1
         assert value(found, "runbook_downtime_seconds", "runbook_downtime_seconds", **rb) > 0
         assert "runbook_runs_total" not in live.split("# TYPE runbook_runs_total counter")[-1]
         for samples in found.values():
@@ -150,13 +125,8 @@ def test_live_endpoint_during_a_run_and_the_textfile_after(tmp_path: Path) -> No
             runner.kill()
             runner.wait()
     final = families((tmp_path / "run.prom").read_text())
-    assert (
-        value(final, "runbook_runs", "runbook_runs_total", status="succeeded", runbook="metered")
-        == 1
-    )
-    assert (
-        value(final, "runbook_run_in_progress", "runbook_run_in_progress", runbook="metered") == 0
-    )
+    assert value(final, "runbook_runs", "runbook_runs_total", status="succeeded", runbook="metered") == 1
+    assert value(final, "runbook_run_in_progress", "runbook_run_in_progress", runbook="metered") == 0
     assert SECRET not in (tmp_path / "run.prom").read_text()
 
 
@@ -182,13 +152,8 @@ def test_pushgateway_gets_the_run_when_the_runner_stops(tmp_path: Path) -> None:
         (tmp_path / "go").touch()
         done = subprocess.run(
             [
-                RUNBOOK_BIN,
-                "run",
-                "book.yaml",
-                "--runs-dir",
-                "runs",
-                "--pushgateway",
-                f"http://127.0.0.1:{server.server_address[1]}",
+                RUNBOOK_BIN, "run", "book.yaml", "--runs-dir", "runs",
+                "--pushgateway", f"http://127.0.0.1:{server.server_address[1]}",
             ],
             cwd=tmp_path,
             capture_output=True,
@@ -204,8 +169,5 @@ def test_pushgateway_gets_the_run_when_the_runner_stops(tmp_path: Path) -> None:
     [(path, body)] = received
     assert path == "/metrics/job/runbook/runbook/metered"
     found = families(body.decode())
-    assert (
-        value(found, "runbook_runs", "runbook_runs_total", status="succeeded", runbook="metered")
-        == 1
-    )
+    assert value(found, "runbook_runs", "runbook_runs_total", status="succeeded", runbook="metered") == 1
     assert SECRET not in body.decode()

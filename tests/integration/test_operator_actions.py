@@ -49,7 +49,9 @@ def test_a_refused_resume_writes_nothing(runner: Runner) -> None:
     assert paused.status == "paused"
     before = len(runner.events(paused.run_id))
     with pytest.raises(RunError, match="work: that step is not waiting"):
-        runner.resume(paused.run_id, confirm=["gate-a", "work"], inputs={"gate-a.ticket": "CHG-1"})
+        runner.resume(
+            paused.run_id, confirm=["gate-a", "work"], inputs={"gate-a.ticket": "CHG-1"}
+        )
     assert len(runner.events(paused.run_id)) == before
     done = runner.resume(paused.run_id, confirm=["gate-a"], inputs={"ticket": "CHG-1"})
     assert done.status == "paused"  # now at gate-b
@@ -90,12 +92,7 @@ def test_run_input_answers_gates_up_front_and_yes_pauses_listing_missing_inputs(
     paused = runner.run(TWO_GATES, yes=True)
     assert (paused.status, paused.exit_code) == ("paused", 5)
     assert "--confirm gate-a --input gate-a.ticket=VALUE" in runner.output.getvalue()
-    assert (
-        runner.resume(
-            paused.run_id, confirm=["gate-a"], inputs={"ticket": "CHG-3"}, options={"yes": True}
-        ).status
-        == "succeeded"
-    )
+    assert runner.resume(paused.run_id, confirm=["gate-a"], inputs={"ticket": "CHG-3"}, options={"yes": True}).status == "succeeded"
     # given up front, --yes answers both gates in one go
     up_front = runner.run(TWO_GATES, yes=True, inputs={"gate-a.ticket": "CHG-4"})
     assert up_front.status == "succeeded"
@@ -129,11 +126,7 @@ def test_an_approval_after_the_deadline_takes_on_timeout(runner: Runner) -> None
     done = runner.resume(paused.run_id, confirm=["sign-off"], options={"initiator": "bob"})
     assert done.status == "rolled_back"
     assert runner.lines() == ["deploy", "undo-deploy"]
-    gate = [
-        e
-        for e in runner.events(paused.run_id)
-        if e["event"] == "step_finished" and e["step"] == "sign-off"
-    ][-1]
+    gate = [e for e in runner.events(paused.run_id) if e["event"] == "step_finished" and e["step"] == "sign-off"][-1]
     assert gate["result"]["fields"]["timed_out"] is True
     [event] = [e for e in runner.events(paused.run_id) if e["event"] == "operator_actions"]
     assert event["actions"] == [{"action": "approve", "step": "sign-off", "late": True}]

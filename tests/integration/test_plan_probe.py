@@ -98,32 +98,19 @@ def test_probe_runs_only_what_reads(tmp_path: Path, server: tuple[int, list[str]
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE events (name TEXT)")
         conn.executemany("INSERT INTO events VALUES (?)", [("a",), ("b",)])
-    args = [
-        RUNBOOK_BIN,
-        "plan",
-        "book.yaml",
-        "--var",
-        f"port={port}",
-        "--var",
-        f"db=sqlite:///{db}",
-    ]
+    args = [RUNBOOK_BIN, "plan", "book.yaml", "--var", f"port={port}", "--var", f"db=sqlite:///{db}"]
 
     plain = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert plain.returncode == 0, plain.stderr
     assert "Effects: 4 step(s) only read, 2 change something, 1 unknown" in plain.stdout
     assert "**look.health** — health (http; read-only: an http GET)" in plain.stdout
     assert "**change.ingest** — ingest (http; changes: an http POST)" in plain.stdout
-    assert (
-        "**change.write-event** — write-event (sql; changes: a sql statement that writes)"
-        in plain.stdout
-    )
+    assert "**change.write-event** — write-event (sql; changes: a sql statement that writes)" in plain.stdout
     assert "**change.deploy** — deploy (shell; unknown:" in plain.stdout
     assert "<read-version.version>" in plain.stdout
     assert seen == []
 
-    probed = subprocess.run(
-        [*args, "--probe"], cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
+    probed = subprocess.run([*args, "--probe"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert probed.returncode == 0, probed.stderr
     out = probed.stdout
     assert "probed: succeeded; captured version = 'v2.3.0'" in out
@@ -139,13 +126,7 @@ def test_probe_runs_only_what_reads(tmp_path: Path, server: tuple[int, list[str]
 
 def test_probe_needs_the_required_vars(tmp_path: Path) -> None:
     (tmp_path / "book.yaml").write_text(BOOK)
-    done = subprocess.run(
-        [RUNBOOK_BIN, "plan", "book.yaml", "--probe"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = subprocess.run([RUNBOOK_BIN, "plan", "book.yaml", "--probe"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "required var 'port' has no value" in done.stderr
 
 
@@ -156,12 +137,6 @@ def test_probe_skips_what_its_executor_says_takes_time(tmp_path: Path) -> None:
         "runbook: 1\nname: slow\nphases:\n  - id: settle\n    steps:\n"
         "      - id: soak\n        wait: 2h\n"
     )
-    done = subprocess.run(
-        [RUNBOOK_BIN, "plan", "book.yaml", "--probe"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = subprocess.run([RUNBOOK_BIN, "plan", "book.yaml", "--probe"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "not probed (wait steps take time)" in done.stdout

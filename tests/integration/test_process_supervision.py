@@ -112,9 +112,7 @@ def run(executor: Any, spec: Any, hosts: tuple[Any, ...] = (), **kwargs: Any) ->
 
 def test_ssh_local_line_longer_than_64k_does_not_crash(tmp_path: Path) -> None:
     """Regression: a line over 64 KiB from a local-connection host raised ValueError."""
-    result = run(
-        SshExecutor(), "head -c 200000 /dev/zero | tr '\\0' x; echo", local_hosts(tmp_path, ["h"])
-    )
+    result = run(SshExecutor(), "head -c 200000 /dev/zero | tr '\\0' x; echo", local_hosts(tmp_path, ["h"]))
     assert result.ok, result.error
     assert result.hosts["h"]["stdout"].startswith("x" * 1000)
 
@@ -180,9 +178,7 @@ def test_step_timeout_bounds_connecting(tmp_path: Path) -> None:
     try:
         host = Host(name="tarpit", address="127.0.0.1", port=port, user="nobody")
         started = time.monotonic()
-        result = run(
-            SshExecutor(), {"command": "true", "known_hosts": "ignore"}, (host,), timeout=2
-        )
+        result = run(SshExecutor(), {"command": "true", "known_hosts": "ignore"}, (host,), timeout=2)
         took = time.monotonic() - started
     finally:
         server.close()
@@ -231,15 +227,8 @@ def test_remote_command_dies_with_a_sigkilled_runner(sshd_fleet: SshFleet, tmp_p
     command = f"echo begin >> {marks}; sleep 3 # {tag}\necho end >> {marks}"
     member = sshd_fleet.member("app-01")
     runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            REMOTE_RUNNER,
-            str(member.port),
-            command,
-            str(sshd_fleet.client_key),
-            str(sshd_fleet.known_hosts),
-        ],
+        [sys.executable, "-c", REMOTE_RUNNER, str(member.port), command,
+         str(sshd_fleet.client_key), str(sshd_fleet.known_hosts)],
         stdin=subprocess.DEVNULL,
     )
     wait_for(marks, "begin", runner)

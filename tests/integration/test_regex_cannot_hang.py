@@ -40,9 +40,7 @@ def test_catastrophic_predicate_on_long_output_does_not_hang_the_run(tmp_path: P
     )
     runbook = load_checked(str(path))
     options = RunOptions(runs_dir=tmp_path / "runs", initiator="t", workdir=tmp_path)
-    summary = start_run(
-        runbook, resolve_vars(runbook, {}, (), {}), options, PlainProgress(io.StringIO())
-    )
+    summary = start_run(runbook, resolve_vars(runbook, {}, (), {}), options, PlainProgress(io.StringIO()))
     assert summary.status == "failed"  # the pattern does not match: the step failed, quickly
 
 

@@ -46,7 +46,9 @@ def test_secret_capture_survives_a_resume_and_is_never_journaled(runner: Runner)
     # the secret var is not journaled: resume asks for it again
     with pytest.raises(RunbookError, match="token"):
         runner.resume(paused.run_id, confirm=["gate"])
-    done = runner.resume(paused.run_id, confirm=["gate"], cli_vars={"token": "hunter2-very-secret"})
+    done = runner.resume(
+        paused.run_id, confirm=["gate"], cli_vars={"token": "hunter2-very-secret"}
+    )
     assert done.status == "succeeded"
     assert (runner.root / "used.txt").read_text() == "minted-credential-42 hunter2-very-secret\n"
     for path in sorted(done.dir.iterdir()):

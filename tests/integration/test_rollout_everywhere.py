@@ -110,10 +110,10 @@ def test_http_serial_one_asks_one_host_at_a_time(tmp_path: Path, slow_server: in
 
 
 def lint(step: str) -> list[str]:
-    source = "runbook: 1\nname: x\nphases:\n  - id: p\n    steps:\n      - id: s\n" + step
-    return [
-        f"{f.rule}: {f.message}" for f in analyze_document(load_text(source, "rb.yaml")).findings
-    ]
+    source = (
+        "runbook: 1\nname: x\nphases:\n  - id: p\n    steps:\n      - id: s\n" + step
+    )
+    return [f"{f.rule}: {f.message}" for f in analyze_document(load_text(source, "rb.yaml")).findings]
 
 
 def test_lint_rejects_rollout_keys_an_executor_cannot_honour() -> None:
@@ -134,10 +134,5 @@ def test_lint_rejects_rollout_keys_on_a_step_without_hosts() -> None:
 
 
 def test_lint_accepts_rollout_keys_where_they_apply() -> None:
-    assert (
-        lint(
-            "        hosts: all\n        shell: echo hi\n        serial: 1\n        max_errors: 1\n"
-        )
-        == []
-    )
+    assert lint("        hosts: all\n        shell: echo hi\n        serial: 1\n        max_errors: 1\n") == []
     assert lint("        hosts: all\n        ansible: {module: ping}\n        forks: 5\n") == []

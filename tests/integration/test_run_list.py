@@ -77,21 +77,12 @@ def test_a_paused_run_says_what_it_waits_for_and_has_not_finished(tmp_path: Path
     assert "--confirm approve --input ticket=…" in listed.stdout
     [row] = json.loads(cli(tmp_path, "runs", "--runs-dir", "runs", "--format", "json").stdout)
     assert row["status"] == "paused" and row["finished"] is None
-    assert row["waiting"]["step"] == "approve" and row["waiting"]["approvers"] == [
-        getpass.getuser()
-    ]
+    assert row["waiting"]["step"] == "approve" and row["waiting"]["approvers"] == [getpass.getuser()]
     assert row["waiting"]["inputs"] == ["ticket (CHG-[0-9]+)"]
     time.sleep(1.2)
     done = cli(
-        tmp_path,
-        "resume",
-        "last",
-        "--runs-dir",
-        "runs",
-        "--confirm",
-        "approve",
-        "--input",
-        "ticket=CHG-1",
+        tmp_path, "resume", "last", "--runs-dir", "runs", "--confirm", "approve",
+        "--input", "ticket=CHG-1",
     )
     assert done.returncode == 0, done.stderr
     # the whole run's duration (more than the pause), not the last session's milliseconds
@@ -106,17 +97,8 @@ def test_interrupted_runs_and_missing_reports_are_shown(tmp_path: Path) -> None:
     (tmp_path / "gate.yaml").write_text(textwrap.dedent(GATE))
     (tmp_path / "slow.yaml").write_text(textwrap.dedent(SLOW))
     cli(tmp_path, "run", "gate.yaml", "--runs-dir", "runs")
-    cli(
-        tmp_path,
-        "resume",
-        "last",
-        "--runs-dir",
-        "runs",
-        "--confirm",
-        "approve",
-        "--input",
-        "ticket=CHG-2",
-    )
+    cli(tmp_path, "resume", "last", "--runs-dir", "runs", "--confirm", "approve",
+        "--input", "ticket=CHG-2")
     [finished] = json.loads(cli(tmp_path, "runs", "--runs-dir", "runs", "--format", "json").stdout)
     (tmp_path / "runs" / finished["run_id"] / "report.md").unlink()
     runner = subprocess.Popen(
@@ -136,10 +118,9 @@ def test_interrupted_runs_and_missing_reports_are_shown(tmp_path: Path) -> None:
         os.killpg(runner.pid, signal.SIGKILL)
         runner.wait()
     listed = cli(tmp_path, "runs", "--runs-dir", "runs")
-    rows = {
-        r["runbook"]: r
-        for r in json.loads(cli(tmp_path, "runs", "--runs-dir", "runs", "--format", "json").stdout)
-    }
+    rows = {r["runbook"]: r for r in json.loads(
+        cli(tmp_path, "runs", "--runs-dir", "runs", "--format", "json").stdout
+    )}
     assert rows["slow"]["status"] == "interrupted" and rows["slow"]["finished"] is None
     assert f"{rows['slow']['run_id']} was interrupted" in listed.stdout
     assert rows["gate"]["report"] is None

@@ -40,9 +40,7 @@ echo '{"local": {"hosts": ["h1"]}, "_meta": {"hostvars": {"h1": {"ansible_connec
 """
 
 
-def cli(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [RUNBOOK_BIN, *args],
         cwd=cwd,

@@ -172,9 +172,7 @@ def test_describe_shows_rendered_commands() -> None:
         "s",
         {"command": "deploy {{v}}", "cwd": "/opt"},
         render_command=lambda t, h=None: ShellCommand(
-            script=t.replace("{{v}}", '"${RB_V1}"'),
-            values=("v2",),
-            shown=t.replace("{{v}}", "'v2'"),
+            script=t.replace("{{v}}", '"${RB_V1}"'), values=("v2",), shown=t.replace("{{v}}", "'v2'")
         ),
     )
     # valid shell a reader can paste (regression: `(cd /opt) deploy` ran deploy outside /opt)

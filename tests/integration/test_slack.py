@@ -71,7 +71,9 @@ class SlackStandIn:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def callback(self, run_id: str, step: str, user: str, action: str = slack.APPROVE) -> bytes:
+    def callback(
+        self, run_id: str, step: str, user: str, action: str = slack.APPROVE
+    ) -> bytes:
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": user.lower()},
@@ -136,9 +138,7 @@ def test_a_signed_approval_continues_the_run_and_updates_the_message(
         assert console.wait_finished(run_id) == "succeeded"
         replay = client.post("/slack/actions", content=body, headers=headers)
         assert replay.status_code == 401
-        clicked_again = client.post(
-            "/slack/actions", content=body, headers=signed(body, at=time.time() + 1)
-        )
+        clicked_again = client.post("/slack/actions", content=body, headers=signed(body, at=time.time() + 1))
         assert "not recorded" in clicked_again.json()["text"]
     (vote,) = votes(console, run_id)
     assert vote["by"] == "dba-lead" and vote["source"] == "slack"
@@ -169,10 +169,7 @@ def test_replayed_callbacks_are_refused(console: Console, standin: SlackStandIn)
     [
         lambda body: signed(body, secret="not-the-signing-secret"),
         lambda body: signed(body, at=time.time() - 301),
-        lambda body: {
-            "X-Slack-Signature": "v0=00",
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
+        lambda body: {"X-Slack-Signature": "v0=00", "Content-Type": "application/x-www-form-urlencoded"},
     ],
     ids=["wrong-secret", "outside-5-minutes", "no-timestamp"],
 )

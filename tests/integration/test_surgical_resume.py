@@ -87,19 +87,11 @@ def test_retry_failed_hosts_reruns_only_the_failed_host(fleet: Path) -> None:
     (fleet / "h2" / "broken").unlink()
     done = cli(fleet, "resume", "last", "--retry-failed-hosts", "push", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert [lines(fleet / h / "deployed") for h in ("h1", "h2", "h3")] == [
-        ["pushed"],
-        ["pushed"],
-        ["pushed"],
-    ]
+    assert [lines(fleet / h / "deployed") for h in ("h1", "h2", "h3")] == [["pushed"], ["pushed"], ["pushed"]]
     assert lines(fleet / "prep.log") == ["prep"]
     assert lines(fleet / "after.log") == ["after"]
     journal = events(fleet)
-    push = [
-        e
-        for e in journal
-        if e.get("step") == "push" and e["event"] in ("step_started", "step_finished")
-    ]
+    push = [e for e in journal if e.get("step") == "push" and e["event"] in ("step_started", "step_finished")]
     assert [(e["event"], e["attempt"], e.get("status"), e.get("retry_hosts")) for e in push] == [
         ("step_started", 1, None, None),
         ("step_finished", 1, "failed", None),  # the failed attempt stays
@@ -108,9 +100,7 @@ def test_retry_failed_hosts_reruns_only_the_failed_host(fleet: Path) -> None:
     ]
     assert sorted(push[-1]["result"]["hosts"]) == ["h1", "h2", "h3"]
     assert push[-1]["result"]["hosts"]["h1"] == push[1]["result"]["hosts"]["h1"]  # kept, not re-run
-    (action,) = [
-        e for e in journal if e["event"] == "operator" and e["action"] == "retry_failed_hosts"
-    ]
+    (action,) = [e for e in journal if e["event"] == "operator" and e["action"] == "retry_failed_hosts"]
     assert action["hosts"] == {"push": ["h2"]}
     report = cli(fleet, "report", "last")
     assert "push: retried once (2 attempts)" in report.stdout
@@ -125,10 +115,7 @@ def test_from_reruns_the_step_and_everything_after(fleet: Path) -> None:
     assert [len(lines(fleet / h / "deployed")) for h in ("h1", "h2", "h3")] == [2, 1, 2]
     assert lines(fleet / "prep.log") == ["prep"]
     again = cli(fleet, "resume", "last", "--from", "push", "--yes")
-    assert (
-        again.returncode == 2
-        and "succeeded: only a failed, cancelled or interrupted run" in again.stderr
-    )
+    assert again.returncode == 2 and "succeeded: only a failed, cancelled or interrupted run" in again.stderr
 
 
 def test_a_cancelled_run_resumes_from_a_step(fleet: Path) -> None:
@@ -148,11 +135,7 @@ def test_a_cancelled_run_resumes_from_a_step(fleet: Path) -> None:
     done = cli(fleet, "resume", "last", "--from", "wait-here", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert lines(fleet / "wait.log") == ["waited"]
-    assert [len(lines(fleet / h / "deployed")) for h in ("h1", "h2", "h3")] == [
-        1,
-        1,
-        1,
-    ]  # push kept
+    assert [len(lines(fleet / h / "deployed")) for h in ("h1", "h2", "h3")] == [1, 1, 1]  # push kept
 
 
 def test_never_while_the_run_is_alive(fleet: Path) -> None:
@@ -170,16 +153,11 @@ def test_never_while_the_run_is_alive(fleet: Path) -> None:
     [
         (("--from", "nope"), "--from nope: no such step"),
         (("--from", "after"), "--from after: step 'push', which runs before it, is failed"),
-        (
-            ("--retry-failed-hosts", "prep"),
-            "--retry-failed-hosts prep: the step has no per-host result",
-        ),
+        (("--retry-failed-hosts", "prep"), "--retry-failed-hosts prep: the step has no per-host result"),
         (("--from", "push", "--retry-failed-hosts", "push"), "not both"),
     ],
 )
-def test_refusals_are_clear_and_run_nothing(
-    fleet: Path, args: tuple[str, ...], message: str
-) -> None:
+def test_refusals_are_clear_and_run_nothing(fleet: Path, args: tuple[str, ...], message: str) -> None:
     failed_push(fleet)
     before = len(events(fleet))
     done = cli(fleet, "resume", "last", *args, "--yes")

@@ -198,7 +198,7 @@ def test_inventory_vars_stay_data_on_local_hosts(tmp_path: Path) -> None:
     evil = f"\"'$(touch {marker})'\""
     hosts = tuple(type(h)(**{**_fields(h), "vars": {**h.vars, "note": evil}}) for h in hosts)
     result = asyncio.run(
-        SshExecutor().run(make_call({"command": 'echo "{{ host.vars.note }}"'}, hosts))
+        SshExecutor().run(make_call({"command": "echo \"{{ host.vars.note }}\""}, hosts))
     )
     assert result.ok, result.error
     assert result.hosts["a"]["stdout"] == evil and not marker.exists()
@@ -220,7 +220,7 @@ def test_ssh_values_travel_on_stdin_not_the_remote_command_line(sshd_fleet: SshF
         result = asyncio.run(
             SshExecutor().run(
                 make_call(
-                    {"command": 'sleep 0.5; echo "{{ token }}"', **sshd_fleet.ssh_options()},
+                    {"command": "sleep 0.5; echo \"{{ token }}\"", **sshd_fleet.ssh_options()},
                     sshd_fleet.hosts()[:1],
                     values={"token": secret},
                 )
@@ -240,12 +240,7 @@ def _watch_command_lines(seen: list[str], stop: threading.Event) -> None:
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
                 try:
-                    seen.append(
-                        Path(entry.path, "cmdline")
-                        .read_bytes()
-                        .replace(b"\0", b" ")
-                        .decode(errors="replace")
-                    )
+                    seen.append(Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
                 except OSError:
                     continue
         time.sleep(0.02)

@@ -20,11 +20,7 @@ class ScriptedExecutor(ExecutorBase):
         number = self.attempts[call.step_id] = self.attempts.get(call.step_id, 0) + 1
         results = call.spec["results"]
         chosen = results[min(number, len(results)) - 1]
-        return Result(
-            ok=bool(chosen["ok"]),
-            fields={"rc": chosen["rc"]},
-            error=None if chosen["ok"] else "scripted failure",
-        )
+        return Result(ok=bool(chosen["ok"]), fields={"rc": chosen["rc"]}, error=None if chosen["ok"] else "scripted failure")
 
     def describe(self, call: StepCall) -> list[str]:
         return [f"scripted {call.step_id}"]

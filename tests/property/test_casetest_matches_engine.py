@@ -59,11 +59,7 @@ decision_strategy = st.fixed_dictionaries(
 )
 
 
-def build(
-    steps: list[dict[str, Any]],
-    rollback: list[list[dict[str, Any]]],
-    decisions: list[dict[str, Any]],
-) -> dict[str, Any]:
+def build(steps: list[dict[str, Any]], rollback: list[list[dict[str, Any]]], decisions: list[dict[str, Any]]) -> dict[str, Any]:
     phase_steps = []
     for index, raw in enumerate(steps):
         step: dict[str, Any] = {"id": f"s{index}", "scripted": {"results": raw["results"]}}
@@ -79,25 +75,11 @@ def build(
             status = "succeeded" if raw["when"] == "previous-succeeded" else "failed"
             step["when"] = f"steps.s{index - 1}.{status}"
         phase_steps.append(step)
-    book: dict[str, Any] = {
-        "runbook": 1,
-        "name": "prop",
-        "phases": [{"id": "main", "steps": phase_steps}],
-    }
+    book: dict[str, Any] = {"runbook": 1, "name": "prop", "phases": [{"id": "main", "steps": phase_steps}]}
     if rollback:
-        book["rollback"] = {
-            "steps": [
-                {"id": f"r{i}", "scripted": {"results": results}}
-                for i, results in enumerate(rollback)
-            ]
-        }
+        book["rollback"] = {"steps": [{"id": f"r{i}", "scripted": {"results": results}} for i, results in enumerate(rollback)]}
     book["decisions"] = [
-        {
-            "condition": f"d{i}",
-            "when": f"failed(main.s{d['target'] % len(steps)})",
-            "severity": "high",
-            "action": d["action"],
-        }
+        {"condition": f"d{i}", "when": f"failed(main.s{d['target'] % len(steps)})", "severity": "high", "action": d["action"]}
         for i, d in enumerate(decisions)
     ]
     return book
@@ -110,9 +92,7 @@ def build(
     decisions=st.lists(decision_strategy, max_size=2),
 )
 def test_stubbed_path_equals_the_engine_path(
-    steps: list[dict[str, Any]],
-    rollback: list[list[dict[str, Any]]],
-    decisions: list[dict[str, Any]],
+    steps: list[dict[str, Any]], rollback: list[list[dict[str, Any]]], decisions: list[dict[str, Any]]
 ) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -128,9 +108,7 @@ def test_stubbed_path_equals_the_engine_path(
         )
         real = observe(Journal.open(root / "runs", summary.run_id).events())
         errors = [r.error or "" for r in real.finished]
-        assert not any("crashed" in e or "no executor" in e for e in errors), (
-            errors
-        )  # the plugin ran
+        assert not any("crashed" in e or "no executor" in e for e in errors), errors  # the plugin ran
 
         stubs = {}
         for index, raw in enumerate(steps):
@@ -148,10 +126,5 @@ def test_stubbed_path_equals_the_engine_path(
 
 
 def _stub(step_id: str, results: list[dict[str, Any]]) -> StepStub:
-    attempts = tuple(
-        StubResult(
-            ok=r["ok"], fields={"rc": r["rc"]}, error=None if r["ok"] else "scripted failure"
-        )
-        for r in results
-    )
+    attempts = tuple(StubResult(ok=r["ok"], fields={"rc": r["rc"]}, error=None if r["ok"] else "scripted failure") for r in results)
     return StepStub(step_id, attempts, Span("<case>", 1, 1))

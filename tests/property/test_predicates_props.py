@@ -75,10 +75,7 @@ identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True).filte
 )
 #: numbers the language can write: it refuses magnitudes from 1e{MAX_EXPONENT} on (issue 12)
 finite = st.floats(
-    min_value=-(10.0**MAX_EXPONENT),
-    max_value=10.0**MAX_EXPONENT,
-    exclude_min=True,
-    exclude_max=True,
+    min_value=-(10.0**MAX_EXPONENT), max_value=10.0**MAX_EXPONENT, exclude_min=True, exclude_max=True
 )
 leaves: st.SearchStrategy[Node] = st.one_of(
     st.builds(Number, st.integers(min_value=-(10**30), max_value=10**30)),

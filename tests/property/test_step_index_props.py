@@ -18,9 +18,7 @@ STATUSES = ["pending", "running", "succeeded", "failed", "skipped", "rolled_back
 
 def walk(status: dict[str, str], glob: str) -> Counter[str]:
     return Counter(
-        s
-        for step, s in status.items()
-        if fnmatchcase(step, glob) or fnmatchcase(step.partition(".")[2], glob)
+        s for step, s in status.items() if fnmatchcase(step, glob) or fnmatchcase(step.partition(".")[2], glob)
     )
 
 

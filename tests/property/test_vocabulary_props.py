@@ -18,19 +18,7 @@ from runbook_engine.vocabulary import PREDICATE_ROOTS, STEP_COPIED_RESULT_FIELDS
 SPECS = {"shell": "echo hi", "wait": "1s", "http": "{url: 'http://127.0.0.1:1/'}"}
 CAPTURE = st.sampled_from(["version", "previous_version", "count"])
 NAMES = st.sampled_from(
-    sorted(
-        {
-            *STEP_STATUS_FIELDS,
-            *STEP_COPIED_RESULT_FIELDS,
-            "hosts",
-            "error",
-            "ok",
-            "output",
-            "version",
-            "count",
-            "latency",
-        }
-    )
+    sorted({*STEP_STATUS_FIELDS, *STEP_COPIED_RESULT_FIELDS, "hosts", "error", "ok", "output", "version", "count", "latency"})
 )
 
 
@@ -38,11 +26,7 @@ def _supplied(executor: str, captures: list[str]) -> set[str]:
     """What the engine gives `steps.<id>` once the step ran (its declared fields set)."""
     cls = executor_classes()[executor]
     result = Result(ok=True, fields=dict.fromkeys(cls.fields, 0))
-    return set(
-        step_fields(
-            StepOutcome(status="succeeded", result=result, captures=dict.fromkeys(captures, 1))
-        )
-    )
+    return set(step_fields(StepOutcome(status="succeeded", result=result, captures=dict.fromkeys(captures, 1))))
 
 
 def _runbook(executor: str, captures: list[str], reference: str, extra: str = "") -> str:
@@ -87,10 +71,7 @@ MONITOR = (
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    root=st.sampled_from(sorted({*PREDICATE_ROOTS, "previous", "run", "env"})),
-    monitor=st.booleans(),
-)
+@given(root=st.sampled_from(sorted({*PREDICATE_ROOTS, "previous", "run", "env"})), monitor=st.booleans())
 def test_decision_roots(root: str, monitor: bool) -> None:
     view = RunView({}, {}, {})
     if monitor:  # what the scheduler passes on a monitor sample

@@ -10,9 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_DOCS = sorted(
-    p
-    for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
-    if "dev" not in p.relative_to(ROOT).parts
+    p for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")] if "dev" not in p.relative_to(ROOT).parts
 )
 DEVELOPER_WORDS = [
     (r"\bSPEC\b", "a SPEC reference"),
@@ -28,9 +26,7 @@ def test_user_docs_hold_no_developer_material(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     for pattern, what in DEVELOPER_WORDS:
         match = re.search(pattern, text)
-        assert match is None, (
-            f"{path.relative_to(ROOT)}: {what} ({match.group(0)!r}); move it to docs/dev/"
-        )
+        assert match is None, f"{path.relative_to(ROOT)}: {what} ({match.group(0)!r}); move it to docs/dev/"
 
 
 def test_developer_docs_exist() -> None:

@@ -21,14 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def step(executor: str, spec: Any, **kwargs: Any) -> Step:
-    return Step(
-        id="s",
-        phase=kwargs.pop("phase", "p"),
-        executor=executor,
-        spec=spec,
-        span=Span("x", 1, 1),
-        **kwargs,
-    )
+    return Step(id="s", phase=kwargs.pop("phase", "p"), executor=executor, spec=spec, span=Span("x", 1, 1), **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -38,27 +31,9 @@ def step(executor: str, spec: Any, **kwargs: Any) -> Step:
         ("http", {"url": "http://h/x", "method": "head"}, {}, "read-only"),
         ("http", {"url": "http://h/v1/ingest", "method": "POST"}, {}, "changes"),
         ("http", {"url": "http://h/x", "method": "{{ verb }}"}, {}, "unknown"),
-        (
-            "sql",
-            {"dsn": "sqlite:///x", "query": "SELECT COUNT(*) AS count FROM events"},
-            {},
-            "read-only",
-        ),
-        (
-            "sql",
-            {"dsn": "d", "query": "-- count\n  with t as (select 1) select * from t"},
-            {},
-            "read-only",
-        ),
-        (
-            "sql",
-            {
-                "dsn": "d",
-                "query": "WITH gone AS (DELETE FROM events RETURNING *) SELECT count(*) FROM gone",
-            },
-            {},
-            "changes",
-        ),
+        ("sql", {"dsn": "sqlite:///x", "query": "SELECT COUNT(*) AS count FROM events"}, {}, "read-only"),
+        ("sql", {"dsn": "d", "query": "-- count\n  with t as (select 1) select * from t"}, {}, "read-only"),
+        ("sql", {"dsn": "d", "query": "WITH gone AS (DELETE FROM events RETURNING *) SELECT count(*) FROM gone"}, {}, "changes"),
         ("sql", {"dsn": "d", "query": "UPDATE events SET x = 1"}, {}, "changes"),
         ("sql", {"dsn": "d", "migrate": {"dir": "m", "release": "v2"}}, {}, "changes"),
         ("sql", {"dsn": "d", "rollback": {"dir": "m", "to": "v1"}}, {}, "changes"),
@@ -68,12 +43,7 @@ def step(executor: str, spec: Any, **kwargs: Any) -> Step:
         ("ssh", "cat /opt/app/VERSION", {"changes": False}, "read-only"),
         ("http", {"url": "http://h/health"}, {"changes": True}, "changes"),
         ("shell", "test -f x", {"phase": "prerequisites"}, "read-only"),
-        (
-            "monitor",
-            {"for": "1m", "every": "5s", "probe": {"http": {"url": "http://h"}}},
-            {},
-            "read-only",
-        ),
+        ("monitor", {"for": "1m", "every": "5s", "probe": {"http": {"url": "http://h"}}}, {}, "read-only"),
         ("monitor", {"for": "1m", "every": "5s", "probe": {"shell": "curl h"}}, {}, "unknown"),
         ("notify", {"channel": "ops", "message": "hi"}, {}, "changes"),
         ("copy", {"src": "a", "dest": "b"}, {}, "changes"),
@@ -99,18 +69,7 @@ def test_a_plugin_says_its_effect(monkeypatch: pytest.MonkeyPatch) -> None:
     assert effects.executor_effect("probe", {}).effect == "changes"
 
 
-WRITERS = [
-    "insert",
-    "update",
-    "delete",
-    "merge",
-    "create",
-    "alter",
-    "drop",
-    "truncate",
-    "replace",
-    "pragma",
-]
+WRITERS = ["insert", "update", "delete", "merge", "create", "alter", "drop", "truncate", "replace", "pragma"]
 
 
 @given(
@@ -134,9 +93,7 @@ def lint_text(tmp_path: Path, body: str) -> list[tuple[str, int, int, str]]:
 
 
 def test_lint_refuses_changes_false_on_a_post(tmp_path: Path) -> None:
-    findings = lint_text(
-        tmp_path,
-        """\
+    findings = lint_text(tmp_path, """\
         runbook: 1
         name: rb
         phases:
@@ -145,15 +102,12 @@ def test_lint_refuses_changes_false_on_a_post(tmp_path: Path) -> None:
               - id: ingest
                 http: {method: POST, url: "http://127.0.0.1/v1/ingest"}
                 changes: false
-    """,
-    )
+    """)
     assert findings == [("RB118", 8, 18, "error")]
 
 
 def test_lint_warns_on_changes_false_for_a_command_that_writes(tmp_path: Path) -> None:
-    findings = lint_text(
-        tmp_path,
-        """\
+    findings = lint_text(tmp_path, """\
         runbook: 1
         name: rb
         phases:
@@ -169,8 +123,7 @@ def test_lint_warns_on_changes_false_for_a_command_that_writes(tmp_path: Path) -
                 ssh: tar -xzf app.tar.gz
                 hosts: all
                 changes: false
-    """,
-    )
+    """)
     assert findings == [("RB119", 8, 18, "warning"), ("RB119", 15, 18, "warning")]
 
 

@@ -100,9 +100,7 @@ def test_decision_matrix_is_a_table_with_a_row_per_decision(monthly: Runbook) ->
     for decision in monthly.decisions:
         if decision.action == "rollback":
             window = decision.window(values)
-            wanted = (
-                f"Rollback after {window / 60:g} min monitoring" if window else "Immediate rollback"
-            )
+            wanted = f"Rollback after {window / 60:g} min monitoring" if window else "Immediate rollback"
             assert f"| {decision.severity.upper()} | {wanted}" in table, decision.condition
     assert "| Rollback after 10 min monitoring" in table
     assert "| Immediate rollback. Never run mixed versions in production" in table
@@ -207,9 +205,7 @@ def test_html_checklist_is_a_page_with_the_decision_table_and_no_raw_html(tmp_pa
 
     from runbook_engine.explain.html import markdown_to_html
 
-    page = markdown_to_html(
-        "# Update\n\n| a | b |\n|---|---|\n| <script>x</script> | 2 |\n", "Update <v2>"
-    )
+    page = markdown_to_html("# Update\n\n| a | b |\n|---|---|\n| <script>x</script> | 2 |\n", "Update <v2>")
 
     class Tags(HTMLParser):
         def __init__(self) -> None:

@@ -47,9 +47,7 @@ def test_a_block_with_a_port_in_use_is_skipped(tmp_path: Path) -> None:
     assert "127.0.0.12" not in block.addresses
 
 
-def test_a_pinned_block_is_the_only_candidate(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_pinned_block_is_the_only_candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(hostfleet.ADDRESS_ENV, "127.0.9.21")
     assert hostfleet.claim_block(tmp_path / "a", 2, [0]).addresses == ("127.0.9.21", "127.0.9.22")
     with pytest.raises(RuntimeError, match="RUNBOOK_FLEET_ADDRESSES=127.0.9.21"):

@@ -288,9 +288,6 @@ def test_group_vars_section_values_are_literals_like_inline_ones(tmp_path: Path)
         )
     )
     host = load_inventory(path).select("app-01")[0]
-    assert (
-        host.vars["ansible_ssh_common_args"]
-        == "-o UserKnownHostsFile=/tmp/kh -o StrictHostKeyChecking=yes"
-    )
+    assert host.vars["ansible_ssh_common_args"] == "-o UserKnownHostsFile=/tmp/kh -o StrictHostKeyChecking=yes"
     assert host.vars["forks"] == 5
     assert host.vars["plain"] == "text value"

@@ -12,9 +12,7 @@ from runbook_engine.cli.main import main
 from runbook_engine.lint import analyze
 
 
-def lint_text(
-    tmp_path: Path, text: str, name: str = "book.yaml"
-) -> list[tuple[str, str, int, int]]:
+def lint_text(tmp_path: Path, text: str, name: str = "book.yaml") -> list[tuple[str, str, int, int]]:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text).lstrip())
     analysis = analyze(str(path))
@@ -81,9 +79,7 @@ def test_a_fifo_named_like_a_runbook_is_skipped_with_a_finding(
     import os
 
     os.mkfifo(tmp_path / "x.yaml")
-    (tmp_path / "ok.yaml").write_text(
-        "runbook: 1\nname: ok\nphases:\n  - id: p\n    steps:\n      - {id: s, shell: echo}\n"
-    )
+    (tmp_path / "ok.yaml").write_text("runbook: 1\nname: ok\nphases:\n  - id: p\n    steps:\n      - {id: s, shell: echo}\n")
     with pytest.raises(SystemExit) as info:
         main(["lint", str(tmp_path)])
     assert info.value.code == 2

@@ -42,8 +42,7 @@ def sarif(tmp_path: Path) -> dict:
     (tmp_path / "book.yaml").write_text(textwrap.dedent(BAD))
     (tmp_path / "broken.yaml").write_text("runbook: 1\nname: [unclosed\n")
     result = CliRunner().invoke(
-        cli,
-        ["lint", "--format", "sarif", str(tmp_path / "book.yaml"), str(tmp_path / "broken.yaml")],
+        cli, ["lint", "--format", "sarif", str(tmp_path / "book.yaml"), str(tmp_path / "broken.yaml")]
     )
     assert result.exit_code == 2, result.output  # one unusable file
     return json.loads(result.output)
@@ -94,7 +93,4 @@ def test_the_example_ci_workflow_lints_with_annotations_and_sarif() -> None:
     runs = [s.get("run", "") for s in workflow["jobs"]["lint"]["steps"]]
     assert "runbook lint --format github runbooks/" in runs
     assert any("--format sarif" in r for r in runs)
-    assert any(
-        s.get("uses", "").startswith("github/codeql-action/upload-sarif")
-        for s in workflow["jobs"]["lint"]["steps"]
-    )
+    assert any(s.get("uses", "").startswith("github/codeql-action/upload-sarif") for s in workflow["jobs"]["lint"]["steps"])

@@ -45,7 +45,9 @@ def write(root: Path, version_comment: str = "", step_comment: str = "") -> Path
 
 
 def rules(path: Path) -> list[tuple[str, str, int]]:
-    return [(f.rule, f.severity, f.span.line if f.span else 0) for f in analyze(str(path)).findings]
+    return [
+        (f.rule, f.severity, f.span.line if f.span else 0) for f in analyze(str(path)).findings
+    ]
 
 
 def test_without_settings_every_finding_is_reported(tmp_path: Path) -> None:

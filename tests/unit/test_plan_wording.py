@@ -53,6 +53,4 @@ def test_plan_has_no_python_repr_and_no_jinja_internals(tmp_path: Path) -> None:
         assert leak not in out, (leak, out)
     assert "SELECT 1\n" in out and "SELECT :n (params: n: 2)" in out
     assert "undefined template variable: no key 'missing'" in out
-    assert (
-        "monitor for 20s, a sample every 5s; probe: http: {url: http://127.0.0.1:9/health}" in out
-    )
+    assert "monitor for 20s, a sample every 5s; probe: http: {url: http://127.0.0.1:9/health}" in out

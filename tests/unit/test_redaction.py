@@ -105,10 +105,10 @@ def test_each_line_and_quoted_escaped_forms_are_masked() -> None:
         repr(SHAPED),
         repr("prefix " + SHAPED),
         repr(["x'", SHAPED]),
-        'echo "ab\'cd\\"ef\\\\gh"',
+        "echo \"ab'cd\\\"ef\\\\gh\"",
     ):
         out = redact(text)
-        for piece in ("ab'cd", "second-line", "third", "ef\\\\gh", 'cd\\"ef'):
+        for piece in ("ab'cd", "second-line", "third", "ef\\\\gh", "cd\\\"ef"):
             assert piece not in out, (text, out)
 
 

@@ -78,10 +78,7 @@ def test_ansible_and_http_rows_carry_their_fields() -> None:
 
 def test_decision_evidence_is_formatted_not_a_repr() -> None:
     text = _render("markdown")
-    assert (
-        "probe.latency 12ms, probe.error_rate 3.12%, held_for 1m 1s; when probe.latency > 0.01"
-        in text
-    )
+    assert "probe.latency 12ms, probe.error_rate 3.12%, held_for 1m 1s; when probe.latency > 0.01" in text
     assert "0.0123456789" not in text and "{'" not in text
 
 
@@ -169,9 +166,6 @@ def test_a_failed_step_run_again_after_a_resume_is_a_retry() -> None:
     from runbook_engine.metrics import build_registry
 
     registry = build_registry(events)
-    assert (
-        registry.get_sample_value(
-            "runbook_step_retries_total", {"runbook": "r", "phase": "one", "step": "push"}
-        )
-        == 1
-    )
+    assert registry.get_sample_value(
+        "runbook_step_retries_total", {"runbook": "r", "phase": "one", "step": "push"}
+    ) == 1

@@ -26,9 +26,7 @@ def test_plain_skip():
 def run_sample(tmp_path: Path, ci: str) -> subprocess.CompletedProcess[str]:
     shutil.copy(TESTS / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "test_sample.py").write_text(SAMPLE)
-    (tmp_path / "pytest.ini").write_text(
-        "[pytest]\nmarkers =\n    service(name): needs a service\n"
-    )
+    (tmp_path / "pytest.ini").write_text('[pytest]\nmarkers =\n    service(name): needs a service\n')
     env = {**os.environ, "CI": ci}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", str(tmp_path)],

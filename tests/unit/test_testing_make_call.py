@@ -17,9 +17,7 @@ def test_commands_are_shell_quoted_like_the_engine_does() -> None:
     """Regression: make_call rendered commands without shell quoting, so plugin
     authors tested other commands than production ran."""
     call = make_call("echo {{ name }}", values={"name": NASTY})
-    engine = Renderer({"name": NASTY}, {"run": {"id": "test-run"}}).render_command(
-        "echo {{ name }}"
-    )
+    engine = Renderer({"name": NASTY}, {"run": {"id": "test-run"}}).render_command("echo {{ name }}")
     command = call.render_command("echo {{ name }}", None)
     assert command == engine
     assert NASTY not in command.script  # the value is data, never command text
@@ -27,9 +25,7 @@ def test_commands_are_shell_quoted_like_the_engine_does() -> None:
 
 
 def test_a_quoted_value_reaches_the_command_as_data() -> None:
-    result = asyncio.run(
-        ShellExecutor().run(make_call("printf %s {{ name }}", values={"name": NASTY}))
-    )
+    result = asyncio.run(ShellExecutor().run(make_call("printf %s {{ name }}", values={"name": NASTY})))
     assert result.fields["stdout"] == NASTY
 
 

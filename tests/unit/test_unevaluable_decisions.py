@@ -29,10 +29,7 @@ def events() -> list[dict]:
 
 def test_progress_shows_it() -> None:
     line = describe("decision_unevaluable", dict(PROBLEM))
-    assert (
-        line
-        == "! decision 'Output looks wrong' cannot be evaluated: cannot compare text with a number"
-    )
+    assert line == "! decision 'Output looks wrong' cannot be evaluated: cannot compare text with a number"
 
 
 def test_the_report_lists_it_as_a_deviation() -> None:
@@ -44,11 +41,6 @@ def test_the_report_lists_it_as_a_deviation() -> None:
 
 def test_metrics_count_it() -> None:
     registry = build_registry(events())
-    assert (
-        registry.get_sample_value("runbook_decisions_unevaluable", {"runbook": "monthly-update"})
-        == 1
-    )
+    assert registry.get_sample_value("runbook_decisions_unevaluable", {"runbook": "monthly-update"}) == 1
     clean = build_registry(successful_update())
-    assert (
-        clean.get_sample_value("runbook_decisions_unevaluable", {"runbook": "monthly-update"}) == 0
-    )
+    assert clean.get_sample_value("runbook_decisions_unevaluable", {"runbook": "monthly-update"}) == 0

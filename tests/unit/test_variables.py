@@ -186,10 +186,7 @@ def test_unknown_key_in_a_vars_file_is_an_error_with_did_you_mean(
         resolve_vars(runbook, {}, [path])
     assert caught.value.message == f"unknown var 'verison' in vars file {path}"
     assert caught.value.hint is not None and "did you mean 'version'?" in caught.value.hint
-    assert caught.value.span is not None and (caught.value.span.line, caught.value.span.col) == (
-        2,
-        1,
-    )
+    assert caught.value.span is not None and (caught.value.span.line, caught.value.span.col) == (2, 1)
 
 
 def test_a_shared_vars_file_may_hold_vars_the_runbook_does_not_declare(

@@ -5,9 +5,7 @@ from __future__ import annotations
 from runbook_engine.lint import Analysis, analyze_document
 from runbook_engine.loader import load_text
 
-HEAD = (
-    "runbook: 1\nname: x\nphases:\n  - id: p\n    steps:\n      - id: build\n        shell: make\n"
-)
+HEAD = "runbook: 1\nname: x\nphases:\n  - id: p\n    steps:\n      - id: build\n        shell: make\n"
 
 
 def lint_text(source: str) -> Analysis:
@@ -21,7 +19,8 @@ def messages(analysis: Analysis) -> list[str]:
 def test_steps_stderr_in_a_template_is_accepted() -> None:
     """Regression: RB108 rejected steps.build.stderr, which the engine provides."""
     source = HEAD + (
-        "      - id: report\n        needs: [build]\n        shell: echo {{ steps.build.stderr }}\n"
+        "      - id: report\n        needs: [build]\n"
+        "        shell: echo {{ steps.build.stderr }}\n"
     )
     assert messages(lint_text(source)) == []
 
@@ -29,24 +28,20 @@ def test_steps_stderr_in_a_template_is_accepted() -> None:
 def test_steps_error_in_a_template_is_rejected() -> None:
     """Regression: lint accepted steps.build.error, which fails at run time."""
     source = HEAD + (
-        "      - id: report\n        needs: [build]\n        shell: echo {{ steps.build.error }}\n"
+        "      - id: report\n        needs: [build]\n"
+        "        shell: echo {{ steps.build.error }}\n"
     )
     assert messages(lint_text(source)) == ["RB108: step 'build' supplies no 'error'"]
 
 
 def test_steps_error_in_a_predicate_is_rejected() -> None:
-    source = (
-        HEAD + 'decisions:\n  - condition: x\n    when: steps.build.error != ""\n    action: warn\n'
-    )
+    source = HEAD + "decisions:\n  - condition: x\n    when: steps.build.error != \"\"\n    action: warn\n"
     assert messages(lint_text(source)) == ["RB108: step 'build' supplies no 'error'"]
 
 
 def test_a_decision_on_previous_is_rejected() -> None:
     """Regression: the documented `previous` root is never supplied."""
-    source = (
-        HEAD
-        + "decisions:\n  - condition: slower\n    when: previous.latency > 1\n    action: rollback\n"
-    )
+    source = HEAD + "decisions:\n  - condition: slower\n    when: previous.latency > 1\n    action: rollback\n"
     (finding,) = lint_text(source).findings
     assert finding.rule == "RB300"
     assert "previous" in finding.message
@@ -54,10 +49,7 @@ def test_a_decision_on_previous_is_rejected() -> None:
 
 def test_a_decision_on_probe_without_a_monitor_step_is_rejected() -> None:
     """Regression: probe.* can never be supplied without a monitor step."""
-    source = (
-        HEAD
-        + "decisions:\n  - condition: slow\n    when: probe.latency > 1\n    action: rollback\n"
-    )
+    source = HEAD + "decisions:\n  - condition: slow\n    when: probe.latency > 1\n    action: rollback\n"
     (finding,) = lint_text(source).findings
     assert finding.rule == "RB300"
     assert "monitor" in (finding.hint or "") or "monitor" in finding.message

@@ -9,6 +9,7 @@ RULE = Rule(
     name="duplicate key",
     summary="Duplicate key.",
     description=(
-        "YAML would silently keep only the last value; the runbook would not do what it says."
+        "YAML would silently keep only the last value; the runbook would not do what it "
+        "says."
     ),
 )

@@ -9,6 +9,7 @@ RULE = Rule(
     name="tab character in indentation",
     summary="Tab character in indentation.",
     description=(
-        "YAML indents with spaces only; editors that mix tabs make the structure invisible."
+        "YAML indents with spaces only; editors that mix tabs make the structure "
+        "invisible."
     ),
 )

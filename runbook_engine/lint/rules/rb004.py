@@ -9,7 +9,7 @@ RULE = Rule(
     name="the document is too large once expanded",
     summary="The document is too large once expanded.",
     description=(
-        'Aliases that multiply into more than 100 000 values (a "billion laughs" bomb), '
+        "Aliases that multiply into more than 100 000 values (a \"billion laughs\" bomb), "
         "nesting deeper than 64 levels, or an alias that refers to itself."
     ),
 )

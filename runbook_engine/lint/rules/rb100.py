@@ -8,5 +8,7 @@ RULE = Rule(
     id="RB100",
     name="validation error without a more specific rule",
     summary="Validation error without a more specific rule.",
-    description=("The base id of schema and semantic problems; as with RB000, seeing it is a bug."),
+    description=(
+        "The base id of schema and semantic problems; as with RB000, seeing it is a bug."
+    ),
 )

@@ -8,5 +8,7 @@ RULE = Rule(
     id="RB109",
     name="duplicate phase id",
     summary="Duplicate phase id.",
-    description=("- id: verify steps: […] - id: verify steps: […]"),
+    description=(
+        "- id: verify steps: […] - id: verify steps: […]"
+    ),
 )

@@ -9,7 +9,8 @@ RULE = Rule(
     name="required var with a default",
     summary="Required var with a default.",
     description=(
-        "`required: true` says the operator must give a value; a default says they need not."
+        "`required: true` says the operator must give a value; a default says they need "
+        "not."
     ),
     configurable=True,
 )

@@ -11,7 +11,6 @@ if TYPE_CHECKING:
     from runbook_engine.loader import Document
     from runbook_engine.model import Runbook
 
-
 def check(doc: Document, runbook: Runbook, graph: object) -> list[RunbookError]:
     marks = [(phase.downtime, phase) for phase in runbook.phases if phase.downtime]
     kinds = [kind for kind, _ in marks]

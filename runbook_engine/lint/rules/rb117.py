@@ -8,5 +8,7 @@ RULE = Rule(
     id="RB117",
     name="unknown time zone",
     summary="Unknown time zone.",
-    description=("`window.timezone` must be an IANA name the runner can load."),
+    description=(
+        "`window.timezone` must be an IANA name the runner can load."
+    ),
 )

@@ -8,5 +8,7 @@ RULE = Rule(
     id="RB200",
     name="template error without a more specific rule",
     summary="Template error without a more specific rule.",
-    description=("The base id of template errors; seeing it is a bug."),
+    description=(
+        "The base id of template errors; seeing it is a bug."
+    ),
 )

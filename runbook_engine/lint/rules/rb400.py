@@ -9,6 +9,7 @@ RULE = Rule(
     name="inventory error",
     summary="Inventory error.",
     description=(
-        "An unreadable inventory or a host pattern that matches nothing (docs/inventory.md)."
+        "An unreadable inventory or a host pattern that matches nothing "
+        "(docs/inventory.md)."
     ),
 )

@@ -11,7 +11,7 @@ RULE = Rule(
     description=(
         "An executor plugin that fails to import, lacks `key`/`schema`/`fields`/`run`, or "
         "ships a schema fragment that is not valid JSON Schema (docs/plugins.md). Bad: a "
-        'plugin whose fragment says `{"type": "no-such-type"}`. Good: `{"type": '
-        '"string"}`.'
+        "plugin whose fragment says `{\"type\": \"no-such-type\"}`. Good: `{\"type\": "
+        "\"string\"}`."
     ),
 )

@@ -49,11 +49,7 @@ def test_shipped_example_cases_pass() -> None:
     rb = runbook()
     cases, findings = collect(rb, [])
     assert findings == []
-    assert [c.name for c in cases] == [
-        "happy path",
-        "smoke fails on one host",
-        "slow for ten minutes",
-    ]
+    assert [c.name for c in cases] == ["happy path", "smoke fails on one host", "slow for ten minutes"]
     outcomes = run_cases(rb, cases)
     assert [o.failures for o in outcomes] == [(), (), ()]
     slow = outcomes[2].observation
@@ -69,18 +65,11 @@ def test_cases_are_found_beside_the_runbook(tmp_path: Path) -> None:
     (tmp_path / "rb.tests").mkdir()
     (tmp_path / "rb.tests" / "b.yaml").write_text("x: 1\n")
     (tmp_path / "rb.tests" / "a.yml").write_text("x: 1\n")
-    assert [p.name for p in find_cases(tmp_path / "rb.yaml")] == [
-        "rb.tests.yaml",
-        "a.yml",
-        "b.yaml",
-    ]
+    assert [p.name for p in find_cases(tmp_path / "rb.yaml")] == ["rb.tests.yaml", "a.yml", "b.yaml"]
 
 
 def test_a_wrong_expectation_fails_at_its_line(tmp_path: Path) -> None:
-    path = write_cases(
-        tmp_path,
-        PREFIX
-        + """\
+    path = write_cases(tmp_path, PREFIX + """\
       - name: wrong
         expect:
           status: rolled_back
@@ -88,8 +77,7 @@ def test_a_wrong_expectation_fails_at_its_line(tmp_path: Path) -> None:
           decisions: [Smoke fails]
           commands: {push: {equals: deploy v2}}
           notifications: []
-    """,
-    )
+    """)
     rb = runbook()
     cases, findings = collect(rb, [str(path)])
     assert findings == []
@@ -107,9 +95,7 @@ def test_a_wrong_expectation_fails_at_its_line(tmp_path: Path) -> None:
 
 def test_a_step_without_stub_fails_and_nothing_runs(tmp_path: Path) -> None:
     marker = tmp_path / "executed"
-    path = write_cases(
-        tmp_path,
-        f"""\
+    path = write_cases(tmp_path, f"""\
     runbook-test: 1
     cases:
       - name: no stubs
@@ -118,8 +104,7 @@ def test_a_step_without_stub_fails_and_nothing_runs(tmp_path: Path) -> None:
         stubs:
           push: {{hosts: {{}}}}
         expect: {{status: failed}}
-    """,
-    )
+    """)
     rb = runbook()
     cases, findings = collect(rb, [str(path)])
     assert findings == []
@@ -132,15 +117,11 @@ def test_a_step_without_stub_fails_and_nothing_runs(tmp_path: Path) -> None:
 
 
 def test_a_fanout_stub_must_cover_every_targeted_host(tmp_path: Path) -> None:
-    path = write_cases(
-        tmp_path,
-        PREFIX
-        + """\
+    path = write_cases(tmp_path, PREFIX + """\
       - name: partial stub
         stubs: {push: {hosts: {a1: {rc: 0}}}}
         expect: {status: failed}
-    """,
-    )
+    """)
     rb = runbook()
     cases, _ = collect(rb, [str(path)])
     (outcome,) = run_cases(rb, cases)
@@ -150,10 +131,7 @@ def test_a_fanout_stub_must_cover_every_targeted_host(tmp_path: Path) -> None:
 
 
 def test_attempt_stubs_and_retry_delays_use_simulated_time(tmp_path: Path) -> None:
-    path = write_cases(
-        tmp_path,
-        PREFIX
-        + """\
+    path = write_cases(tmp_path, PREFIX + """\
       - name: smoke recovers on the third attempt
         stubs:
           smoke:
@@ -165,8 +143,7 @@ def test_attempt_stubs_and_retry_delays_use_simulated_time(tmp_path: Path) -> No
           status: succeeded
           attempts: {smoke: 3}
           succeeded: [smoke]
-    """,
-    )
+    """)
     rb = runbook()
     cases, _ = collect(rb, [str(path)])
     (outcome,) = run_cases(rb, cases)
@@ -178,16 +155,12 @@ def test_attempt_stubs_and_retry_delays_use_simulated_time(tmp_path: Path) -> No
 
 
 def test_a_window_that_closes_does_not_fire(tmp_path: Path) -> None:
-    path = write_cases(
-        tmp_path,
-        PREFIX
-        + """\
+    path = write_cases(tmp_path, PREFIX + """\
       - name: slow spike
         stubs:
           watch: {samples: [{latency: 5}, {latency: 5}, {latency: 0.1}]}
         expect: {status: succeeded, decisions: []}
-    """,
-    )
+    """)
     rb = runbook()
     cases, _ = collect(rb, [str(path)])
     (outcome,) = run_cases(rb, cases)
@@ -197,54 +170,20 @@ def test_a_window_that_closes_does_not_fire(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "at", "finding"),
     [
-        (
-            "stubs: {get-versoin: {}}\n    expect: {}",
-            "get-versoin",
-            "case 'c': no step 'get-versoin' in casebook [RT101]",
-        ),
+        ("stubs: {get-versoin: {}}\n    expect: {}", "get-versoin", "case 'c': no step 'get-versoin' in casebook [RT101]"),
         ("expect: {ran: [pushh]}", "pushh", "case 'c': no step 'pushh' in casebook [RT101]"),
-        (
-            "expect: {decisions: [Smoke fail]}",
-            "Smoke fail",
-            "case 'c': casebook has no decision 'Smoke fail' [RT102]",
-        ),
-        (
-            "vars: {verison: v2}\n    expect: {}",
-            "verison",
-            "case 'c': casebook declares no var 'verison' [RT104]",
-        ),
-        (
-            "stubs: {push: {hosts: {a9: {rc: 0}}}}\n    expect: {}",
-            "push",
-            "case 'c': stub of 'push' names host 'a9', which is not in the inventory [RT105]",
-        ),
-        (
-            "stubs: {smoke: {samples: [{}]}}\n    expect: {}",
-            "smoke",
-            "case 'c': samples: is for monitor steps; 'smoke' is a http step [RT103]",
-        ),
-        (
-            "stubs: {watch: {fields: {}}}\n    expect: {}",
-            "watch",
-            "case 'c': the stub of monitor step 'watch' needs samples: [RT103]",
-        ),
-        (
-            "expect: {captures: {get-version: {new: x}}}",
-            "new",
-            "case 'c': step 'get-version' captures no 'new' [RT101]",
-        ),
+        ("expect: {decisions: [Smoke fail]}", "Smoke fail", "case 'c': casebook has no decision 'Smoke fail' [RT102]"),
+        ("vars: {verison: v2}\n    expect: {}", "verison", "case 'c': casebook declares no var 'verison' [RT104]"),
+        ("stubs: {push: {hosts: {a9: {rc: 0}}}}\n    expect: {}", "push", "case 'c': stub of 'push' names host 'a9', which is not in the inventory [RT105]"),
+        ("stubs: {smoke: {samples: [{}]}}\n    expect: {}", "smoke", "case 'c': samples: is for monitor steps; 'smoke' is a http step [RT103]"),
+        ("stubs: {watch: {fields: {}}}\n    expect: {}", "watch", "case 'c': the stub of monitor step 'watch' needs samples: [RT103]"),
+        ("expect: {captures: {get-version: {new: x}}}", "new", "case 'c': step 'get-version' captures no 'new' [RT101]"),
         ("expect: {statuz: failed}", "statuz", "unknown key 'statuz' [RT100]"),
         ("expect: {decisions: [{condition: Slow, not_after: soon}]}", "soon", None),
-        (
-            "stubs: {push: {all: {rc: 0}, attempts: []}}\n    expect: {}",
-            "attempts",
-            "unknown key 'attempts' [RT100]",
-        ),
+        ("stubs: {push: {all: {rc: 0}, attempts: []}}\n    expect: {}", "attempts", "unknown key 'attempts' [RT100]"),
     ],
 )
-def test_case_lint_points_at_the_problem(
-    tmp_path: Path, body: str, at: str, finding: str | None
-) -> None:
+def test_case_lint_points_at_the_problem(tmp_path: Path, body: str, at: str, finding: str | None) -> None:
     path = write_cases(tmp_path, PREFIX + "  - name: c\n    " + body + "\n")
     loaded, problems = load_case_file(path)
     if loaded is not None:
@@ -288,9 +227,7 @@ def test_no_cases_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "no test cases for" in capsys.readouterr().err
 
 
-def test_lint_of_a_folder_skips_test_cases(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_lint_of_a_folder_skips_test_cases(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shutil.copy(BOOK, tmp_path / "book.yaml")
     shutil.copy(CASES, tmp_path / "book.tests.yaml")
     (tmp_path / "book.tests").mkdir()
@@ -310,8 +247,7 @@ def test_junit_has_one_testcase_per_case() -> None:
 
 def test_secrets_stay_masked_in_rendered_commands(tmp_path: Path) -> None:
     book = tmp_path / "secret.yaml"
-    book.write_text(
-        textwrap.dedent("""\
+    book.write_text(textwrap.dedent("""\
         runbook: 1
         name: secret
         vars:
@@ -325,11 +261,8 @@ def test_secrets_stay_masked_in_rendered_commands(tmp_path: Path) -> None:
                 capture: {value: stdout}
               - id: use
                 shell: login --token {{ steps.token.value }} --password {{ password }}
-    """)
-    )
-    cases = write_cases(
-        tmp_path,
-        """\
+    """))
+    cases = write_cases(tmp_path, """\
         runbook-test: 1
         cases:
           - name: masked
@@ -340,8 +273,7 @@ def test_secrets_stay_masked_in_rendered_commands(tmp_path: Path) -> None:
             expect:
               status: succeeded
               commands: {use: {contains: "--token *** --password ***", not_contains: [tok-very-secret, pw-very-secret]}}
-    """,
-    )
+    """)
     rb = build_runbook(load_file(book))
     found, findings = collect(rb, [str(cases)])
     assert findings == []
@@ -355,32 +287,22 @@ def test_secrets_stay_masked_in_rendered_commands(tmp_path: Path) -> None:
 
 
 def test_a_bad_default_stub_is_reported_once(tmp_path: Path) -> None:
-    path = write_cases(
-        tmp_path,
-        PREFIX.replace("    undo-push:", "    undo-pussh:")
-        + """\
+    path = write_cases(tmp_path, PREFIX.replace("    undo-push:", "    undo-pussh:") + """\
       - name: one
         expect: {}
       - name: two
         expect: {}
-    """,
-    )
+    """)
     _, findings = collect(runbook(), [str(path)])
-    assert [(f.message, f.rule) for f in findings] == [
-        ("defaults: no step 'undo-pussh' in casebook", "RT101")
-    ]
+    assert [(f.message, f.rule) for f in findings] == [("defaults: no step 'undo-pussh' in casebook", "RT101")]
 
 
 def test_a_different_path_names_the_first_difference(tmp_path: Path) -> None:
-    path = write_cases(
-        tmp_path,
-        PREFIX
-        + """\
+    path = write_cases(tmp_path, PREFIX + """\
       - name: wrong path
         expect:
           path: [get-version, "push: failed", smoke, watch, tell]
-    """,
-    )
+    """)
     rb = runbook()
     cases, _ = collect(rb, [str(path)])
     (outcome,) = run_cases(rb, cases)
@@ -391,17 +313,9 @@ def test_a_different_path_names_the_first_difference(tmp_path: Path) -> None:
 
 
 def test_cases_for_another_runbook_are_refused(tmp_path: Path) -> None:
-    path = write_cases(
-        tmp_path, "runbook-test: 1\nrunbook: other.yaml\ncases:\n  - {name: c, expect: {}}\n"
-    )
+    path = write_cases(tmp_path, "runbook-test: 1\nrunbook: other.yaml\ncases:\n  - {name: c, expect: {}}\n")
     _, findings = collect(runbook(), [str(path)])
     (finding,) = findings
-    assert (
-        finding.rule == "RT106"
-        and finding.span is not None
-        and (finding.span.line, finding.span.col) == (2, 10)
-    )
-    same = write_cases(
-        tmp_path, f"runbook-test: 1\nrunbook: {BOOK}\ncases:\n  - {{name: c, expect: {{}}}}\n"
-    )
+    assert finding.rule == "RT106" and finding.span is not None and (finding.span.line, finding.span.col) == (2, 10)
+    same = write_cases(tmp_path, f"runbook-test: 1\nrunbook: {BOOK}\ncases:\n  - {{name: c, expect: {{}}}}\n")
     assert collect(runbook(), [str(same)])[1] == []

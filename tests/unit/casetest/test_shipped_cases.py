@@ -43,15 +43,11 @@ def test_every_decision_of_the_matrix_fires_in_some_case() -> None:
 
 
 def test_committed_case_schema_is_the_packaged_one() -> None:
-    committed = json.loads(
-        (ROOT / "schemas" / "runbook-test.schema.json").read_text(encoding="utf-8")
-    )
+    committed = json.loads((ROOT / "schemas" / "runbook-test.schema.json").read_text(encoding="utf-8"))
     assert committed == case_schema()
 
 
 def test_case_files_carry_the_editor_modeline() -> None:
     for path in find_cases(MONTHLY):
         first = path.read_text(encoding="utf-8").splitlines()[0]
-        assert first == "# yaml-language-server: $schema=../../schemas/runbook-test.schema.json", (
-            path
-        )
+        assert first == "# yaml-language-server: $schema=../../schemas/runbook-test.schema.json", path

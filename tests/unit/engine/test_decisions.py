@@ -109,14 +109,10 @@ def test_window_from_a_duration_var_is_the_run_value() -> None:
 
     def sample(at: float, depth: int) -> list[str]:
         clock.now = at
-        return [
-            t.action for t in decisions.evaluate(run.context(probe={"depth": depth}), {}, "watch")
-        ]
+        return [t.action for t in decisions.evaluate(run.context(probe={"depth": depth}), {}, "watch")]
 
     assert sample(0, 20) == []
-    assert [(d.condition, d.after) for d, _ in decisions.open_windows()] == [
-        ("Backlog growing", 4.0)
-    ]
+    assert [(d.condition, d.after) for d, _ in decisions.open_windows()] == [("Backlog growing", 4.0)]
     assert sample(3, 25) == []
     assert sample(4, 30) == ["rollback"]
 
@@ -143,9 +139,7 @@ decisions:
     decision = build_runbook(load_text(text, "x.yaml")).decisions[0]
     assert (decision.after, decision.after_var) == (None, "window")
     assert decision.window({"window": "2s"}) == 2.0
-    with pytest.raises(
-        ValidationError, match="'count' is not a declared var of type duration"
-    ) as error:
+    with pytest.raises(ValidationError, match="'count' is not a declared var of type duration") as error:
         build_runbook(load_text(text.replace("{{ window }}", "{{ count }}"), "x.yaml"))
     assert error.value.span is not None and error.value.span.line == 11
 
@@ -158,11 +152,9 @@ def test_a_predicate_naming_what_does_not_exist_yet_is_not_unevaluable() -> None
 
 def test_a_decision_that_cannot_be_evaluated_is_reported_once_not_silently_false() -> None:
     """Regression: an unevaluable decision was silently false (issue 10)."""
-    decisions = matrix(Decision("Odd", "steps.deploy-a.stdout > 3", "rollback"))
+    decisions = matrix(Decision("Odd", 'steps.deploy-a.stdout > 3', "rollback"))
     run = view()
-    run.record(
-        "deploy-a", StepOutcome(status="succeeded", result=Result(ok=True, fields={"stdout": "x"}))
-    )
+    run.record("deploy-a", StepOutcome(status="succeeded", result=Result(ok=True, fields={"stdout": "x"})))
     assert decisions.evaluate(run.context(), {}, "deploy-a") == []
     (problem,) = decisions.drain_unevaluable()
     assert problem.decision.condition == "Odd" and problem.error

@@ -35,24 +35,16 @@ phases:
 """
 
 RUNBOOK: Runbook = build_runbook(load_text(TEXT, "gates.yaml"))
-PAUSED = RunStanding(
-    waiting=["backup"], interrupted=["deploy"], finished=[], deadlines={"backup": 100.0}
-)
+PAUSED = RunStanding(waiting=["backup"], interrupted=["deploy"], finished=[], deadlines={"backup": 100.0})
 
 
 def plan(**request: object):  # type: ignore[no-untyped-def]
     by = str(request.pop("by", "carol"))
-    return plan_actions(
-        ActionRequest(by=by, **request), RUNBOOK, PAUSED, lambda x: x, "alice", now=50.0
-    )  # type: ignore[arg-type]
+    return plan_actions(ActionRequest(by=by, **request), RUNBOOK, PAUSED, lambda x: x, "alice", now=50.0)  # type: ignore[arg-type]
 
 
 def test_several_gates_and_a_skip_make_one_transaction() -> None:
-    tx = plan(
-        confirm=["backup", "sign-off"],
-        inputs={"backup.ticket": "CHG-1", "backup.size": "3"},
-        skip=["deploy"],
-    )
+    tx = plan(confirm=["backup", "sign-off"], inputs={"backup.ticket": "CHG-1", "backup.size": "3"}, skip=["deploy"])
     assert encode(tx.event()) == {
         "by": "carol",
         "source": "resume",
@@ -66,12 +58,7 @@ def test_several_gates_and_a_skip_make_one_transaction() -> None:
 
 def test_every_problem_is_listed() -> None:
     with pytest.raises(RunError) as caught:
-        plan(
-            by="alice",
-            confirm=["backup", "sign-off", "deploy"],
-            inputs={"ticket": "x"},
-            rerun=["backup"],
-        )
+        plan(by="alice", confirm=["backup", "sign-off", "deploy"], inputs={"ticket": "x"}, rerun=["backup"])
     text = caught.value.message
     assert text.startswith("5 problems, nothing recorded")
     for part in (
@@ -107,10 +94,5 @@ def test_inputs_given_up_front_are_checked_and_kept_apart() -> None:
 
 def test_the_resume_hint_names_every_missing_input() -> None:
     gate = parse_gate(RUNBOOK.phases[0].steps[0].spec)
-    assert (
-        resume_hint("R", "backup", gate, {})
-        == "runbook resume R --confirm backup --input backup.ticket=VALUE"
-    )
-    assert (
-        resume_hint("R", "backup", gate, {"ticket": "CHG-1"}) == "runbook resume R --confirm backup"
-    )
+    assert resume_hint("R", "backup", gate, {}) == "runbook resume R --confirm backup --input backup.ticket=VALUE"
+    assert resume_hint("R", "backup", gate, {"ticket": "CHG-1"}) == "runbook resume R --confirm backup"

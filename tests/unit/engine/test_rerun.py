@@ -38,21 +38,11 @@ def hosts(**rcs: int) -> StepOutcome:
 
 
 def test_from_reruns_the_step_and_what_depends_on_it() -> None:
-    outcomes = {
-        "a": OK,
-        "b": StepOutcome(status="failed"),
-        "c": OK,
-        "side": OK,
-        "d": hosts(h1=0, h2=1),
-    }
+    outcomes = {"a": OK, "b": StepOutcome(status="failed"), "c": OK, "side": OK, "d": hosts(h1=0, h2=1)}
     plan = plan_rerun("r", "failed", GRAPH, outcomes, from_step="c")
     assert plan.rerun == ("c", "d")
     assert plan.first_time == ("e",)
-    assert plan.keep == (
-        "a",
-        "b",
-        "side",
-    )  # b failed with on_failure: continue, side is a parallel branch
+    assert plan.keep == ("a", "b", "side")  # b failed with on_failure: continue, side is a parallel branch
     assert plan.targets == {"c", "d", "e"}
 
 
@@ -69,9 +59,7 @@ def test_retry_failed_hosts_keeps_the_hosts_that_succeeded() -> None:
     assert plan.rerun == ("d",) and plan.first_time == ("e",)
     retry = plan.retry["d"]
     assert retry.hosts == {"h2"}
-    merged = retry.merged(
-        Result(ok=True, fields={"rc": 0}, hosts={"h2": {"rc": 0, "stdout": "again"}})
-    )
+    merged = retry.merged(Result(ok=True, fields={"rc": 0}, hosts={"h2": {"rc": 0, "stdout": "again"}}))
     assert list(merged.hosts) == ["h1", "h2", "h3"]
     assert merged.hosts["h1"] == {"rc": 0} and merged.hosts["h2"]["stdout"] == "again"
     assert "d runs again on h2 only" in "\n".join(plan.preview())

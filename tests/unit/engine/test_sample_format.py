@@ -20,7 +20,4 @@ def test_latency_in_milliseconds_and_text_left_out() -> None:
 
 
 def test_other_floats_are_rounded() -> None:
-    assert (
-        format_sample({"queue_depth": 12.345678, "duration": 2.5})
-        == "queue_depth=12.3 duration=2.5s"
-    )
+    assert format_sample({"queue_depth": 12.345678, "duration": 2.5}) == "queue_depth=12.3 duration=2.5s"

@@ -12,19 +12,14 @@ def host(**vars: str) -> Host:
 
 def test_step_option_wins() -> None:
     spec = SshSpec(command="true", known_hosts_file="/step/known")
-    assert (
-        _known_hosts_file(spec, host(ansible_ssh_common_args="-o UserKnownHostsFile=/inv/known"))
-        == "/step/known"
-    )
+    assert _known_hosts_file(spec, host(ansible_ssh_common_args="-o UserKnownHostsFile=/inv/known")) == "/step/known"
 
 
 def test_inventory_common_args_name_the_file() -> None:
     spec = SshSpec(command="true")
     args = "-o UserKnownHostsFile=/inv/known -o StrictHostKeyChecking=yes"
     assert _known_hosts_file(spec, host(ansible_ssh_common_args=args)) == "/inv/known"
-    assert (
-        _known_hosts_file(spec, host(ansible_ssh_extra_args="-oUserKnownHostsFile=/x/k")) == "/x/k"
-    )
+    assert _known_hosts_file(spec, host(ansible_ssh_extra_args="-oUserKnownHostsFile=/x/k")) == "/x/k"
 
 
 def test_without_any_the_default_applies() -> None:

@@ -32,31 +32,20 @@ def run_ok(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, str]:
 
 def test_draft_on_stdout_and_summary_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     out, err = run_ok(capsys, str(SEED))
-    assert out.startswith(
-        "# Draft imported by `runbook import` from monthly-application-update.md."
-    )
+    assert out.startswith("# Draft imported by `runbook import` from monthly-application-update.md.")
     assert not lint_findings(out)
-    assert (
-        "steps," in err
-        and "expect predicates" in err
-        and "of 7 decisions translated" in err
-        and "TODOs remaining" in err
-    )
+    assert "steps," in err and "expect predicates" in err and "of 7 decisions translated" in err and "TODOs remaining" in err
 
 
 def test_output_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     target = tmp_path / "draft.yaml"
     out, err = run_ok(capsys, str(SEED), "-o", str(target))
     assert out == "" and f"wrote {target}" in err
-    lint = subprocess.run(
-        [str(RUNBOOK), "lint", str(target)], capture_output=True, text=True, check=False
-    )
+    lint = subprocess.run([str(RUNBOOK), "lint", str(target)], capture_output=True, text=True, check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-def test_strict_fails_only_when_todos_remain(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_strict_fails_only_when_todos_remain(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, str(SEED), "--strict")
     assert code == 1 and "TODOs remaining" in err
     clean = tmp_path / "clean.md"
@@ -100,9 +89,7 @@ def test_import_loads_no_heavy_library(tmp_path: Path) -> None:
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
-def test_a_procedure_whose_draft_would_be_too_big_is_refused(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_a_procedure_whose_draft_would_be_too_big_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "huge.md"
     block = "### Step\n\n```bash\n" + "echo " + "x" * 200 + "\n```\n\n"
     path.write_text("# Huge\n\n## Steps\n\n" + block * 4000, encoding="utf-8")

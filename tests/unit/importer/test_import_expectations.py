@@ -17,32 +17,12 @@ LITERALS = {"v2.4.0": "version", "v2.3.0": "previous_version"}
     [
         ("✅ Expected: Checksum matches", (), False, ("checksum matches",)),
         ("✅ All failed=0 - Proceed to deployment", ("failed=0",), True, ("all failed == 0",)),
-        (
-            '✅ Expected: HTTP 200, {"status": "accepted"}',
-            ('{"status": "accepted"}',),
-            False,
-            ("status == 200", 'json.status == "accepted"'),
-        ),
-        (
-            '✅ Expected: HTTP 200, {"version": "v2.4.0"}',
-            ('{"version": "v2.4.0"}',),
-            True,
-            ("all status == 200", "all json.version == vars.version"),
-        ),
+        ('✅ Expected: HTTP 200, {"status": "accepted"}', ('{"status": "accepted"}',), False, ("status == 200", 'json.status == "accepted"')),
+        ('✅ Expected: HTTP 200, {"version": "v2.4.0"}', ('{"version": "v2.4.0"}',), True, ("all status == 200", "all json.version == vars.version")),
         ("✅ All hosts show v2.4.0", (), True, ("all stdout == vars.version",)),
-        (
-            "✅ Expected: All hosts show v2.3.0 (previous version)",
-            (),
-            True,
-            ("all stdout == vars.previous_version",),
-        ),
+        ("✅ Expected: All hosts show v2.3.0 (previous version)", (), True, ("all stdout == vars.previous_version",)),
         ("Expected: All hosts report SUCCESS", (), True, ("all failed == 0",)),
-        (
-            '✅ Expected: "Configuration valid" on all hosts',
-            (),
-            True,
-            ('stdout contains "Configuration valid" on all hosts',),
-        ),
+        ('✅ Expected: "Configuration valid" on all hosts', (), True, ('stdout contains "Configuration valid" on all hosts',)),
         ('✅ "a" or "b"', (), False, ('stdout contains "a" or stdout contains "b"',)),
         ("✅ Expected: Non-zero count showing recent data", (), False, ("rows[0].count > 0",)),
         ("Expected: exit code 0", (), False, ("rc == 0",)),
@@ -57,12 +37,7 @@ def test_phrases(text: str, codes: tuple[str, ...], fanout: bool, first: tuple[s
 
 
 @pytest.mark.parametrize(
-    "text",
-    [
-        "✅ Expected: Recent log entries",
-        "✅ Expected: Database at v2.3.0 schema",
-        "✅ Files being created/processed",
-    ],
+    "text", ["✅ Expected: Recent log entries", "✅ Expected: Database at v2.3.0 schema", "✅ Files being created/processed"]
 )
 def test_phrases_without_a_predicate(text: str) -> None:
     assert expectations.phrase(text, (), LITERALS, True).candidates == ()
@@ -75,9 +50,7 @@ def test_kinds() -> None:
     assert expectations.kind_of("⚠️ Critical: Verify backups") == "caution"
     assert expectations.kind_of("💡 Save this") == "tip"
     assert expectations.kind_of("Run the command below.") == "prose"
-    assert expectations.wants_rollback(
-        "❌ Migration failed - STOP, initiate rollback (see Phase 6)"
-    )
+    assert expectations.wants_rollback("❌ Migration failed - STOP, initiate rollback (see Phase 6)")
     assert not expectations.wants_rollback("❌ Any failures - See the weekly runbook")
 
 
@@ -86,14 +59,9 @@ def test_output_samples() -> None:
     assert expectations.output(recap, {}, True).candidates == (("all failed == 0",),)
     assert expectations.output("app-01 : ok=8 failed=1\n", {}, True).candidates == ()
     adhoc = "app-01 | CHANGED | rc=0 >>\nv2.4.0\n\napp-02 | CHANGED | rc=0 >>\nv2.4.0\n"
-    assert expectations.output(adhoc, LITERALS, True).candidates[0] == (
-        "all rc == 0",
-        "all stdout == vars.version",
-    )
+    assert expectations.output(adhoc, LITERALS, True).candidates[0] == ("all rc == 0", "all stdout == vars.version")
     generic = expectations.output("Migration v2.4.0: SUCCESS\n- Added table", LITERALS, True)
-    assert generic.candidates == (
-        ('stdout contains "Migration " + vars.version + ": SUCCESS" on all hosts',),
-    )
+    assert generic.candidates == (('stdout contains "Migration " + vars.version + ": SUCCESS" on all hosts',),)
 
 
 def test_string_literals_are_escaped() -> None:
@@ -107,8 +75,6 @@ def test_fits_follows_the_executor() -> None:
     http = DraftStep("h", "http", {"url": "http://x"}, 1)
     assert fits("checksum matches", shell) and not fits("checksum matches", ssh)
     assert fits("all stdout == vars.version", ssh) and not fits("all json.status == 1", ssh)
-    assert fits("all failed == 0", playbook) and not fits(
-        'stdout contains "x" on all hosts', playbook
-    )
+    assert fits("all failed == 0", playbook) and not fits('stdout contains "x" on all hosts', playbook)
     assert fits('status == 200 and json.status == "ok"', http) and not fits("all rc == 0", http)
     assert not fits("rows[0].count > 0", shell)

@@ -38,25 +38,13 @@ def test_emergency_procedure_without_phases_and_nested_numbered_commands() -> No
         "Smoke test",
         "Announce in #incident-db",
     ]
-    assert by_title["Put the API in maintenance mode"]["ansible"] == {
-        "module": "shell",
-        "args": "touch {{ api_dir }}/MAINTENANCE",
-    }
+    assert by_title["Put the API in maintenance mode"]["ansible"] == {"module": "shell", "args": "touch {{ api_dir }}/MAINTENANCE"}
     assert by_title["Drain the workers"]["expect"] == "all failed == 0"
-    assert (
-        by_title["Promote the replica"]["ssh"]
-        == "sudo -u postgres pg_ctl promote -D /var/lib/postgresql/15/main"
-    )
+    assert by_title["Promote the replica"]["ssh"] == "sudo -u postgres pg_ctl promote -D /var/lib/postgresql/15/main"
     assert by_title["Check it accepts writes"]["sql"]["query"] == "SELECT pg_is_in_recovery()"
-    assert (
-        data["vars"]["db_dsn"]["default"] == "postgresql://ops@db-replica-01.prod.example.com/app"
-    )
+    assert data["vars"]["db_dsn"]["default"] == "postgresql://ops@db-replica-01.prod.example.com/app"
     point = by_title["Point the application at the new primary"]["ansible"]
-    assert point == {
-        "playbook": "switch-db.yml",
-        "limit": "api_tier",
-        "extra_vars": {"db_host": "db-replica-01.prod.example.com"},
-    }
+    assert point == {"playbook": "switch-db.yml", "limit": "api_tier", "extra_vars": {"db_host": "db-replica-01.prod.example.com"}}
     assert data["inventory"] == "/etc/ansible/prod/hosts"
     assert by_title["Smoke test"]["http"] == {"url": "https://api.prod.example.com/healthz"}
     assert by_title["Smoke test"]["expect"] == 'status == 200 and json.db == "ok"'
@@ -64,10 +52,7 @@ def test_emergency_procedure_without_phases_and_nested_numbered_commands() -> No
     decisions = {d["condition"]: d for d in data["decisions"]}
     assert decisions["Smoke test fails"]["when"] == "failed(immediate-actions.smoke-test)"
     assert decisions["Smoke test fails"]["action"] == "rollback"
-    assert (
-        decisions["Replica promotion fails"]["when"]
-        == "failed(immediate-actions.promote-the-replica)"
-    )
+    assert decisions["Replica promotion fails"]["when"] == "failed(immediate-actions.promote-the-replica)"
     assert "# TODO: expected: Expected: no response" in result.yaml
 
 
@@ -78,10 +63,7 @@ def test_weekly_shutdown_hands_off_and_waits() -> None:
     assert data["frequency"] == "Weekly (Saturday night)"
     assert data["window"]["max_duration"] == "6h"
     assert data["owners"] == ["ops-on-call", "backup-team"]
-    assert data["prerequisites"] == [
-        "Backup ticket opened with the storage team",
-        "No deployment scheduled this weekend",
-    ]
+    assert data["prerequisites"] == ["Backup ticket opened with the storage team", "No deployment scheduled this weekend"]
     by_title = {s["title"]: s for s in steps(data)}
     handoff = by_title["Hand off to the backup team"]
     assert "wait for the backup team to confirm" in handoff["manual"]["prompt"]
@@ -113,44 +95,26 @@ def test_troubleshooting_guide_of_symptom_cause_fix_sections() -> None:
     assert first[2]["expect"] == 'stdout contains "skipped 1 message" on all hosts'
     assert "add a `when:`" in result.yaml  # "If a poison message is the cause, skip it"
     http = data["phases"][1]["steps"][0]
-    assert (
-        http["http"] == {"url": "http://ingest-lb.internal:8080/v1/health"}
-        and http["expect"] == "status == 200"
-    )
+    assert http["http"] == {"url": "http://ingest-lb.internal:8080/v1/health"} and http["expect"] == "status == 200"
     powershell = data["phases"][1]["steps"][1]
     assert powershell["manual"]["prompt"] == "Get-Service -Name IngestGateway | Restart-Service"
-    assert [s["title"] for s in data["phases"][2]["steps"]] == [
-        "Find the big files",
-        "Compress them",
-        "Confirm space is back",
-    ]
+    assert [s["title"] for s in data["phases"][2]["steps"]] == ["Find the big files", "Compress them", "Confirm space is back"]
     assert "alternatives, not a sequence" in result.yaml
 
 
 def test_tables_non_shell_fences_emoji_and_mojibake() -> None:
     result, data = load("mixed-formats.md")
     assert data["title"] == "Cache Cluster Rotation — Runbook 🚀"  # repaired from â€” and ðŸš€
-    assert (
-        data["description"]
-        == "Rotates the Redis cache nodes one at a time. It’s safe during business hours."
-    )
-    assert data["window"] == {
-        "schedule": "Any weekday 10:00-16:00 UTC",
-        "max_duration": "90m",
-        "timezone": "UTC",
-    }
+    assert data["description"] == "Rotates the Redis cache nodes one at a time. It’s safe during business hours."
+    assert data["window"] == {"schedule": "Any weekday 10:00-16:00 UTC", "max_duration": "90m", "timezone": "UTC"}
     by_title = {s["title"]: s for s in steps(data)}
     version = by_title["Record the current version"]
-    assert (
-        version["shell"] == "redis-cli -h cache-01 INFO server | grep redis_version"
-    )  # "$ " prompt dropped
+    assert version["shell"] == "redis-cli -h cache-01 INFO server | grep redis_version"  # "$ " prompt dropped
     assert version["expect"] == 'stdout contains "redis_version:7.0.15"'
     manifest = by_title["Check the release manifest"]["manual"]["prompt"]
     assert "```yaml\nrelease: 7.2.4" in manifest and '```json\n{"maxmemory": "4gb"}' in manifest
     docker = by_title["Restart the node — docker inspect"]
-    assert docker["shell"].startswith(
-        "docker inspect -f '{% raw %}{{% endraw %}{.State.Health.Status}}'"
-    )
+    assert docker["shell"].startswith("docker inspect -f '{% raw %}{{% endraw %}{.State.Health.Status}}'")
     assert docker["expect"] == 'stdout contains "healthy"'
     assert by_title["Restart the node — wait 30s"]["wait"] == "30s"
     sql = by_title["Verify in the database"]
@@ -161,10 +125,7 @@ def test_tables_non_shell_fences_emoji_and_mojibake() -> None:
     restore = data["rollback"]["steps"][0]
     if "copy" in executor_classes():
         assert restore["title"] == "Restore the previous config — copy redis-7.0.conf"
-        assert (
-            restore["copy"] == {"src": "redis-7.0.conf", "dest": "/etc/redis/redis.conf"}
-            and restore["hosts"] == "cache-01"
-        )
+        assert restore["copy"] == {"src": "redis-7.0.conf", "dest": "/etc/redis/redis.conf"} and restore["hosts"] == "cache-01"
         tls = by_title["Copy the new config — copy tls"]
         assert tls["copy"] == {"src": "tls/", "dest": "/etc/redis/tls/", "mode": "0640"}
     else:
@@ -180,10 +141,7 @@ def test_the_template_escape_renders_the_command_as_written() -> None:
     docker = next(s for s in steps(data) if s["title"] == "Restart the node — docker inspect")
     rendered = Renderer({}).render_command(docker["shell"])
     rendered = getattr(rendered, "script", rendered)  # a ShellCommand since values travel as data
-    assert (
-        rendered
-        == "docker inspect -f '{{.State.Health.Status}}' redis-exporter && echo \"nodes: ${#NODES[@]}\""
-    )
+    assert rendered == "docker inspect -f '{{.State.Health.Status}}' redis-exporter && echo \"nodes: ${#NODES[@]}\""
 
 
 @pytest.mark.parametrize(
@@ -215,40 +173,20 @@ def test_front_matter_setext_step_paragraphs_and_a_command_table() -> None:
     assert data["title"] == "Certificate Renewal" and data["owners"] == ["security"]
     assert [p["title"] for p in data["phases"]] == ["Procedure"]
     by_title = {s["title"]: s for s in steps(data)}
-    assert (
-        by_title["Check expiry"]["shell"]
-        == "openssl x509 -enddate -noout -in {{ ssl_dir }}/edge.pem"
-    )  # indented code
-    assert (
-        by_title["Request the certificate"]["shell"] == "certbot renew --cert-name edge"
-    )  # **Step 1**: … `command`
-    assert (
-        by_title["Reload nginx"]["shell"] == "sudo systemctl reload nginx"
-    )  # **Step 2**: names the next fence
+    assert by_title["Check expiry"]["shell"] == "openssl x509 -enddate -noout -in {{ ssl_dir }}/edge.pem"  # indented code
+    assert by_title["Request the certificate"]["shell"] == "certbot renew --cert-name edge"  # **Step 1**: … `command`
+    assert by_title["Reload nginx"]["shell"] == "sudo systemctl reload nginx"  # **Step 2**: names the next fence
     head = by_title["Reload nginx — HEAD https://edge.example.com"]
-    assert (
-        head["http"] == {"url": "https://edge.example.com", "method": "HEAD"}
-        and head["expect"] == "status == 200"
-    )
-    assert (
-        by_title["Check"]["shell"] == "openssl s_client -connect edge.example.com:443 </dev/null"
-    )  # a Command column
+    assert head["http"] == {"url": "https://edge.example.com", "method": "HEAD"} and head["expect"] == "status == 200"
+    assert by_title["Check"]["shell"] == "openssl s_client -connect edge.example.com:443 </dev/null"  # a Command column
 
 
 def test_bullets_with_commands_admonitions_and_waits_in_lists() -> None:
     _, data = load("kafka-broker-patching.md")
-    assert [(p["title"], p.get("budget")) for p in data["phases"]] == [
-        ("Drain", "20m"),
-        ("Patch", None),
-        ("Restore", None),
-    ]
+    assert [(p["title"], p.get("budget")) for p in data["phases"]] == [("Drain", "20m"), ("Patch", None), ("Restore", None)]
     by_title = {s["title"]: s for s in steps(data)}
-    leadership = by_title[
-        "Move partition leadership"
-    ]  # "Run `kafka-leader-election.sh …`" under "Step 1: …"
-    assert leadership["shell"].startswith(
-        "kafka-leader-election.sh --bootstrap-server kafka-01:9092"
-    )
+    leadership = by_title["Move partition leadership"]  # "Run `kafka-leader-election.sh …`" under "Step 1: …"
+    assert leadership["shell"].startswith("kafka-leader-election.sh --bootstrap-server kafka-01:9092")
     assert "⚠️ Warning: Do one broker at a time." in leadership["description"]
     assert by_title["Then check under-replicated partitions"]["expect"] == 'stdout == ""'
     assert by_title["Wait 2 minutes for the controller to notice."]["wait"] == "2m"
@@ -261,11 +199,7 @@ def test_numbered_commands_in_phases_a_rollback_section_and_an_if_then_matrix() 
     assert [p["title"] for p in data["phases"]] == ["Validate", "Rollout"]
     assert data["inventory"] == "hosts.ini"
     reload_ = data["phases"][1]["steps"][1]
-    assert reload_["ansible"] == {
-        "module": "service",
-        "args": "name=nginx state=reloaded",
-        "become": True,
-    }
+    assert reload_["ansible"] == {"module": "service", "args": "name=nginx state=reloaded", "become": True}
     assert reload_["expect"] == "all failed == 0"
     assert data["rollback"]["steps"][0]["ansible"] == {
         "playbook": "nginx.yml",
@@ -274,9 +208,6 @@ def test_numbered_commands_in_phases_a_rollback_section_and_an_if_then_matrix() 
     }
     decisions = {d["condition"]: (d["when"], d["action"]) for d in data["decisions"]}
     assert decisions == {
-        "nginx -t fails": (
-            "failed(validate.test-the-config-on-every-web-node)",
-            "abort",
-        ),  # found in the commands
+        "nginx -t fails": ("failed(validate.test-the-config-on-every-web-node)", "abort"),  # found in the commands
         "Reload fails on any host": ("failed(rollout.reload)", "rollback"),
     }

@@ -96,8 +96,8 @@ def test_at_least_twelve_expect_predicates(seed: tuple[Any, dict[str, Any]]) -> 
     values = set(expects.values())
     assert "checksum matches" in values
     assert "all failed == 0" in values
-    assert 'status == 200 and json.status == "accepted"' in values
-    assert 'status == 200 and json.status == "healthy" and json.version == vars.version' in values
+    assert "status == 200 and json.status == \"accepted\"" in values
+    assert "status == 200 and json.status == \"healthy\" and json.version == vars.version" in values
     assert "all rc == 0 and all stdout == vars.version" in values
     assert "all stdout == vars.previous_version" in values
     assert "rows[0].count > 0" in values
@@ -108,39 +108,22 @@ def test_commands_are_executor_steps(seed: tuple[Any, dict[str, Any]]) -> None:
     _, data = seed
     by_id = {s["id"]: s for s in steps(data)}
     stop = by_id["stop-application-services"]
-    assert stop["ansible"] == {
-        "playbook": "{{ fluffy_potato_dir }}/orchestrate.yml",
-        "extra_vars": {"service_action": "stop"},
-    }
+    assert stop["ansible"] == {"playbook": "{{ fluffy_potato_dir }}/orchestrate.yml", "extra_vars": {"service_action": "stop"}}
     assert data["inventory"] == "/opt/ansible/fluffy-potato/inventory/hosts"
     verify = by_id["verify-deployment"]
-    assert (
-        verify["ansible"] == {"module": "shell", "args": "cat {{ app_dir }}/VERSION"}
-        and verify["hosts"] == "all"
-    )
+    assert verify["ansible"] == {"module": "shell", "args": "cat {{ app_dir }}/VERSION"} and verify["hosts"] == "all"
     ingest = by_id["smoke-tests-test-ingestion-endpoint"]["http"]
-    assert (
-        ingest["method"] == "POST"
-        and ingest["url"] == "http://app-01.dc1.example.com:8080/v1/ingest"
-    )
-    assert ingest["json"] == {
-        "test": "data"
-    }  # the shell-computed timestamp is a TODO, not a literal "$(date …)"
+    assert ingest["method"] == "POST" and ingest["url"] == "http://app-01.dc1.example.com:8080/v1/ingest"
+    assert ingest["json"] == {"test": "data"}  # the shell-computed timestamp is a TODO, not a literal "$(date …)"
     sql = by_id["smoke-tests-verify-data-reaching-database"]["sql"]
-    assert (
-        sql["query"]
-        == "SELECT COUNT(*) FROM events WHERE created_at > NOW() - INTERVAL '5 minutes'"
-    )
+    assert sql["query"] == "SELECT COUNT(*) FROM events WHERE created_at > NOW() - INTERVAL '5 minutes'"
     assert data["vars"]["db_dsn"]["default"] == "postgresql://appuser@db-coord-01/analytics"
     assert data["vars"]["db_dsn"]["secret"] is True
     migrate = by_id["run-database-migrations-execute-migrations"]
     assert migrate["ssh"] == "cd {{ app_dir }}/migrations && ./run-migrations.sh {{ version }}"
     assert migrate["hosts"] == "db-coord-01.dc1.example.com"
     start = by_id["post-update-start-notification"]["notify"]
-    assert (
-        start["channel"] == "ops-maintenance"
-        and "{{ previous_version }} → {{ version }}" in start["message"]
-    )
+    assert start["channel"] == "ops-maintenance" and "{{ previous_version }} → {{ version }}" in start["message"]
     assert data["notify"]["ops-maintenance"]["fallback"] == "log"
     checks = by_id["monitoring-dashboard-checks"]["manual"]["prompt"]
     assert "- [ ] All service health checks: GREEN" in checks
@@ -150,10 +133,7 @@ def test_copies_use_the_copy_step_when_it_is_installed(seed: tuple[Any, dict[str
     result, data = seed
     deploy = next(s for s in steps(data) if s["id"] == "deploy-application-code-deploy-to-all-app")
     if "copy" in executor_classes():
-        assert deploy["copy"] == {
-            "src": "{{ deployments_dir }}/app-{{ version }}.tar.gz",
-            "dest": "/tmp/",
-        }
+        assert deploy["copy"] == {"src": "{{ deployments_dir }}/app-{{ version }}.tar.gz", "dest": "/tmp/"}
     else:
         assert deploy["ansible"]["module"] == "copy"
         assert "becomes a native `copy` step" in result.yaml
@@ -171,10 +151,7 @@ def test_recurring_literals_become_vars(seed: tuple[Any, dict[str, Any]]) -> Non
 
 def test_the_decision_matrix(seed: tuple[Any, dict[str, Any]]) -> None:
     _, data = seed
-    matrix = [
-        (d["condition"], d.get("severity"), d["action"], d.get("after"))
-        for d in data["decisions"][:7]
-    ]
+    matrix = [(d["condition"], d.get("severity"), d["action"], d.get("after")) for d in data["decisions"][:7]]
     assert matrix == [
         ("Smoke test fails", "critical", "rollback", None),
         ("Database migration fails", "critical", "rollback", None),
@@ -186,10 +163,7 @@ def test_the_decision_matrix(seed: tuple[Any, dict[str, Any]]) -> None:
     ]
     when = {d["condition"]: d["when"] for d in data["decisions"]}
     assert when["Smoke test fails"] == "failed(post-deployment-verification.smoke-tests-*)"
-    assert (
-        when["Database migration fails"]
-        == "failed(deploy-application-update.run-database-migrations-*)"
-    )
+    assert when["Database migration fails"] == "failed(deploy-application-update.run-database-migrations-*)"
     assert when["Single host deployment failed"] == "any_host_failed(deploy-application-update)"
     assert when["Performance > 2x slower"] == "false"  # no step measures it: a TODO says so
 
@@ -198,10 +172,7 @@ def test_summary_and_todos(seed: tuple[Any, dict[str, Any]]) -> None:
     result, _ = seed
     assert result.decisions == 7 and result.decisions_translated == 5
     assert result.todos == result.yaml.count("# TODO:") > 0
-    assert re.fullmatch(
-        r"\d+ steps, \d+ expect predicates, 5 of 7 decisions translated, \d+ TODOs remaining",
-        result.summary,
-    )
+    assert re.fullmatch(r"\d+ steps, \d+ expect predicates, 5 of 7 decisions translated, \d+ TODOs remaining", result.summary)
 
 
 def test_explain_reads_like_the_procedure(seed: tuple[Any, dict[str, Any]], tmp_path: Path) -> None:
@@ -213,19 +184,9 @@ def test_explain_reads_like_the_procedure(seed: tuple[Any, dict[str, Any]], tmp_
             assert re.search(rf"^### Phase \d+: {re.escape(title)}", text, re.M), title
     for _, _, title in NUMBERED:
         assert re.search(rf"^#### \d+\.\d+ {re.escape(title)}", text, re.M), title
-    for command in (
-        "ansible-playbook",
-        "orchestrate.yml",
-        "sha256sum -c app-{{ version }}.tar.gz.sha256",
-        "./run-migrations.sh",
-    ):
+    for command in ("ansible-playbook", "orchestrate.yml", "sha256sum -c app-{{ version }}.tar.gz.sha256", "./run-migrations.sh"):
         assert command in text, command
     assert "✅ **Expected**" in text
-    for condition in (
-        "Smoke test fails",
-        "Database migration fails",
-        "Single host deployment failed",
-        "Queue backlog growing",
-    ):
+    for condition in ("Smoke test fails", "Database migration fails", "Single host deployment failed", "Queue backlog growing"):
         assert condition in text
     assert "- [ ] Release notes reviewed and approved" in text

@@ -40,9 +40,7 @@ def broken_plugin(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_a_step_lint_refuses_becomes_a_manual_step(broken_plugin: Any) -> None:
-    result = import_markdown(
-        "# T\n\n## Steps\n\n### 1. Get\n\n```bash\nfetch http://x\n```\n\n### 2. Ok\n\n```bash\necho ok\n```\n"
-    )
+    result = import_markdown("# T\n\n## Steps\n\n### 1. Get\n\n```bash\nfetch http://x\n```\n\n### 2. Ok\n\n```bash\necho ok\n```\n")
     assert not lint_findings(result.yaml)
     steps = yaml.safe_load(result.yaml)["phases"][0]["steps"]
     assert "manual" in steps[0] and "url: 5" in steps[0]["manual"]["prompt"]
@@ -59,9 +57,7 @@ def _draft(**changes: Any) -> Draft:
 
 
 def test_a_decision_lint_refuses_keeps_its_row_with_false() -> None:
-    draft = _draft(
-        decisions=[DraftDecision("Smoke fails", "failed(nosuch.step)", "critical", "rollback")]
-    )
+    draft = _draft(decisions=[DraftDecision("Smoke fails", "failed(nosuch.step)", "critical", "rollback")])
     assert lint_findings(emit(draft))  # the raw draft does not lint
     text = checked_yaml(draft)
     assert not lint_findings(text)

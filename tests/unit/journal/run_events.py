@@ -341,11 +341,7 @@ def weekly_shutdown() -> list[dict[str, Any]]:
             "phase": "drain",
             "status": "succeeded",
             "attempt": 3,
-            "result": {
-                "ok": True,
-                "fields": {"rc": 0},
-                "hosts": {"mq1": {"rc": 0, "duration": 1.25}},
-            },
+            "result": {"ok": True, "fields": {"rc": 0}, "hosts": {"mq1": {"rc": 0, "duration": 1.25}}},
         },
         {"event": "phase_finished", "ts": ts(22), "phase": "drain"},
         {"event": "phase_started", "ts": ts(22), "phase": "verify", "downtime": "ends"},
