@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/bench_journal.py [--lines 20000] [--rounds 3]
 
 Prints a Markdown table of medians. Runs in a throw-away state dir and runs dir.
-To compare with an older tree: PYTHONPATH=/path/to/old .venv/bin/python benchmarks/bench_journal.py
+To compare with an older tree, run that tree's copy of this file with PYTHONPATH=/path/to/old
+(the journal takes typed events since journal/events.py; older trees took a name and keywords).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def one_round(lines: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["XDG_STATE_HOME"] = str(Path(tmp) / "state")
         from runbook_engine.journal import Journal, verify_run
+        from runbook_engine.journal.events import Paused, StepOutput
 
         journal = Journal.create(
             Path(tmp) / "runs", runbook_name="bench", runbook_path="bench.yaml",
@@ -28,9 +30,9 @@ def one_round(lines: int) -> tuple[float, float]:
         )  # fmt: skip
         started = time.perf_counter()
         for index in range(lines):
-            journal.append("step_output", step=f"s{index % 50}", host="h", line="x" * 60)
+            journal.append(StepOutput(step=f"s{index % 50}", host="h", line="x" * 60))
         append = (time.perf_counter() - started) / lines
-        journal.append("paused", step="s0")
+        journal.append(Paused(step="s0", phase=None, reason="waiting", deadline=None))
         started = time.perf_counter()
         problems = verify_run(journal)
         check = time.perf_counter() - started

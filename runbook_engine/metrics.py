@@ -13,6 +13,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runbook_engine.journal.events import (
+    Decision,
+    DecisionUnevaluable,
+    Event,
+    Paused,
+    PhaseFinished,
+    PhaseStarted,
+    Resumed,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    UnknownEvent,
+    decode,
+    decode_all,
+)
 from runbook_engine.redaction import Redactor
 from runbook_engine.report.summary import build_report
 
@@ -41,8 +57,8 @@ def build_registry(
     report = build_report(clean, success=success, budgets=budgets)
     runbook = redact(report.runbook or "unknown")
     live = LiveMetrics(runbook)
-    for event in clean:
-        live.event(str(event.get("event")), event)
+    for line in decode_all(clean, *_COUNTED_KINDS):
+        live.observe(line.event, _when(line.ts))
     live.replayed(report.downtime.seconds)
     registry = live.registry
     step_last = Gauge(
@@ -114,7 +130,12 @@ def push(
 
     registry = build_registry(events, redactor=redactor, success=success)
     runbook = next(
-        (str(e.get("runbook")) for e in events if e.get("event") == "run_started"), "unknown"
+        (
+            line.event.runbook
+            for line in decode_all(events, RunStarted)
+            if isinstance(line.event, RunStarted)
+        ),
+        "unknown",
     )
     grouping = {"runbook": (redactor or Redactor(()))(runbook)}
     push_to_gateway(url, job=job, registry=registry, grouping_key=grouping, timeout=timeout)
@@ -133,8 +154,12 @@ def serve(
     return server
 
 
-#: Statuses that end a step for the duration histogram.
-_STEP_DONE = "step_finished"
+#: The events the metrics count (`LiveMetrics.observe`).
+_COUNTED_KINDS = (
+    PhaseStarted, PhaseFinished, Resumed, StepStarted, Paused, StepFinished, Decision,
+    DecisionUnevaluable, RunFinished,
+)  # fmt: skip
+_COUNTED = frozenset(kind.name for kind in _COUNTED_KINDS)
 
 
 class LiveMetrics:
@@ -220,56 +245,62 @@ class LiveMetrics:
         self.downtime.labels(runbook=self.runbook).set_function(lambda: downtime or 0.0)
 
     def event(self, kind: str, data: Mapping[str, Any]) -> None:
+        """One progress event (live) or journal line (replayed), read as its typed
+        event; the kinds metrics do not count are not even decoded."""
+        if kind in _COUNTED:
+            self.observe(decode({**data, "event": kind}), _when(data.get("ts")))
+
+    def observe(self, event: Event | UnknownEvent, when: float) -> None:
         runbook = self.runbook
-        step = str(data.get("step") or "")
-        if kind == "phase_started":
-            self._phase_downtime[str(data.get("phase"))] = data.get("downtime")
-            if data.get("downtime") == "begins" and self._downtime_began is None:
-                self._downtime_began = _when(data)
-        elif kind == "phase_finished":
-            ends = (data.get("downtime") or self._phase_downtime.get(str(data.get("phase")))) == "ends"
-            if ends and self._downtime_began is not None:
-                self._downtime_before += _when(data) - self._downtime_began
-                self._downtime_began = None
-        elif kind == "resumed":  # what the previous runner left started was cut short
-            self._last.update({k: "waited" for k, v in self._last.items() if v == "started"})
-        elif kind == "step_started":
-            self._phase_of[step] = str(data.get("phase") or "")
-            if data.get("executor"):
-                self._executor_of[step] = str(data["executor"])
-            attempt = data.get("attempt")
-            again = self._last.get(step) in ("started", "failed")
-            if again and isinstance(attempt, int) and attempt > 1:
-                self.retries.labels(runbook=runbook, phase=self._phase_of[step], step=step).inc()
-            self._last[step] = "started"
-        elif kind == "paused":
-            self._last[step] = "waited"
-        elif kind == _STEP_DONE:
-            failed = data.get("status") in ("failed", "cancelled")
-            self._last[step] = "failed" if failed else "done"
-            duration = data.get("duration")
-            result = data.get("result")
-            if duration is None and isinstance(result, Mapping):
-                duration = result.get("duration")  # journals written before it was recorded
-            if isinstance(duration, int | float) and not isinstance(duration, bool):
-                self.step_duration.labels(
-                    runbook=runbook,
-                    phase=str(data.get("phase") or self._phase_of.get(step, "")),
-                    step=step,
-                    executor=self._executor_of.get(step, "unknown"),
-                    status=str(data.get("status") or "unknown"),
-                ).observe(float(duration))
-        elif kind == "decision":
-            self.decisions.labels(
-                runbook=runbook,
-                severity=str(data.get("severity") or "unknown"),
-                action=str(data.get("action") or "unknown"),
-            ).inc()
-        elif kind == "decision_unevaluable":
-            self.unevaluable.labels(runbook=runbook).inc()
-        elif kind == "run_finished":
-            self.runs.labels(runbook=runbook, status=str(data.get("status") or "unknown")).inc()
-            self.finish()
+        match event:
+            case PhaseStarted(phase=phase, downtime=downtime):
+                self._phase_downtime[phase] = downtime
+                if downtime == "begins" and self._downtime_began is None:
+                    self._downtime_began = when
+            case PhaseFinished(phase=phase, downtime=downtime):
+                ends = (downtime or self._phase_downtime.get(phase)) == "ends"
+                if ends and self._downtime_began is not None:
+                    self._downtime_before += when - self._downtime_began
+                    self._downtime_began = None
+            case Resumed():  # what the previous runner left started was cut short
+                self._last.update({k: "waited" for k, v in self._last.items() if v == "started"})
+            case StepStarted(step=step) as started:
+                self._phase_of[step] = started.phase or ""
+                if started.executor:
+                    self._executor_of[step] = started.executor
+                again = self._last.get(step) in ("started", "failed")
+                if again and started.attempt > 1:
+                    self.retries.labels(
+                        runbook=runbook, phase=self._phase_of[step], step=step
+                    ).inc()
+                self._last[step] = "started"
+            case Paused(step=step):
+                self._last[step] = "waited"
+            case StepFinished(step=step) as finished:
+                failed = finished.status in ("failed", "cancelled")
+                self._last[step] = "failed" if failed else "done"
+                duration: Any = finished.duration
+                if duration is None and isinstance(finished.result, Mapping):
+                    duration = finished.result.get("duration")  # journals before it was recorded
+                if isinstance(duration, int | float) and not isinstance(duration, bool):
+                    self.step_duration.labels(
+                        runbook=runbook,
+                        phase=finished.phase or self._phase_of.get(step, ""),
+                        step=step,
+                        executor=self._executor_of.get(step, "unknown"),
+                        status=finished.status or "unknown",
+                    ).observe(float(duration))
+            case Decision(severity=severity, action=action):
+                self.decisions.labels(
+                    runbook=runbook, severity=severity or "unknown", action=action or "unknown"
+                ).inc()
+            case DecisionUnevaluable():
+                self.unevaluable.labels(runbook=runbook).inc()
+            case RunFinished(status=status):
+                self.runs.labels(runbook=runbook, status=status or "unknown").inc()
+                self.finish()
+            case _:
+                pass
 
     def finish(self) -> None:
         """The runner stops working on the run (finished or paused)."""
@@ -281,12 +312,11 @@ class LiveMetrics:
         return generate_latest(self.registry).decode("utf-8")
 
 
-def _when(data: Mapping[str, Any]) -> float:
+def _when(ts: Any) -> float:
     """The event's time: its journal timestamp when replayed, now when live."""
     import time
     from datetime import datetime
 
-    ts = data.get("ts")
     if isinstance(ts, str):
         try:
             return datetime.fromisoformat(ts).timestamp()
@@ -326,7 +356,7 @@ class MetricsExport:
 
     def event(self, kind: str, data: Mapping[str, Any]) -> None:
         self.metrics.event(kind, data)
-        if self.textfile is not None and kind in (_STEP_DONE, "run_finished"):
+        if self.textfile is not None and kind in (StepFinished.name, RunFinished.name):
             self._write()
 
     def _write(self) -> None:

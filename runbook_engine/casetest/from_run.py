@@ -13,6 +13,7 @@ import yaml
 
 from runbook_engine.casetest.cases import stubbable_steps
 from runbook_engine.casetest.runner import observe
+from runbook_engine.journal.events import RunStarted, StepFinished, decode_all
 from runbook_engine.model import Runbook
 from runbook_engine.redaction import MASK
 
@@ -32,15 +33,16 @@ def case_from_run(
     steps = stubbable_steps(runbook)
     seen = observe(events)
     stubs: dict[str, Any] = {}
-    for event in events:
-        if event.get("event") != "step_finished" or event.get("status") == "rolled_back":
+    for line in decode_all(events, StepFinished):
+        finished = line.event
+        if not isinstance(finished, StepFinished) or finished.status == "rolled_back":
             continue
-        step = steps.get(str(event.get("step")))
-        result = event.get("result")
+        step = steps.get(finished.step)
+        result = finished.result
         if step is None or step.executor in _NO_STUB or not isinstance(result, Mapping):
             continue
         stub = _stub(step.executor, result)
-        attempt = int(event.get("attempt") or 1)
+        attempt = finished.attempt or 1
         if attempt > 1:
             # only the last attempt's result is journaled: earlier ones failed
             earlier = {"ok": False, "error": "earlier attempt (its result is not in the journal)"}
@@ -48,10 +50,10 @@ def case_from_run(
         else:
             stubs[step.id] = stub
     vars_: dict[str, Any] = {}
-    for event in events:
-        if event.get("event") == "run_started":
+    for line in decode_all(events, RunStarted):
+        if isinstance(line.event, RunStarted):
             vars_ = {
-                k: v for k, v in (event.get("vars") or {}).items()
+                k: v for k, v in (line.event.vars or {}).items()
                 if v != MASK and k in runbook.vars and v != runbook.vars[k].default
             }  # fmt: skip
     expect: dict[str, Any] = {"status": seen.status}

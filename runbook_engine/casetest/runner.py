@@ -18,6 +18,17 @@ from typing import Any
 from runbook_engine.casetest.cases import Case
 from runbook_engine.casetest.stubs import Notification, Recorder, SimulatedClock, StubLayer
 from runbook_engine.errors import RunbookError, RunError
+from runbook_engine.journal.events import (
+    Decision,
+    Event,
+    Operator,
+    Paused,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    decode_all,
+)
 
 #: The initiator recorded in a test run's journal.
 TEST_INITIATOR = "runbook-test"
@@ -82,40 +93,39 @@ def observe(
     captures: dict[str, dict[str, Any]] = {}
     attempts: dict[str, int] = {}
     status, exit_code = "running", None
-    for event in events:
-        name, seq = event.get("event"), int(event.get("seq", 0))
-        step = event.get("step")
-        if name == "step_started" and isinstance(step, str):
-            started.add(step)
-            attempts[step] = max(attempts.get(step, 0), int(event.get("attempt") or 1))
-        elif name == "step_finished" and isinstance(step, str):
-            finished.append(
-                StepRecord(
-                    step=step,
-                    status=str(event.get("status")),
-                    attempt=int(event.get("attempt") or 0),
-                    at=times.get(seq),
-                    error=event.get("error"),
+    for line in decode_all(events):
+        seq = line.seq
+        match line.event:
+            case StepStarted(step=step, attempt=attempt) if step:
+                started.add(step)
+                attempts[step] = max(attempts.get(step, 0), attempt or 1)
+            case StepFinished(step=step) as done if step:
+                finished.append(
+                    StepRecord(
+                        step=step,
+                        status=done.status,
+                        attempt=done.attempt or 0,
+                        at=times.get(seq),
+                        error=done.error,
+                    )
                 )
-            )
-            if event.get("captures"):
-                captures[step] = dict(event["captures"])
-        elif name == "decision":
-            decisions.append(
-                DecisionRecord(
-                    condition=str(event.get("condition")),
-                    action=str(event.get("action")),
-                    step=step if isinstance(step, str) else None,
-                    at=times.get(seq),
-                    sample=samples.get(seq),
+                if done.captures:
+                    captures[step] = dict(done.captures)
+            case Decision() as decision:
+                decisions.append(
+                    DecisionRecord(
+                        condition=decision.condition,
+                        action=decision.action,
+                        step=decision.step,
+                        at=times.get(seq),
+                        sample=samples.get(seq),
+                    )
                 )
-            )
-        elif name == "paused":
-            status = "paused"
-        elif name == "run_finished":
-            status = str(event.get("status"))
-            code = event.get("exit_code")
-            exit_code = code if isinstance(code, int) else None
+            case Paused():
+                status = "paused"
+            case RunFinished() as end:
+                status = end.status
+                exit_code = end.exit_code if isinstance(end.exit_code, int) else None
     return Observation(
         status=status,
         exit_code=exit_code,
@@ -150,11 +160,11 @@ class _TimedJournal:
     def seq(self) -> int:
         return int(self.journal.seq)
 
-    def append(self, event: str, *, sync: bool = False, **data: Any) -> dict[str, Any]:
-        record: dict[str, Any] = self.journal.append(event, sync=False, **data)
+    def append(self, event: Event) -> dict[str, Any]:
+        record: dict[str, Any] = self.journal.append(event, sync=False)
         self.times[record["seq"]] = self.clock()
-        if event == "decision" and data.get("step") in self.recorder.samples:
-            self.samples[record["seq"]] = self.recorder.samples[data["step"]]
+        if isinstance(event, Decision) and event.step in self.recorder.samples:
+            self.samples[record["seq"]] = self.recorder.samples[event.step]
         return record
 
     def pending(self, seq: int | None = None) -> bool:
@@ -251,21 +261,27 @@ def run_case(runbook: Any, case: Case, work: Path) -> Observation:
     ctx.channels = channels
 
     def record(action: str, step: str, answer: Any) -> None:
-        ctx.emit("operator", action=action, step=step, by=answer.by, inputs=dict(answer.inputs), auto=answer.auto)
+        ctx.emit(
+            Operator(
+                action=action, step=step, by=answer.by, inputs=dict(answer.inputs), auto=answer.auto
+            )
+        )
 
     operator = RunOperator(
         initiator=TEST_INITIATOR, acting_as=TEST_INITIATOR, yes=True, interactive=False, record=record
     )
     ctx.emit(
-        "run_started",
-        run_id=real.run_id,
-        runbook=runbook.name,
-        title=runbook.label,
-        path=str(runbook.path),
-        vars=journaled_vars(runbook, resolved.values),
-        inventory=None,
-        initiator=TEST_INITIATOR,
-        test_case=case.name,
+        RunStarted(
+            run_id=real.run_id,
+            runbook=runbook.name,
+            title=runbook.label,
+            path=str(runbook.path),
+            vars=journaled_vars(runbook, resolved.values),
+            inventory=None,
+            initiator=TEST_INITIATOR,
+            outside_window=None,
+            test_case=case.name,
+        )
     )
     run = Run(ctx, build_graph(runbook), operator)
     status = asyncio.run(run.execute())

@@ -51,10 +51,9 @@ def explain(
     evidence = None
     if events is not None:
         from runbook_engine.explain.evidence import evidence_of
+        from runbook_engine.journal import replay
 
-        started = next((e for e in events if e.get("event") == "run_started"), {})
-        recorded = started.get("vars")
-        values.update(recorded if isinstance(recorded, dict) else {})
+        values.update(replay(events).vars)  # the (redacted) values the run recorded
         evidence = evidence_of(events, success=runbook.success, run_id=run_id)
     text = render_checklist(runbook, values, evidence)
     if fmt == "html":

@@ -39,7 +39,8 @@ def report(
 ) -> None:
     """Render the report of RUN (a run id, a unique prefix of one, or `last`)."""
     from runbook_engine.journal import Journal
-    from runbook_engine.report import inputs_from_run_dir, render_report
+    from runbook_engine.journal.events import RunFinished, decode_all
+    from runbook_engine.report import inputs_from_run_dir, render_report, targets_of
 
     journal = Journal.open(runs_dir, run)
     events = journal.events()
@@ -48,12 +49,10 @@ def report(
             f"warning: {journal.path}: torn last line ignored (the runner stopped mid-write)",
             err=True,
         )
-    started = next((e for e in events if e.get("event") == "run_started"), {})
     inputs = inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
-    success = started.get("success", inputs.success if inputs else None)
-    budgets = started.get("budgets", inputs.budgets if inputs else None)
+    success, budgets = targets_of(events, inputs)
     planned = inputs.steps if inputs else ()
-    if any(e.get("event") == "run_finished" for e in events):
+    if decode_all(events, RunFinished):
         from runbook_engine.engine.run_reports import write_run_reports
 
         # a runner killed between run_finished and its reports left them out

@@ -31,10 +31,16 @@ from runbook_engine.gates import (
     check_voter,
 )
 from runbook_engine.identity import Identity
+from runbook_engine.journal.events import (
+    GateAnnounced,
+    OperatorActions,
+    Paused,
+    StepFinished,
+    StepStarted,
+    decode_all,
+)
 from runbook_engine.journal.journal import utc_now
 
-#: The journal event of an operator transaction (engine/operator_actions.py).
-ACTIONS_EVENT = "operator_actions"
 #: Operator actions that are votes on a gate.
 VOTE_ACTIONS = ("approve", "confirm", "reject")
 
@@ -68,45 +74,42 @@ def open_votes(events: Iterable[Mapping[str, Any]]) -> dict[str, list[Vote]]:
     """The votes per step since that step last finished (or was skipped or re-run by
     an operator): only those can still open its gate."""
     votes: dict[str, list[Vote]] = {}
-    for event in events:
-        kind = event.get("event")
-        if kind == "step_finished" and isinstance(event.get("step"), str):
-            votes.pop(event["step"], None)
-        if kind != ACTIONS_EVENT:
+    for line in decode_all(events, StepFinished, OperatorActions):
+        event = line.event
+        if isinstance(event, StepFinished):
+            votes.pop(event.step, None)
+        if not isinstance(event, OperatorActions):
             continue
-        identity = event.get("identity") or {}
-        for item in event.get("actions") or ():
-            step, action = item.get("step"), item.get("action")
-            if not isinstance(step, str):
-                continue
-            if action in ("skip", "rerun"):
-                votes.pop(step, None)
-            elif action in VOTE_ACTIONS:
-                votes.setdefault(step, []).append(
+        identity = event.identity or {}
+        for item in event.actions:
+            if item.action in ("skip", "rerun"):
+                votes.pop(item.step, None)
+            elif item.action in VOTE_ACTIONS:
+                votes.setdefault(item.step, []).append(
                     Vote(
-                        step=step,
-                        action=str(action),
-                        by=str(event.get("by")),
-                        at=str(event.get("ts") or utc_now()),
-                        inputs=dict(item.get("inputs") or {}),
+                        step=item.step,
+                        action=item.action,
+                        by=event.by,
+                        at=line.ts or utc_now(),
+                        inputs=dict(item.inputs),
                         method=str(identity.get("method", "api")),
-                        late=bool(item.get("late")),
+                        late=item.late,
                     )
                 )
     return votes
 
 
-def current_pause(events: Sequence[Mapping[str, Any]], step: str) -> Mapping[str, Any] | None:
-    """The ``paused`` event of ``step``'s current wait: the first since the step last
-    finished (its deadline holds through every resume), or None if it does not wait."""
-    first: Mapping[str, Any] | None = None
-    for event in events:
-        if event.get("step") != step:
-            continue
-        if event.get("event") == "step_finished":
+def current_pause(events: Sequence[Mapping[str, Any]], step: str) -> tuple[Paused, str] | None:
+    """The ``paused`` event of ``step``'s current wait and the hash of its line: the
+    first since the step last finished (its deadline holds through every resume), or
+    None if it does not wait."""
+    first: tuple[Paused, str] | None = None
+    for line in decode_all(events, StepFinished, Paused):
+        event = line.event
+        if isinstance(event, StepFinished) and event.step == step:
             first = None
-        elif event.get("event") == "paused" and first is None:
-            first = event
+        elif isinstance(event, Paused) and event.step == step and first is None:
+            first = event, line.hash or ""
     return first
 
 
@@ -123,15 +126,12 @@ def waiting_gates(events: Sequence[Mapping[str, Any]]) -> list[str]:
     re-run or aborted by an operator since. A vote short of its quorum leaves the gate
     waiting (the journal replay counts it as answered)."""
     waiting: list[str] = []
-    for event in events:
-        step = event.get("step")
-        if not isinstance(step, str):
-            continue
-        kind = event.get("event")
-        if kind == "paused" and step not in waiting:
-            waiting.append(step)
-        elif step in waiting and kind in ("step_finished", "step_started"):
-            waiting.remove(step)
+    for line in decode_all(events, Paused, StepFinished, StepStarted):
+        event = line.event
+        if isinstance(event, Paused) and event.step not in waiting:
+            waiting.append(event.step)
+        elif isinstance(event, StepFinished | StepStarted) and event.step in waiting:
+            waiting.remove(event.step)
     return waiting
 
 
@@ -349,29 +349,31 @@ def signature_problems(
     from runbook_engine.sshsig import verify
 
     problems: list[str] = []
-    for event in events:
-        identity = event.get("identity") or {}
-        if event.get("event") != ACTIONS_EVENT or identity.get("method") != "ssh-signature":
+    for line in decode_all(events, OperatorActions):
+        event = line.event
+        if not isinstance(event, OperatorActions):
             continue
-        for item in event.get("actions") or ():
-            signed = item.get("signature") or {}
-            where = f"line {event.get('seq')}: {item.get('action')} of {item.get('step')} by {event.get('by')}"
+        if (event.identity or {}).get("method") != "ssh-signature":
+            continue
+        for item in event.actions:
+            signed = item.signature or {}
+            where = f"line {line.seq}: {item.action} of {item.step} by {event.by}"
             payload = str(signed.get("payload", ""))
             try:
                 said = json.loads(payload.split("\n", 1)[1])
             except (IndexError, ValueError):
                 problems.append(f"{where}: no signed payload")
                 continue
-            decision = "reject" if item.get("action") == "reject" else "approve"
+            decision = "reject" if item.action == "reject" else "approve"
             if (said.get("run"), said.get("step"), said.get("action")) != (
-                run_id, item.get("step"), decision,
+                run_id, item.step, decision,
             ):  # fmt: skip
                 problems.append(f"{where}: the signature is for another vote")
                 continue
             signers = allowed_signers or Path(str(signed.get("allowed_signers", "")))
             try:
                 verify(payload.encode("ascii"), str(signed.get("signature", "")), signers,
-                       str(event.get("by")))  # fmt: skip
+                       event.by)  # fmt: skip
             except RunbookError as exc:
                 problems.append(f"{where}: {exc.message}")
     return problems
@@ -393,13 +395,12 @@ async def announce_gate(ctx: Any, request: OperatorRequest, votes: Sequence[Vote
     if not channels:
         return
     announced: set[str] = set()
-    for event in ctx.journal.events():
-        if event.get("step") != request.step_id:
-            continue
-        if event.get("event") == "step_finished":
+    for line in decode_all(ctx.journal.events(), StepFinished, GateAnnounced):
+        event = line.event
+        if isinstance(event, StepFinished) and event.step == request.step_id:
             announced.clear()
-        elif event.get("event") == "gate_announced" and event.get("delivered"):
-            announced.add(str(event.get("channel")))
+        elif isinstance(event, GateAnnounced) and event.step == request.step_id and event.delivered:
+            announced.add(event.channel)
     gate = request.gate
     for name, spec in channels.items():
         if name in announced:
@@ -415,6 +416,5 @@ async def announce_gate(ctx: Any, request: OperatorRequest, votes: Sequence[Vote
         except Undelivered as exc:
             error = str(exc)
         ctx.emit(
-            "gate_announced", step=request.step_id, channel=name, delivered=error is None,
-            error=error,
-        )  # fmt: skip
+            GateAnnounced(step=request.step_id, channel=name, delivered=error is None, error=error)
+        )

@@ -14,12 +14,13 @@ from typing import Any
 from runbook_engine.engine.evaluation import Evaluator, RunView
 from runbook_engine.engine.progress import Progress
 from runbook_engine.executors.base import Host
+from runbook_engine.journal.events import Event, StepFinished, encode, rebuilt
 from runbook_engine.model import Runbook, Step
 from runbook_engine.redaction import MASK, Redactor
 from runbook_engine.templating import Renderer
 
-#: Journal events written with fsync on the spot: the run's own boundaries and the
-#: operator's and the decision matrix's acts. Step boundaries are made durable by
+#: Which events are fsynced on the spot is declared on their class
+#: (`journal.events.Event.durable`). Step boundaries are made durable by
 #: `RunContext.durable` instead, one fsync per step: ``step_started`` (and the
 #: ``step_finished`` before it) must be on disk before the step's work begins — the
 #: shell executor overlaps that fsync with starting the process and sends the command
@@ -29,19 +30,6 @@ from runbook_engine.templating import Renderer
 #: runner's writes survive in the page cache (a power loss leaves no orphans).
 #: Seconds a ``step_finished`` may wait for the next step's fsync to cover it.
 FLUSH_DELAY = 0.05
-
-_DURABLE = frozenset(
-    {
-        "run_started",
-        "decision",
-        "paused",
-        "operator",
-        "rollback_started",
-        "rollback_finished",
-        "run_finished",
-        "resumed",
-    }
-)
 
 
 @dataclass
@@ -100,14 +88,16 @@ class RunContext:
         if seal is not None and (captures or host_captures):
             seal(step_id, {"captures": captures, "host_captures": host_captures})
 
-    def emit(self, event: str, *, journal: bool = True, **data: Any) -> dict[str, Any]:
-        """Record one event (redacted) in the journal and show it."""
-        clean = self.redactor.redact_obj(data) if self.redactor else data
-        if journal:
-            self.journal.append(event, sync=event in _DURABLE, **clean)
-            if event == "step_finished":
-                self._flush_later(self.journal.seq)
-        self.progress.event(event, **clean)
+    def emit(self, event: Event) -> Event:
+        """Record one event in the journal and show it, redacted once: the journal and
+        the view get the same data. Returns the redacted event."""
+        raw = encode(event)
+        data = self.redactor.redact_obj(raw)
+        clean = event if data is raw or data == raw else rebuilt(event, data)
+        self.journal.append(clean)
+        if isinstance(clean, StepFinished):
+            self._flush_later(self.journal.seq)
+        self.progress.event(event.name, **data)
         return clean
 
     async def durable(self) -> None:

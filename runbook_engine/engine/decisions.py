@@ -21,6 +21,7 @@ from typing import Any
 
 from runbook_engine import predicates
 from runbook_engine.engine.evaluation import Evaluator, safe_holds
+from runbook_engine.journal import events
 from runbook_engine.model import Decision
 from runbook_engine.vocabulary import PREDICATE_ROOTS
 
@@ -40,14 +41,14 @@ class DecisionTaken:
     def action(self) -> str:
         return self.decision.action
 
-    def journal_data(self) -> dict[str, Any]:
-        return {
-            "condition": self.decision.condition,
-            "severity": self.decision.severity,
-            "action": self.decision.action,
-            "evidence": dict(self.evidence),
-            "step": self.step,
-        }
+    def event(self) -> events.Decision:
+        return events.Decision(
+            condition=self.decision.condition,
+            severity=self.decision.severity,
+            action=self.decision.action,
+            evidence=dict(self.evidence),
+            step=self.step,
+        )
 
 
 @dataclass(frozen=True)
@@ -58,15 +59,15 @@ class Unevaluable:
     error: str
     step: str | None
 
-    def journal_data(self) -> dict[str, Any]:
-        return {
-            "condition": self.decision.condition,
-            "when": self.decision.when,
-            "severity": self.decision.severity,
-            "action": self.decision.action,
-            "error": self.error,
-            "step": self.step,
-        }
+    def event(self) -> events.DecisionUnevaluable:
+        return events.DecisionUnevaluable(
+            condition=self.decision.condition,
+            when=self.decision.when,
+            severity=self.decision.severity,
+            action=self.decision.action,
+            error=self.error,
+            step=self.step,
+        )
 
 
 @dataclass

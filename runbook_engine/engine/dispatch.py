@@ -22,6 +22,7 @@ from runbook_engine.executors.base import (
 )
 from runbook_engine.executors.process import proc_start_time
 from runbook_engine.executors.registry import executor_class
+from runbook_engine.journal.events import StepOutput, StepPid
 from runbook_engine.model import COMMON_STEP_KEYS, Step
 from runbook_engine.redaction import MASK
 from runbook_engine.shell_values import ShellCommand
@@ -56,7 +57,7 @@ class Dispatch:
         ctx = self.ctx
 
         def on_pid(pid: int) -> None:
-            ctx.emit("step_pid", step=step.id, pid=pid, proc_start=proc_start_time(pid))
+            ctx.emit(StepPid(step=step.id, pid=pid, proc_start=proc_start_time(pid)))
 
         return StepServices(
             run=RunIdentity(run_id=ctx.run_id, initiator=ctx.initiator),
@@ -74,9 +75,7 @@ class Dispatch:
         render, render_command = step_renderers(ctx.renderer, ctx.template_extra)
 
         def log(line: str, host: str | None = None) -> None:
-            ctx.emit(
-                "step_output", journal=True, step=step.id, host=host, line=MASK if secret else line
-            )
+            ctx.emit(StepOutput(step=step.id, host=host, line=MASK if secret else line))
 
         return StepCall(
             step_id=step.id,

@@ -23,6 +23,7 @@ from runbook_engine.engine.outcome import (
 )
 from runbook_engine.errors import RunbookError
 from runbook_engine.executors.base import Result, StepServices
+from runbook_engine.journal.events import StepFinished, StepStarted
 from runbook_engine.model import Step
 from runbook_engine.redaction import MASK
 
@@ -74,16 +75,16 @@ class StepRunner:
         error: str | None = None
         started = time.monotonic()
         while True:
-            started_data: dict[str, Any] = {"retry_hosts": sorted(retry.hosts)} if retry else {}
             ctx.emit(
-                "step_started",
-                step=step.id,
-                phase=step.phase,
-                attempt=attempt,
-                title=step.label,
-                executor=step.executor,
-                **started_data,
-            )  # fmt: skip
+                StepStarted(
+                    step=step.id,
+                    phase=step.phase,
+                    attempt=attempt,
+                    title=step.label,
+                    executor=step.executor,
+                    retry_hosts=tuple(sorted(retry.hosts)) if retry else None,
+                )
+            )
             call = self.dispatch.call(step, hosts, self.services_for(step))
             attempt_started = time.monotonic()
             try:
@@ -239,15 +240,16 @@ class StepRunner:
                 _masked(outcome.host_captures) if step.secret_output else outcome.host_captures
             )
         ctx.emit(
-            "step_finished",
-            step=step.id,
-            phase=step.phase,
-            status=outcome.status,
-            result=result,
-            attempt=attempt,
-            captures=captures,
-            error=outcome.error,
-            duration=duration,
+            StepFinished(
+                step=step.id,
+                phase=step.phase,
+                status=outcome.status,
+                result=result,
+                attempt=attempt,
+                captures=captures,
+                error=outcome.error,
+                duration=duration,
+            )
         )
 
 

@@ -22,10 +22,9 @@ from runbook_engine.engine.approvals import Vote, check_vote, tally
 from runbook_engine.errors import RunbookError, RunError
 from runbook_engine.gates import Gate, check_inputs, opens_gate, parse_gate
 from runbook_engine.identity import Identity
+from runbook_engine.journal.events import OperatorAction as Action
+from runbook_engine.journal.events import OperatorActions
 from runbook_engine.model import Runbook, Step
-
-#: The journal event one transaction is recorded as.
-EVENT = "operator_actions"
 
 
 @dataclass(frozen=True)
@@ -56,28 +55,6 @@ class ActionRequest:
 
 
 @dataclass(frozen=True)
-class Action:
-    """One checked action: ``action`` is confirm, approve, rerun or skip. ``late``
-    says a gate was answered after its deadline (it takes its ``on_timeout``)."""
-
-    action: str
-    step: str
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-    late: bool = False
-    signature: Mapping[str, Any] | None = None
-
-    def journal_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"action": self.action, "step": self.step}
-        if self.inputs:
-            data["inputs"] = dict(self.inputs)
-        if self.late:
-            data["late"] = True
-        if self.signature:
-            data["signature"] = dict(self.signature)
-        return data
-
-
-@dataclass(frozen=True)
 class Transaction:
     """A checked request, ready to be journaled as one event."""
 
@@ -88,15 +65,13 @@ class Transaction:
     preset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     identity: Identity | None = None
 
-    def journal_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "by": self.by,
-            "source": self.source,
-            "actions": [a.journal_data() for a in self.actions],
-        }
-        if self.identity is not None:
-            data["identity"] = self.identity.record()
-        return data
+    def event(self) -> OperatorActions:
+        return OperatorActions(
+            by=self.by,
+            source=self.source,
+            actions=self.actions,
+            identity=self.identity.record() if self.identity is not None else None,
+        )
 
     @property
     def empty(self) -> bool:
@@ -215,11 +190,11 @@ def plan_actions(
     )
 
 
-def commit(emit: Callable[..., Any], transaction: Transaction) -> None:
+def commit(emit: Callable[[OperatorActions], Any], transaction: Transaction) -> None:
     """Journal a checked transaction as its one event (nothing for an empty one).
     ``emit`` is the run's `RunContext.emit` (or a journal's ``append``)."""
     if not transaction.empty:
-        emit(EVENT, **transaction.journal_data())
+        emit(transaction.event())
 
 
 def _gate(step: Step, render: Callable[[Any], Any]) -> Gate | None:

@@ -28,6 +28,7 @@ from runbook_engine.errors import RunbookError, RunError
 from runbook_engine.executors.base import Result
 from runbook_engine.executors.registry import executor_classes
 from runbook_engine.graph import build_graph
+from runbook_engine.journal.events import Event
 from runbook_engine.model import Runbook, Step
 from runbook_engine.variables import ResolvedVars
 
@@ -38,8 +39,8 @@ class _PlanJournal:
     dir: Path = Path(".")
     seq: int = 0
 
-    def append(self, event: str, *, sync: bool = False, **data: Any) -> dict[str, Any]:
-        return {}
+    def append(self, event: Event, *, sync: bool | None = None) -> dict[str, Any]:
+        return {}  # a plan journals nothing
 
     def pending(self, seq: int | None = None) -> bool:
         return False

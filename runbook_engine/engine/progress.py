@@ -10,11 +10,26 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
 from runbook_engine.durations import format_duration
+from runbook_engine.journal.events import (
+    EVENTS,
+    Decision,
+    DecisionUnevaluable,
+    Event,
+    PhaseFinished,
+    PhaseStarted,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepOutput,
+    StepStarted,
+    UnknownEvent,
+    decode,
+)
 from runbook_engine.recap import recap_text
 
 _MARKS = {
@@ -58,41 +73,50 @@ def _clock() -> str:
     return datetime.now(UTC).strftime("%H:%M:%S")
 
 
-def describe(kind: str, data: dict[str, Any]) -> str | None:
+def shown_event(kind: str, data: Mapping[str, Any]) -> Event | UnknownEvent | None:
+    """The typed journal event a progress event carries (`RunContext.emit` sends the
+    encoded event), or None for what is only shown (``message``, ``warning``)."""
+    return decode({**data, "event": kind}) if kind in EVENTS else None
+
+
+def describe(kind: str, data: Mapping[str, Any]) -> str | None:
     """The plain-text line for one progress event, or None for events not shown."""
-    step = data.get("step")
-    host = f" [{data['host']}]" if data.get("host") else ""
-    if kind == "run_started":
-        return f"run {data['run_id']}: {data['title']} (by {data['initiator']})"
-    if kind == "phase_started":
-        downtime = f" — downtime {data['downtime']}" if data.get("downtime") else ""
-        budget = f" (budget {format_duration(data['budget'])})" if data.get("budget") else ""
-        return f"== {data['title']}{budget}{downtime}"
-    if kind == "phase_finished":
-        over = ""
-        if data.get("budget") and data["elapsed"] > data["budget"]:
-            over = f", over budget {format_duration(data['budget'])}"
-        return f"== {data['phase']} done in {format_duration(data['elapsed'])}{over}"
-    if kind == "step_started":
-        attempt = f" (attempt {data['attempt']})" if data.get("attempt", 1) > 1 else ""
-        return f"→ {step}: {data['title']}{attempt}"
-    if kind == "step_output":
-        return f"  {step}{host} | {data['line']}"
-    if kind == "step_finished":
-        mark = _MARKS.get(data["status"], "?")
-        why = f" — {data['error']}" if data.get("error") else ""
-        took = f" in {format_duration(data['duration'])}" if data.get("duration") else ""
-        return f"{mark} {step} {data['status']}{took}{why}"
-    if kind == "decision":
-        return f"! decision [{data['severity']}] {data['condition']} → {data['action']}"
-    if kind == "decision_unevaluable":
-        return f"! decision {data['condition']!r} cannot be evaluated: {data['error']}"
     if kind in ("message", "warning"):
         return ("warning: " if kind == "warning" else "") + str(data["text"])
-    if kind == "run_finished":
-        return (
-            f"run {data['status']} (exit {data['exit_code']}) in {format_duration(data['elapsed'])}"
-        )
+    event = shown_event(kind, data)
+    return describe_event(event) if event is not None else None
+
+
+def describe_event(event: Event | UnknownEvent) -> str | None:
+    match event:
+        case RunStarted():
+            return f"run {event.run_id}: {event.title} (by {event.initiator})"
+        case PhaseStarted():
+            downtime = f" — downtime {event.downtime}" if event.downtime else ""
+            budget = f" (budget {format_duration(event.budget)})" if event.budget else ""
+            return f"== {event.title}{budget}{downtime}"
+        case PhaseFinished(elapsed=float() | int() as elapsed):
+            over = ""
+            if event.budget and elapsed > event.budget:
+                over = f", over budget {format_duration(event.budget)}"
+            return f"== {event.phase} done in {format_duration(elapsed)}{over}"
+        case StepStarted():
+            attempt = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            return f"→ {event.step}: {event.title}{attempt}"
+        case StepOutput():
+            host = f" [{event.host}]" if event.host else ""
+            return f"  {event.step}{host} | {event.line}"
+        case StepFinished():
+            mark = _MARKS.get(event.status, "?")
+            why = f" — {event.error}" if event.error else ""
+            took = f" in {format_duration(event.duration)}" if event.duration else ""
+            return f"{mark} {event.step} {event.status}{took}{why}"
+        case Decision():
+            return f"! decision [{event.severity}] {event.condition} → {event.action}"
+        case DecisionUnevaluable():
+            return f"! decision {event.condition!r} cannot be evaluated: {event.error}"
+        case RunFinished(elapsed=float() | int() as elapsed):
+            return f"run {event.status} (exit {event.exit_code}) in {format_duration(elapsed)}"
     return None
 
 
@@ -105,23 +129,23 @@ class LineFilter:
         self.verbose = verbose
         self.routine: dict[str, re.Pattern[str]] = {}
 
-    def lines(self, kind: str, data: dict[str, Any]) -> list[str]:
-        step = str(data.get("step") or "")
-        if kind == "step_started" and data.get("executor"):
-            routine = _routine_output(str(data["executor"]))
+    def lines(self, kind: str, data: Mapping[str, Any]) -> list[str]:
+        event = shown_event(kind, data)
+        if event is None:
+            line = describe(kind, data)
+            return [] if line is None else [line]
+        if isinstance(event, StepStarted) and event.executor:
+            routine = _routine_output(event.executor)
             if routine is not None:
-                self.routine[step] = routine
-        routine = None if self.verbose else self.routine.get(step)
-        if (
-            kind == "step_output"
-            and routine is not None
-            and routine.match(str(data.get("line", "")))
-        ):
+                self.routine[event.step] = routine
+        step = getattr(event, "step", None)
+        routine = None if self.verbose or not isinstance(step, str) else self.routine.get(step)
+        if isinstance(event, StepOutput) and routine is not None and routine.match(event.line):
             return []
-        line = describe(kind, data)
+        line = describe_event(event)
         shown = [] if line is None else [line]
-        if kind == "step_finished" and routine is not None:
-            shown = [*_recap_lines(step, data.get("result")), *shown]
+        if isinstance(event, StepFinished) and routine is not None:
+            shown = [*_recap_lines(event.step, event.result), *shown]
         return shown
 
 
@@ -136,7 +160,7 @@ def _routine_output(executor: str) -> re.Pattern[str] | None:
 
 def _recap_lines(step: str, result: Any) -> list[str]:
     """``  stop-services [app-01] ok=3 changed=1 failed=0 skipped=1``, one per host."""
-    hosts = result.get("hosts") if isinstance(result, dict) else None
+    hosts = result.get("hosts") if isinstance(result, Mapping) else None
     if not isinstance(hosts, dict):
         return []
     lines = []
@@ -223,20 +247,18 @@ class LiveProgress:
         return table
 
     def event(self, kind: str, **data: Any) -> None:
-        if kind == "phase_started":
+        event = shown_event(kind, data)
+        if isinstance(event, PhaseStarted):
             self._phase = {
-                "title": data["title"],
-                "budget": data.get("budget"),
+                "title": event.title,
+                "budget": event.budget,
                 "started": time.monotonic(),
             }
-        elif kind == "step_started":
-            self._running[data["step"]] = {
-                "title": data["title"],
-                "started": time.monotonic(),
-            }
-        elif kind == "step_finished":
-            self._running.pop(data["step"], None)
-        if kind != "step_output" or len(self._running) <= 1:
+        elif isinstance(event, StepStarted):
+            self._running[event.step] = {"title": event.title, "started": time.monotonic()}
+        elif isinstance(event, StepFinished):
+            self._running.pop(event.step, None)
+        if not isinstance(event, StepOutput) or len(self._running) <= 1:
             from rich.text import Text
 
             for line in self.filter.lines(kind, data):

@@ -78,12 +78,9 @@ class RerunPlan:
         lines.append("  the earlier attempts stay in the journal and the report")
         return lines
 
-    def journal_data(self) -> dict[str, Any]:
-        return {
-            "how": self.how,
-            "rerun": list(self.rerun),
-            "hosts": {s: sorted(r.hosts) for s, r in self.retry.items()},
-        }
+    def hosts(self) -> dict[str, list[str]]:
+        """Step → the hosts it runs again on (``--retry-failed-hosts``)."""
+        return {s: sorted(r.hosts) for s, r in self.retry.items()}
 
 
 def _released(graph: StepGraph, outcome: StepOutcome | None, step_id: str) -> bool:

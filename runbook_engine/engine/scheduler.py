@@ -31,6 +31,15 @@ from runbook_engine.errors import RunbookError
 from runbook_engine.executors.base import Result, StepServices
 from runbook_engine.gates import parse_gate
 from runbook_engine.graph import StepGraph
+from runbook_engine.journal.events import (
+    Paused,
+    PhaseFinished,
+    PhaseStarted,
+    RollbackFinished,
+    RollbackStarted,
+    RunFinished,
+    StepFinished,
+)
 from runbook_engine.model import Phase, Step
 from runbook_engine.redaction import Redactor
 from runbook_engine.vocabulary import RunStatus
@@ -116,10 +125,11 @@ class Run:
             await self.dispatch.close()
         if status != "paused":
             ctx.emit(
-                "run_finished",
-                status=status,
-                exit_code=EXIT_CODES[status],
-                elapsed=time.monotonic() - ctx.started,
+                RunFinished(
+                    status=status,
+                    exit_code=EXIT_CODES[status],
+                    elapsed=time.monotonic() - ctx.started,
+                )
             )
         return status
 
@@ -217,11 +227,9 @@ class Run:
         if phase.id not in self._phase_started:
             self._phase_started[phase.id] = time.monotonic()
             self.ctx.emit(
-                "phase_started",
-                phase=phase.id,
-                title=phase.label,
-                downtime=phase.downtime,
-                budget=phase.budget,
+                PhaseStarted(
+                    phase=phase.id, title=phase.label, downtime=phase.downtime, budget=phase.budget
+                )
             )
 
     def _phase_leave(self, step_id: str) -> None:
@@ -230,11 +238,12 @@ class Run:
         if self._phase_left[phase.id] == 0:
             started = self._phase_started.get(phase.id, time.monotonic())
             self.ctx.emit(
-                "phase_finished",
-                phase=phase.id,
-                elapsed=time.monotonic() - started,
-                budget=phase.budget,
-                downtime=phase.downtime,
+                PhaseFinished(
+                    phase=phase.id,
+                    elapsed=time.monotonic() - started,
+                    budget=phase.budget,
+                    downtime=phase.downtime,
+                )
             )
 
     async def _run_one_task(self, step: Step) -> StepOutcome:
@@ -256,11 +265,9 @@ class Run:
             time.time() + step.timeout if step.timeout else None
         )
         self.ctx.emit(
-            "paused",
-            step=step.id,
-            phase=step.phase,
-            reason=outcome.error or "waiting",
-            deadline=deadline,
+            Paused(
+                step=step.id, phase=step.phase, reason=outcome.error or "waiting", deadline=deadline
+            )
         )
         self.ctx.show("message", text=f"paused at {step.id}: continue with `{self._resume_hint(step)}`")
         if self.stop is None:
@@ -382,9 +389,9 @@ class Run:
             ctx.view.context(result, **roots), evidence, step.id if step else None
         )
         for problem in self.matrix.drain_unevaluable():
-            ctx.emit("decision_unevaluable", **problem.journal_data())
+            ctx.emit(problem.event())
         for decision in taken:
-            ctx.emit("decision", **decision.journal_data())
+            ctx.emit(decision.event())
             if decision.action == "rollback":
                 self._stop_now(Stop("rollback", f"decision: {decision.decision.condition}"))
             elif decision.action == "abort":
@@ -445,7 +452,7 @@ class Run:
         already = {sid for sid, o in self.outcomes.items() if o.status != "pending"}
         plan = rollback_plan(ctx.runbook, self.outcomes, self.completion_order, start_at)
         if self.restored.rollback_reason is None:
-            ctx.emit("rollback_started", reason=reason)
+            ctx.emit(RollbackStarted(reason=reason))
         # rollback steps may say why: {{ run.rollback_reason }} (e.g. in the escalation)
         run_info = ctx.renderer.base.get("run", {})
         ctx.renderer.base["run"] = {**run_info, "rollback_reason": self.restored.rollback_reason or reason}
@@ -469,19 +476,20 @@ class Run:
                 self.outcomes[undoes] = rolled
                 ctx.view.record(undoes, rolled)
                 ctx.emit(
-                    "step_finished",
-                    step=undoes,
-                    phase=self._phase_of[undoes].id if undoes in self._phase_of else "rollback",
-                    status=ROLLED_BACK,
-                    result=result_to_journal(original.result)
-                    if not self.graph.steps[undoes].secret_output
-                    else None,
-                    attempt=original.attempts,
-                    captures={},
-                    error=None,
-                    duration=0.0,
+                    StepFinished(
+                        step=undoes,
+                        phase=self._phase_of[undoes].id if undoes in self._phase_of else "rollback",
+                        status=ROLLED_BACK,
+                        result=result_to_journal(original.result)
+                        if not self.graph.steps[undoes].secret_output
+                        else None,
+                        attempt=original.attempts,
+                        captures={},
+                        error=None,
+                        duration=0.0,
+                    )
                 )
-        ctx.emit("rollback_finished", status=status)
+        ctx.emit(RollbackFinished(status=status))
         return status
 
 

@@ -21,7 +21,6 @@ from runbook_engine.engine.approvals import RunOperator, announce_gate, open_vot
 from runbook_engine.engine.context import RunContext
 from runbook_engine.engine.evaluation import Evaluator, RunView
 from runbook_engine.engine.operator_actions import (
-    Action,
     ActionRequest,
     RunStanding,
     Transaction,
@@ -49,6 +48,15 @@ from runbook_engine.executors.registry import executor_classes
 from runbook_engine.gates import OperatorAnswer
 from runbook_engine.graph import build_graph
 from runbook_engine.identity import Identity
+from runbook_engine.journal.events import (
+    Operator,
+    OperatorAction,
+    Resumed,
+    RunStarted,
+    StepFinished,
+    StepPid,
+    decode_all,
+)
 from runbook_engine.journal.state import state_dir
 from runbook_engine.model import Runbook
 from runbook_engine.redaction import MASK
@@ -325,16 +333,17 @@ def start_run(
         )
         operator = _operator(ctx, options, progress, preset)
         ctx.emit(
-            "run_started",
-            run_id=journal.run_id,
-            runbook=runbook.name,
-            title=runbook.label,
-            path=str(runbook.path),
-            vars=journaled_vars(runbook, resolved.values),
-            inventory=inv_path,
-            initiator=options.initiator,
-            initiator_identity=options.acting.record(),
-            outside_window=why_outside if why_outside else None,
+            RunStarted(
+                run_id=journal.run_id,
+                runbook=runbook.name,
+                title=runbook.label,
+                path=str(runbook.path),
+                vars=journaled_vars(runbook, resolved.values),
+                inventory=inv_path,
+                initiator=options.initiator,
+                initiator_identity=options.acting.record(),
+                outside_window=why_outside if why_outside else None,
+            )
         )
         if why_outside:
             ctx.show("warning", text=f"running outside the change window: {why_outside}")
@@ -355,18 +364,19 @@ def _operator(
 
     def record(action: str, step: str, answer: OperatorAnswer) -> None:
         ctx.emit(
-            "operator",
-            action=action,
-            step=step,
-            by=answer.by,
-            identity=identity.record(),
-            inputs=dict(answer.inputs),
-            auto=answer.auto,
+            Operator(
+                action=action,
+                step=step,
+                by=answer.by,
+                identity=identity.record(),
+                inputs=dict(answer.inputs),
+                auto=answer.auto,
+            )
         )
 
     def record_vote(action: str, step: str, answer: OperatorAnswer) -> None:
         """A vote at the terminal: one operator transaction, like a resume's."""
-        vote = Action(action, step, dict(answer.inputs))
+        vote = OperatorAction(action, step, dict(answer.inputs))
         commit(ctx.emit, Transaction(answer.by, "terminal", (vote,), identity=identity))
 
     return RunOperator(
@@ -430,9 +440,9 @@ def check_orphans(
 ) -> None:
     """Refuse to go on while a recorded command of an interrupted step still runs."""
     recorded = [
-        (e["step"], int(e["pid"]), e.get("proc_start"))
-        for e in events
-        if e.get("event") == "step_pid" and e.get("step") in steps and isinstance(e.get("pid"), int)
+        (line.event.step, line.event.pid, line.event.proc_start)
+        for line in decode_all(events, StepPid)
+        if isinstance(line.event, StepPid) and line.event.step in steps
     ]
     deadline = time.monotonic() + grace
     while True:
@@ -454,11 +464,11 @@ def restore(runbook: Runbook, events: Sequence[Mapping[str, Any]], state: Any) -
     (interrupted, paused, cancelled) is made again under the same number."""
     outcomes: dict[str, StepOutcome] = {}
     order: list[str] = []
-    for event in events:
-        if event.get("event") == "step_finished" and isinstance(event.get("step"), str):
-            if event["step"] in order:
-                order.remove(event["step"])
-            order.append(event["step"])
+    for line in decode_all(events, StepFinished):
+        assert isinstance(line.event, StepFinished)
+        if line.event.step in order:
+            order.remove(line.event.step)
+        order.append(line.event.step)
     for step_id, st in state.steps.items():
         if st.status in ("succeeded", "failed", "skipped", "rolled_back"):
             result = result_from_journal(st.result)
@@ -659,19 +669,23 @@ def resume_run(
         operator.deadlines.update(standing.deadlines)
         if plan is not None:
             ctx.emit(
-                "operator",
-                action="retry_failed_hosts" if resume.retry_failed_hosts else "rerun_from",
-                step=resume.retry_failed_hosts or resume.from_step,
-                by=options.initiator,
-                source="resume",
-                **plan.journal_data(),
+                Operator(
+                    action="retry_failed_hosts" if resume.retry_failed_hosts else "rerun_from",
+                    step=resume.retry_failed_hosts or resume.from_step,
+                    by=options.initiator,
+                    source="resume",
+                    how=plan.how,
+                    rerun=tuple(plan.rerun),
+                    hosts=plan.hosts(),
+                )
             )
         ctx.emit(
-            "resumed",
-            by=options.initiator,
-            run_id=journal.run_id,
-            allow_changed=bool(diff) or None,
-            outside_window=why_outside or None,
+            Resumed(
+                by=options.initiator,
+                run_id=journal.run_id,
+                allow_changed=bool(diff) or None,
+                outside_window=why_outside or None,
+            )
         )
         if why_outside:
             ctx.show("warning", text=f"resuming outside the change window: {why_outside}")
@@ -791,15 +805,16 @@ def _record_skipped(ctx: RunContext, runbook: Runbook, step_id: str, restored: R
     step = find_step(runbook, step_id)
     outcome = StepOutcome(status=SKIPPED, error="skipped by the operator after an interruption")
     ctx.emit(
-        "step_finished",
-        step=step_id,
-        phase=step.phase if step else None,
-        status=SKIPPED,
-        result=None,
-        attempt=0,
-        captures={},
-        error=outcome.error,
-        duration=0.0,
+        StepFinished(
+            step=step_id,
+            phase=step.phase if step else None,
+            status=SKIPPED,
+            result=None,
+            attempt=0,
+            captures={},
+            error=outcome.error,
+            duration=0.0,
+        )
     )
     restored.outcomes[step_id] = outcome
     restored.completion_order.append(step_id)

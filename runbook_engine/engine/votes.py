@@ -84,9 +84,9 @@ def standing_of(events: Sequence[Mapping[str, Any]], state: Any) -> RunStanding:
     waiting = waiting_gates(events)
     deadlines = {}
     for step in waiting:
-        deadline = (current_pause(events, step) or {}).get("deadline")
-        if isinstance(deadline, int | float):
-            deadlines[step] = float(deadline)
+        pause = current_pause(events, step)
+        if pause is not None and pause[0].deadline is not None:
+            deadlines[step] = float(pause[0].deadline)
     return RunStanding(
         waiting=waiting,
         interrupted=state.interrupted,
@@ -125,7 +125,8 @@ def signed_identity(
     fingerprint = ""
     for step, decision, inputs in votes:
         signers = allowed_signers(runbook, gate_for(runbook, step, renderer))
-        pause = str((current_pause(events, step) or {}).get("hash"))
+        paused = current_pause(events, step)
+        pause = paused[1] if paused is not None else "None"
         payload = approval_payload(run_id, step, decision, inputs, pause)
         signature = sign(payload, key)
         name, fingerprint = verify(payload, signature, signers, claimed.claimed).split(" ", 1)
@@ -184,7 +185,7 @@ def answer_gate(runs_dir: Path, run_ref: str, request: VoteRequest) -> VoteResul
             initiator,
         )
         try:
-            commit(lambda event, **data: journal.append(event, sync=True, **data), transaction)
+            commit(journal.append, transaction)
         finally:
             journal.release()
         (action,) = transaction.actions

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runbook_engine.journal.events import StepOutput, decode_all
 from runbook_engine.report.summary import HostRow, RunReport, StepRow, build_report
 
 #: Output lines shown per step: the first and the last ones, the middle elided.
@@ -39,10 +40,10 @@ def evidence_of(
 ) -> RunEvidence:
     report = build_report(events, success=success, run_id=run_id)
     output: dict[str, list[str]] = {}
-    for event in events:
-        if event.get("event") == "step_output" and isinstance(event.get("step"), str):
-            host = f"[{event['host']}] " if event.get("host") else ""
-            output.setdefault(event["step"], []).append(f"{host}{event.get('line', '')}")
+    for line in decode_all(events, StepOutput):
+        if isinstance(line.event, StepOutput):
+            host = f"[{line.event.host}] " if line.event.host else ""
+            output.setdefault(line.event.step, []).append(f"{host}{line.event.line}")
     confirmed = {
         a.step: a.by for a in report.operator_actions if a.step and a.action in ("confirm", "approve")
     }

@@ -20,6 +20,20 @@ from typing import Any
 from runbook_engine.errors import RunError
 from runbook_engine.journal.anchor import head_mac, installation_key, line_mac
 from runbook_engine.journal.chain import GENESIS, canonical
+from runbook_engine.journal.events import (
+    Event,
+    JournalRepaired,
+    Paused,
+    PhaseFinished,
+    Recorded,
+    Resumed,
+    RollbackFinished,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    decode_all,
+    encode,
+)
 from runbook_engine.journal.index import RunIndex, RunRow
 from runbook_engine.journal.sealed import seal, unseal
 from runbook_engine.journal.state import state_dir as default_state_dir
@@ -27,19 +41,14 @@ from runbook_engine.journal.state import state_dir as default_state_dir
 JOURNAL_NAME = "journal.jsonl"
 META_NAME = "meta.json"
 
-#: Keys of every record that event data may not override.
-RESERVED = frozenset({"seq", "ts", "event", "prev", "hash", "mac"})
-
 #: What to try when a runs dir holds no (such) run.
 RUNS_DIR_HINT = "runs started elsewhere: pass --runs-dir DIR or set RUNBOOK_RUNS_DIR"
 
-#: Events whose appearance changes the status the index shows.
-_INDEX_STATUS = {"paused": "paused", "resumed": "running"}
-
-#: Further events after which the index anchors the journal's head (a few per run,
-#: so lines cut from the end of a long run are seen; not per step, which would cost
-#: an SQLite transaction each).
-_ANCHORED = frozenset({"run_started", "phase_finished", "rollback_started", "rollback_finished"})
+#: Events after which the index anchors the journal's head (a few per run, so lines
+#: cut from the end of a long run are seen; not per step, which would cost an SQLite
+#: transaction each). ``paused``, ``resumed`` and ``run_finished`` also update the
+#: status the index shows, anchoring the head with it.
+_ANCHORED = (RunStarted, PhaseFinished, RollbackStarted, RollbackFinished)
 
 
 def utc_now() -> str:
@@ -174,18 +183,17 @@ class Journal:
 
     # -- writing ------------------------------------------------------------------
 
-    def append(self, event: str, *, sync: bool = False, **data: Any) -> dict[str, Any]:
-        """Append one event as a hash-chained line; ``sync`` makes it durable now."""
-        clash = RESERVED.intersection(data)
-        if clash:
-            raise ValueError(f"event data may not set {sorted(clash)}")
+    def append(self, event: Event, *, sync: bool | None = None) -> dict[str, Any]:
+        """Append one event as a hash-chained line, fsynced now if its class is
+        ``durable`` (``sync`` overrides that: a test run needs no fsync)."""
+        data = encode(event)
         if self._seq is None:
             self._resume_appending()
         assert self._fd is not None and self._seq is not None
         record: dict[str, Any] = {
             "seq": self._seq + 1,
             "ts": utc_now(),
-            "event": event,
+            "event": event.name,
             **data,
             "prev": self._prev,
         }
@@ -199,21 +207,22 @@ class Journal:
         _write_all(self._fd, line)
         self._seq += 1
         self._prev = digest
-        if sync or event in _ANCHORED or event in _INDEX_STATUS or event == "run_finished":
+        indexed = isinstance(event, Paused | Resumed | RunFinished)
+        anchored = isinstance(event, _ANCHORED)
+        if (event.durable if sync is None else sync) or anchored or indexed:
             self.sync()  # an anchored head is never ahead of what is on disk
-        if event == "run_finished":
+        if isinstance(event, RunFinished):
             self._index.update(
                 self.run_id,
-                status=str(data.get("status", "finished")),
+                status=event.status,
                 finished=record["ts"],
-                exit_code=_int_or_none(data.get("exit_code")),
+                exit_code=event.exit_code,
                 head=self.head(),
             )
-        elif event in _INDEX_STATUS:
-            self._index.update(
-                self.run_id, status=_INDEX_STATUS[event], pid=os.getpid(), head=self.head()
-            )
-        elif event in _ANCHORED:
+        elif indexed:
+            status = "paused" if isinstance(event, Paused) else "running"
+            self._index.update(self.run_id, status=status, pid=os.getpid(), head=self.head())
+        elif anchored:
             self._index.anchor(self.run_id, self.head())
         return record
 
@@ -273,7 +282,7 @@ class Journal:
         if torn_bytes:
             os.ftruncate(self._fd, good_length)
             os.fsync(self._fd)
-            self.append("journal_repaired", sync=True, discarded_bytes=torn_bytes)
+            self.append(JournalRepaired(discarded_bytes=torn_bytes))
 
     # -- reading ------------------------------------------------------------------
 
@@ -283,6 +292,10 @@ class Journal:
         records, _, torn_bytes, _ = _read(self.path)
         self.torn_tail = torn_bytes > 0
         return records
+
+    def recorded(self) -> list[Recorded]:
+        """Every event so far, decoded (see `events`)."""
+        return decode_all(self.events())
 
 
 def resolve_run_id(runs_dir: Path, ref: str) -> str:
@@ -376,7 +389,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

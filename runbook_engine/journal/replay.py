@@ -2,7 +2,8 @@
 
 `replay` is the single reading of the event stream shared by `resume` (what is done,
 what was interrupted, what waits for an operator), `runbook runs` and the report.
-Unknown events are ignored so older readers survive newer writers.
+The lines are decoded to typed events (`events`); unknown events are ignored so
+older readers survive newer writers.
 """
 
 from __future__ import annotations
@@ -11,8 +12,31 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from runbook_engine.journal.events import (
+    Decision,
+    Event,
+    Operator,
+    OperatorActions,
+    Paused,
+    PhaseFinished,
+    PhaseStarted,
+    Resumed,
+    RollbackFinished,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepPid,
+    StepStarted,
+    decode_all,
+    encode,
+)
+from runbook_engine.vocabulary import RunStatus
+
 #: Final run statuses a `run_finished` event may carry.
-FINAL_STATUSES = frozenset({"succeeded", "failed", "rolled_back", "rollback_failed", "cancelled"})
+FINAL_STATUSES: frozenset[RunStatus] = frozenset(
+    {"succeeded", "failed", "rolled_back", "rollback_failed", "cancelled"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,110 +103,107 @@ class RunState:
     last_seq: int = 0
 
 
-def replay(events: Iterable[Mapping[str, Any]]) -> RunState:
-    """Fold the events of one run into its `RunState`."""
+def replay(records: Iterable[Mapping[str, Any]]) -> RunState:
+    """Fold the journal lines of one run into its `RunState`."""
     status = "running"
     steps: dict[str, StepState] = {}
     pending: list[str] = []
     decisions: list[dict[str, Any]] = []
     operator_actions: list[dict[str, Any]] = []
     phases: dict[str, PhaseState] = {}
-    run: dict[str, Any] = {"vars": {}}
+    started: RunStarted | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    exit_code: int | None = None
     rollback: RollbackState | None = None
-    last_seq = 0
-    for event in events:
-        name = event.get("event")
-        ts = event.get("ts")
-        last_seq = int(event.get("seq", last_seq))
-        raw_step = event.get("step")
-        step_id = raw_step if isinstance(raw_step, str) else ""
-        step = steps.get(step_id, StepState()) if step_id else None
-        if name == "run_started":
-            run.update(
-                started_at=ts,
-                runbook=event.get("runbook"),
-                initiator=event.get("initiator"),
-                inventory=event.get("inventory"),
-                vars=event.get("vars") or {},
-            )
-        elif name == "step_started" and step is not None:
-            host = event.get("host")
-            steps[step_id] = replace(
-                step,
-                status="running",
-                attempts=max(step.attempts, int(event.get("attempt") or 1)),
-                started_at=step.started_at or ts,
-                finished_at=None,
-                phase=event.get("phase", step.phase),
-                hosts=step.hosts + (host,) if host and host not in step.hosts else step.hosts,
-            )
-        elif name == "step_pid" and step is not None and isinstance(event.get("pid"), int):
-            steps[step_id] = replace(step, pids=step.pids + (event["pid"],))
-        elif name == "step_finished" and step is not None:
-            steps[step_id] = replace(
-                step,
-                status=str(event.get("status", "succeeded")),
-                attempts=max(step.attempts, int(event.get("attempt") or 1)),
-                result=event.get("result"),
-                captures=event.get("captures") or {},
-                started_at=step.started_at or ts,
-                finished_at=ts,
-                phase=event.get("phase", step.phase),
-            )
-            if step_id in pending:
-                pending.remove(step_id)
-        elif name == "decision":
-            decisions.append(_without_chain(event))
-        elif name == "phase_started" and isinstance(event.get("phase"), str):
-            old = phases.get(event["phase"], PhaseState())
-            budget = event.get("budget")
-            phases[event["phase"]] = replace(
-                old,
-                started_at=old.started_at or ts,
-                downtime=event.get("downtime"),
-                budget=float(budget) if isinstance(budget, int | float) else old.budget,
-            )
-        elif name == "phase_finished" and isinstance(event.get("phase"), str):
-            old = phases.get(event["phase"], PhaseState())
-            phases[event["phase"]] = replace(old, finished_at=ts)
-        elif name == "rollback_started":
-            rollback = RollbackState(reason=event.get("reason"), started_at=ts)
-        elif name == "rollback_finished":
-            rollback = replace(
-                rollback or RollbackState(), status=event.get("status"), finished_at=ts
-            )
-        elif name == "paused":
-            status = "paused"
-            if step is not None:
-                steps[step_id] = replace(
-                    step, status="paused", phase=event.get("phase", step.phase)
+    records = list(records)
+    last_seq = next((r["seq"] for r in reversed(records) if isinstance(r.get("seq"), int)), 0)
+    for line in decode_all(records, *_FOLDED):
+        ts, event = line.ts, line.event
+        match event:
+            case RunStarted():
+                started, started_at = event, ts
+            case StepStarted(step=str(sid)) if sid:
+                step = steps.get(sid, StepState())
+                host = event.host
+                steps[sid] = replace(
+                    step,
+                    status="running",
+                    attempts=max(step.attempts, event.attempt or 1),
+                    started_at=step.started_at or ts,
+                    finished_at=None,
+                    phase=event.phase or step.phase,
+                    hosts=step.hosts + (host,) if host and host not in step.hosts else step.hosts,
                 )
-                if step_id not in pending:
-                    pending.append(step_id)
-        elif name == "operator":
-            operator_actions.append(_without_chain(event))
-            action = event.get("action")
-            if step is not None and action in _ANSWERING:
-                steps[step_id] = _after_operator(step, action)
-                if step_id in pending:
-                    pending.remove(step_id)
-        elif name == "operator_actions":
-            for item in event.get("actions") or ():
-                entry = {**_without_chain(event), **item}
+            case StepPid(step=str(sid), pid=int(pid)) if sid:
+                step = steps.get(sid, StepState())
+                steps[sid] = replace(step, pids=step.pids + (pid,))
+            case StepFinished(step=str(sid)) if sid:
+                step = steps.get(sid, StepState())
+                steps[sid] = replace(
+                    step,
+                    status=event.status,
+                    attempts=max(step.attempts, event.attempt or 1),
+                    result=event.result,
+                    captures=event.captures or {},
+                    started_at=step.started_at or ts,
+                    finished_at=ts,
+                    phase=event.phase or step.phase,
+                )
+                if sid in pending:
+                    pending.remove(sid)
+            case Decision():
+                decisions.append(_entry(line.seq, ts, event))
+            case PhaseStarted(phase=str(phase)) if phase:
+                old = phases.get(phase, PhaseState())
+                budget = event.budget
+                phases[phase] = replace(
+                    old,
+                    started_at=old.started_at or ts,
+                    downtime=event.downtime,
+                    budget=float(budget) if isinstance(budget, int | float) else old.budget,
+                )
+            case PhaseFinished(phase=str(phase)) if phase:
+                phases[phase] = replace(phases.get(phase, PhaseState()), finished_at=ts)
+            case RollbackStarted():
+                rollback = RollbackState(reason=event.reason, started_at=ts)
+            case RollbackFinished():
+                rollback = replace(rollback or RollbackState(), status=event.status, finished_at=ts)
+            case Paused():
+                status = "paused"
+                if event.step:
+                    step = steps.get(event.step, StepState())
+                    steps[event.step] = replace(
+                        step, status="paused", phase=event.phase or step.phase
+                    )
+                    if event.step not in pending:
+                        pending.append(event.step)
+            case Operator():
+                operator_actions.append(_entry(line.seq, ts, event))
+                answered = event.step
+                if answered and event.action in _ANSWERING:
+                    steps[answered] = _after_operator(
+                        steps.get(answered, StepState()), event.action
+                    )
+                    if answered in pending:
+                        pending.remove(answered)
+            case OperatorActions():
+                entry = _entry(line.seq, ts, event)
                 entry.pop("actions", None)
-                operator_actions.append(entry)
-                sid = item.get("step")
-                if isinstance(sid, str) and sid in steps:
-                    steps[sid] = _after_operator(steps[sid], item.get("action"))
-                    if sid in pending and item.get("action") in _ANSWERING:
-                        pending.remove(sid)
-        elif name == "resumed":
-            status = "running"
-        elif name == "run_finished":
-            status = str(event.get("status", status))
-            run["finished_at"] = ts
-            code = event.get("exit_code")
-            run["exit_code"] = code if isinstance(code, int) else None
+                for action in event.actions:
+                    operator_actions.append({**entry, **encode(action)})
+                    if action.step in steps:
+                        steps[action.step] = _after_operator(steps[action.step], action.action)
+                        if action.step in pending and action.action in _ANSWERING:
+                            pending.remove(action.step)
+            case Resumed():
+                status = "running"
+            case RunFinished():
+                status = event.status
+                finished_at = ts
+                exit_code = event.exit_code if isinstance(event.exit_code, int) else None
+            case _:
+                pass
     # a step cancelled mid-way (Ctrl-C, SIGTERM) did part of its work, like one
     # killed with its runner: both are interrupted, never silently run again
     interrupted = [sid for sid, st in steps.items() if st.status in ("running", "cancelled")]
@@ -194,25 +215,32 @@ def replay(events: Iterable[Mapping[str, Any]]) -> RunState:
         decisions=decisions,
         operator_actions=operator_actions,
         phases=phases,
-        started_at=run.get("started_at"),
-        finished_at=run.get("finished_at"),
-        exit_code=run.get("exit_code"),
-        runbook=run.get("runbook"),
-        initiator=run.get("initiator"),
-        inventory=run.get("inventory"),
-        vars=run["vars"],
+        started_at=started_at,
+        finished_at=finished_at,
+        exit_code=exit_code,
+        runbook=started.runbook if started else None,
+        initiator=started.initiator if started else None,
+        inventory=started.inventory if started else None,
+        vars=(started.vars or {}) if started else {},
         rollback=rollback,
         last_seq=last_seq,
     )
 
 
+#: The events the fold reads (output lines, for one, are not even decoded).
+_FOLDED = (
+    RunStarted, StepStarted, StepPid, StepFinished, Decision, PhaseStarted, PhaseFinished,
+    RollbackStarted, RollbackFinished, Paused, Operator, OperatorActions, Resumed, RunFinished,
+)  # fmt: skip
+
 #: Operator actions and the step status each leaves behind.
 _ANSWERING = {"confirm": "confirmed", "approve": "confirmed", "skip": "skipped", "rerun": "pending"}
 
 
-def _after_operator(step: StepState, action: Any) -> StepState:
+def _after_operator(step: StepState, action: str) -> StepState:
     return replace(step, status=_ANSWERING[action]) if action in _ANSWERING else step
 
 
-def _without_chain(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in event.items() if k not in ("prev", "hash")}
+def _entry(seq: int, ts: str | None, event: Event) -> dict[str, Any]:
+    """A decision or operator action as the report lists it: when, and its data."""
+    return {"seq": seq, "ts": ts, "event": event.name, **encode(event)}

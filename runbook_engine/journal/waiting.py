@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runbook_engine.journal.events import Paused, decode_all
 from runbook_engine.journal.replay import replay
 
 #: Name of the runbook copy the engine keeps in each run directory.
@@ -44,11 +45,15 @@ def waiting_of(run_dir: Path, events: Sequence[Mapping[str, Any]]) -> Waiting | 
     if state.status != "paused" or not state.pending_confirmations:
         return None
     step_id = state.pending_confirmations[-1]
-    paused: Mapping[str, Any] = next(
-        (e for e in reversed(events) if e.get("event") == "paused" and e.get("step") == step_id),
-        {},
+    paused = next(
+        (
+            line.event
+            for line in reversed(decode_all(events, Paused))
+            if isinstance(line.event, Paused) and line.event.step == step_id
+        ),
+        None,
     )
-    deadline = paused.get("deadline")
+    deadline = paused.deadline if paused is not None else None
     when = (
         datetime.fromtimestamp(float(deadline), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         if isinstance(deadline, int | float) and not isinstance(deadline, bool)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from runbook_engine.redaction import Redactor
-from runbook_engine.report.inputs import ReportInputs, inputs_from_run_dir, inputs_of
+from runbook_engine.report.inputs import ReportInputs, inputs_from_run_dir, inputs_of, targets_of
 from runbook_engine.report.summary import PlannedStep, RunReport, build_report
 
 FORMATS = ("markdown", "json", "junit", "html")
@@ -61,6 +61,7 @@ __all__ = [
     "RunReport",
     "build_report",
     "inputs_from_run_dir",
+    "targets_of",
     "inputs_of",
     "render_report",
 ]

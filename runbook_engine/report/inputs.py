@@ -7,11 +7,13 @@ run directory.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runbook_engine.errors import RunbookError
+from runbook_engine.journal.events import RunStarted, decode_all
 from runbook_engine.report.summary import PlannedStep
 
 if TYPE_CHECKING:
@@ -55,6 +57,21 @@ def planned_steps(runbook: Runbook) -> tuple[PlannedStep, ...]:
         PlannedStep(step.id, phase.id, step.title) for phase in runbook.phases for step in phase.steps
     ]
     return tuple(planned)
+
+
+def targets_of(
+    events: Sequence[Mapping[str, Any]], inputs: ReportInputs | None
+) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    """The success targets and budgets a run is judged by: those its ``run_started``
+    carries (older journals), else those of the runbook copy (``inputs``)."""
+    started = next((line.event for line in decode_all(events, RunStarted)), None)
+    success = started.success if isinstance(started, RunStarted) else None
+    budgets = started.budgets if isinstance(started, RunStarted) else None
+    if success is None and inputs is not None:
+        success = inputs.success
+    if budgets is None and inputs is not None:
+        budgets = inputs.budgets
+    return success, budgets
 
 
 def inputs_from_run_dir(run_dir: Path, runbook_sha256: str | None) -> ReportInputs | None:

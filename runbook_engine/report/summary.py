@@ -13,6 +13,23 @@ from fnmatch import fnmatch
 from typing import Any
 
 from runbook_engine.durations import format_duration, parse_duration
+from runbook_engine.journal.events import (
+    DecisionUnevaluable,
+    JournalRepaired,
+    Operator,
+    OperatorActions,
+    Paused,
+    PhaseFinished,
+    PhaseStarted,
+    Recorded,
+    Resumed,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    decode_all,
+)
 from runbook_engine.journal.replay import RunState, replay
 from runbook_engine.recap import is_recap, recap_text
 from runbook_engine.report.targets import Verdict, check_target
@@ -165,14 +182,19 @@ def build_report(
     ``planned`` lists the runbook's steps, so those the run never reached are shown
     too (as not run, and as skipped in JUnit)."""
     state = replay(events)
-    started = next((e for e in events if e.get("event") == "run_started"), {})
-    success = dict(success if success is not None else started.get("success") or {})
-    budget_of = _budgets(budgets if budgets is not None else started.get("budgets") or {})
-    last_ts = events[-1].get("ts") if events else None
+    lines = decode_all(events)
+    started = next((x.event for x in lines if isinstance(x.event, RunStarted)), None)
+    if success is None:
+        success = started.success if started else None
+    if budgets is None:
+        budgets = started.budgets if started else None
+    success = dict(success or {})
+    budget_of = _budgets(budgets or {})
+    last_ts = lines[-1].ts if lines else None
     end = state.finished_at or last_ts
 
-    phases = _phases(events, state, budget_of)
-    sessions = _sessions(events)
+    phases = _phases(lines, state, budget_of)
+    sessions = _sessions(lines)
     downtime = _downtime(state, end, budget_of.get("downtime"))
     total = _seconds(state.started_at, end)
     smoke = [
@@ -201,7 +223,7 @@ def build_report(
             "finished_at": state.rollback.finished_at,
         }
     return RunReport(
-        run_id=run_id or started.get("run_id"),
+        run_id=run_id or (started.run_id if started else None),
         runbook=state.runbook,
         initiator=state.initiator,
         status=state.status,
@@ -218,7 +240,7 @@ def build_report(
             {k: v for k, v in d.items() if k not in ("seq", "event")} for d in state.decisions
         ),
         retries=tuple(s for s in all_steps if s.retries > 0),
-        deviations=_deviations(events, state, phases, downtime, total, budget_of, sessions),
+        deviations=_deviations(lines, state, phases, downtime, total, budget_of, sessions),
         rollback=rollback,
         vars=dict(state.vars),
         operator_actions=_operator_rows(state.operator_actions),
@@ -240,23 +262,21 @@ def _budgets(raw: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _phases(
-    events: Sequence[Mapping[str, Any]], state: RunState, budget_of: Mapping[str, float]
+    lines: Sequence[Recorded], state: RunState, budget_of: Mapping[str, float]
 ) -> tuple[PhaseRow, ...]:
     """Phases in the order they started, each with its steps in the order they started."""
     phase_order: dict[str, None] = {}
     step_order: dict[str, None] = {}
-    for event in events:
-        phase = event.get("phase")
-        if isinstance(phase, str):
-            phase_order.setdefault(phase)
-        step = event.get("step")
-        if event.get("event") in ("step_started", "step_finished", "paused") and isinstance(
-            step, str
-        ):
-            step_order.setdefault(step)
+    for line in lines:
+        event = line.event
+        phased = PhaseStarted | PhaseFinished | StepStarted | StepFinished | Paused
+        if isinstance(event, phased) and event.phase:
+            phase_order.setdefault(event.phase)
+        if isinstance(event, StepStarted | StepFinished | Paused) and event.step:
+            step_order.setdefault(event.step)
     for step_id in state.steps:
         step_order.setdefault(step_id)
-    facts = _step_facts(events)
+    facts = _step_facts(lines)
     by_phase: dict[str | None, list[str]] = {}
     for step_id in step_order:
         if step_id in state.steps:
@@ -290,7 +310,7 @@ def _phases(
     return tuple(rows)
 
 
-def _step_facts(events: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def _step_facts(lines: Sequence[Recorded]) -> dict[str, dict[str, Any]]:
     """Per step: its title and executor (from ``step_started``) and its real retries.
 
     A ``step_started`` of attempt 2 or more is a retry when the attempt before it
@@ -300,25 +320,23 @@ def _step_facts(events: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]
     the resume: that is no retry."""
     facts: dict[str, dict[str, Any]] = {}
     last: dict[str, str] = {}  # step → started | waited | failed | done
-    for event in events:
-        name = event.get("event")
-        step = event.get("step")
-        if name == "resumed":
-            last.update({k: "waited" for k, v in last.items() if v == "started"})
-        if not isinstance(step, str):
-            continue
-        info = facts.setdefault(step, {"title": "", "executor": None, "retries": 0})
-        if name == "paused":
-            last[step] = "waited"
-        elif name == "step_finished":
-            last[step] = "failed" if event.get("status") in ("failed", "cancelled") else "done"
-        elif name == "step_started":
-            info["title"] = str(event.get("title") or info["title"])
-            info["executor"] = event.get("executor") or info["executor"]
-            attempt = event.get("attempt")
-            if isinstance(attempt, int) and attempt > 1 and last.get(step) in ("started", "failed"):
-                info["retries"] += 1
-            last[step] = "started"
+    for line in lines:
+        match line.event:
+            case Resumed():
+                last.update({k: "waited" for k, v in last.items() if v == "started"})
+            case Paused(step=step):
+                facts.setdefault(step, {"title": "", "executor": None, "retries": 0})
+                last[step] = "waited"
+            case StepFinished(step=step, status=status):
+                facts.setdefault(step, {"title": "", "executor": None, "retries": 0})
+                last[step] = "failed" if status in ("failed", "cancelled") else "done"
+            case StepStarted(step=step) as started:
+                info = facts.setdefault(step, {"title": "", "executor": None, "retries": 0})
+                info["title"] = str(started.title or info["title"])
+                info["executor"] = started.executor or info["executor"]
+                if started.attempt > 1 and last.get(step) in ("started", "failed"):
+                    info["retries"] += 1
+                last[step] = "started"
     return facts
 
 
@@ -432,7 +450,7 @@ def _operator_rows(actions: Sequence[Mapping[str, Any]]) -> tuple[OperatorRow, .
     )
 
 
-def _sessions(events: Sequence[Mapping[str, Any]]) -> tuple[SessionRow, ...]:
+def _sessions(lines: Sequence[Recorded]) -> tuple[SessionRow, ...]:
     """Split the run at each ``resumed``: who ran each stretch and how it ended."""
     rows: list[SessionRow] = []
     start: str | None = None
@@ -440,12 +458,11 @@ def _sessions(events: Sequence[Mapping[str, Any]]) -> tuple[SessionRow, ...]:
     last: str | None = None
     ending = "running"
     running: dict[str, None] = {}
-    for event in events:
-        name = event.get("event")
-        step = event.get("step")
-        if name == "run_started":
-            start, by = event.get("ts"), event.get("initiator")
-        elif name == "resumed":
+    for line in lines:
+        event = line.event
+        if isinstance(event, RunStarted):
+            start, by = line.ts, event.initiator
+        elif isinstance(event, Resumed):
             crashed = ending == "running"
             rows.append(
                 SessionRow(
@@ -456,20 +473,20 @@ def _sessions(events: Sequence[Mapping[str, Any]]) -> tuple[SessionRow, ...]:
                     tuple(running) if crashed else (),
                 )
             )
-            start, by, ending = event.get("ts"), event.get("by"), "running"
+            start, by, ending = line.ts, event.by, "running"
             running.clear()
-        elif name == "step_started" and isinstance(step, str):
-            running[step] = None
-        elif name in ("step_finished", "paused") and isinstance(step, str):
-            running.pop(step, None)
-        if name == "paused":
+        elif isinstance(event, StepStarted):
+            running[event.step] = None
+        elif isinstance(event, StepFinished | Paused):
+            running.pop(event.step, None)
+        if isinstance(event, Paused):
             ending = "paused"
-        elif name == "run_finished":
+        elif isinstance(event, RunFinished):
             ending = "finished"
-        elif name not in ("operator", "journal_repaired") and ending == "paused":
+        elif not isinstance(event, Operator | JournalRepaired) and ending == "paused":
             ending = "running"  # a gate paused, another step went on in the same session
-        if name != "journal_repaired":  # written by the next runner, at its start
-            last = event.get("ts") or last
+        if not isinstance(event, JournalRepaired):  # written by the next runner, at its start
+            last = line.ts or last
     if start is not None or rows:
         rows.append(SessionRow(start, by, last, ending, tuple(running)))
     return tuple(rows)
@@ -510,7 +527,7 @@ def _downtime(state: RunState, run_end: str | None, budget: float | None) -> Dow
 
 
 def _deviations(
-    events: Sequence[Mapping[str, Any]],
+    lines: Sequence[Recorded],
     state: RunState,
     phases: Sequence[PhaseRow],
     downtime: Downtime,
@@ -521,7 +538,11 @@ def _deviations(
     found: list[Deviation] = []
     for session in sessions[:-1]:
         if session.ending == "crashed":
-            cut = f"; steps cut short: {', '.join(session.interrupted)}" if session.interrupted else ""
+            cut = (
+                f"; steps cut short: {', '.join(session.interrupted)}"
+                if session.interrupted
+                else ""
+            )
             found.append(
                 Deviation(
                     "crash",
@@ -530,53 +551,54 @@ def _deviations(
                 )
             )
     for session in sessions[1:]:
-        found.append(Deviation("resumed", session.started_at, f"run resumed by {session.by or '?'}"))
-    found += _failed_but_continued(events)
-    auto: list[Mapping[str, Any]] = []
-    for event in events:
-        name = event.get("event")
-        if name == "run_started" and event.get("outside_window"):
-            found.append(
-                Deviation(
-                    "outside-window", event.get("ts"), "run started outside its change window"
+        found.append(
+            Deviation("resumed", session.started_at, f"run resumed by {session.by or '?'}")
+        )
+    found += _failed_but_continued(lines)
+    auto: list[Operator] = []
+    auto_at: str | None = None
+    for line in lines:
+        match line.event:
+            case RunStarted(outside_window=why) if why:
+                found.append(
+                    Deviation("outside-window", line.ts, "run started outside its change window")
                 )
-            )
-        elif name == "decision_unevaluable":
-            found.append(
-                Deviation(
-                    "decision-unevaluable",
-                    event.get("ts"),
-                    f"decision {event.get('condition')!r} could not be evaluated"
-                    f" ({event.get('error')}); it never held",
+            case DecisionUnevaluable(condition=condition, error=error):
+                found.append(
+                    Deviation(
+                        "decision-unevaluable",
+                        line.ts,
+                        f"decision {condition!r} could not be evaluated ({error}); it never held",
+                    )
                 )
-            )
-        elif name == "operator" and event.get("auto"):
-            auto.append(event)
-        elif name == "operator":
-            who = event.get("by") or "?"
-            what = event.get("action")
-            target = f" step {event['step']}" if event.get("step") else ""
-            found.append(Deviation("operator", event.get("ts"), f"{who}: {what}{target}"))
-        elif name == "operator_actions":
-            for item in event.get("actions") or ():
-                what = f"{item.get('action')} step {item.get('step')}"
-                late = " (after its deadline)" if item.get("late") else ""
-                found.append(Deviation("operator", event.get("ts"), f"{event.get('by') or '?'}: {what}{late}"))
-        elif name == "journal_repaired":
-            found.append(
-                Deviation(
-                    "crash",
-                    event.get("ts"),
-                    f"runner stopped mid-write; {event.get('discarded_bytes')} torn bytes discarded on resume",
+            case Operator(auto=True) as answer:
+                auto_at = auto_at or line.ts
+                auto.append(answer)
+            case Operator() as answer:
+                target = f" step {answer.step}" if answer.step else ""
+                found.append(
+                    Deviation("operator", line.ts, f"{answer.by or '?'}: {answer.action}{target}")
                 )
-            )
+            case OperatorActions() as transaction:
+                for item in transaction.actions:
+                    late = " (after its deadline)" if item.late else ""
+                    what = f"{item.action} step {item.step}{late}"
+                    found.append(Deviation("operator", line.ts, f"{transaction.by or '?'}: {what}"))
+            case JournalRepaired(discarded_bytes=discarded):
+                found.append(
+                    Deviation(
+                        "crash",
+                        line.ts,
+                        f"runner stopped mid-write; {discarded} torn bytes discarded on resume",
+                    )
+                )
     if auto:
-        who = ", ".join(sorted({str(e.get("by") or "?") for e in auto}))
-        steps = ", ".join(str(e.get("step")) for e in auto if e.get("step"))
+        who = ", ".join(sorted({e.by or "?" for e in auto}))
+        steps = ", ".join(e.step for e in auto if e.step)
         found.append(
             Deviation(
                 "auto-confirmed",
-                auto[0].get("ts"),
+                auto_at,
                 f"{len(auto)} manual item(s) confirmed automatically (--yes) as {who}: {steps}",
             )
         )
@@ -628,29 +650,30 @@ def _deviations(
     return tuple(sorted(found, key=lambda d: d.at or "~"))
 
 
-def _failed_but_continued(events: Sequence[Mapping[str, Any]]) -> list[Deviation]:
+def _failed_but_continued(lines: Sequence[Recorded]) -> list[Deviation]:
     """Steps that failed while the forward run went on past them (``on_failure:
     continue``): the run may have succeeded, but not as written."""
     found: list[Deviation] = []
-    failed: dict[str, Mapping[str, Any]] = {}
-    for event in events:
-        name = event.get("event")
-        if name == "step_finished" and event.get("status") == "failed" and event.get("phase") != "rollback":
-            failed[str(event.get("step"))] = event
-        elif name == "step_started" and event.get("phase") != "rollback" and failed:
-            failed.pop(str(event.get("step")), None)  # tried again: a retry, not a deviation
-            for step_id, finished in list(failed.items()):
-                error = finished.get("error") or (finished.get("result") or {}).get("error")
+    failed: dict[str, tuple[StepFinished, str | None]] = {}
+    for line in lines:
+        event = line.event
+        if isinstance(event, StepFinished):
+            if event.status == "failed" and event.phase != "rollback":
+                failed[event.step] = (event, line.ts)
+        elif isinstance(event, StepStarted) and event.phase != "rollback" and failed:
+            failed.pop(event.step, None)  # tried again: a retry, not a deviation
+            for step_id, (finished, at) in list(failed.items()):
+                error = finished.error or (finished.result or {}).get("error")
                 why = f" ({error})" if error else ""
                 found.append(
                     Deviation(
                         "failed-continued",
-                        finished.get("ts"),
+                        at,
                         f"step {step_id} failed{why}; the run continued past it",
                     )
                 )
                 del failed[step_id]
-        elif name in ("rollback_started", "run_finished"):
+        elif isinstance(event, RollbackStarted | RunFinished):
             failed.clear()
     return found
 

@@ -33,6 +33,7 @@ from runbook_engine.engine.votes import VoteRequest, VoteResult, answer_gate
 from runbook_engine.errors import RunbookError, RunError
 from runbook_engine.identity import Identity
 from runbook_engine.journal import Journal
+from runbook_engine.journal.events import RunFinished, decode
 from runbook_engine.serve.sessions import COOKIE, LIFETIME, Session, SessionStore, csrf_ok
 from runbook_engine.serve.supervisor import Supervisor
 from runbook_engine.serve.users import Users, load_users
@@ -217,7 +218,7 @@ class Console:
                     after = int(event["seq"])
                     data = {k: v for k, v in event.items() if k not in ("prev", "hash", "identity")}
                     yield f"id: {after}\ndata: {json.dumps(data, default=str)}\n\n"
-                    if event.get("event") == "run_finished":
+                    if isinstance(decode(event), RunFinished):
                         return
                 if await request.is_disconnected():
                     return
@@ -277,7 +278,7 @@ class Console:
     async def report(self, request: Request) -> Response:
         if self.session(request) is None:
             return self.unauthenticated(request)
-        from runbook_engine.report import FORMATS, inputs_from_run_dir, render_report
+        from runbook_engine.report import FORMATS, inputs_from_run_dir, render_report, targets_of
 
         fmt = request.path_params["fmt"]
         if fmt not in FORMATS:
@@ -287,13 +288,10 @@ class Console:
         except RunError as exc:
             return PlainTextResponse(exc.message, status_code=404, headers=HEADERS)
         events = journal.events()
-        started = next((e for e in events if e.get("event") == "run_started"), {})
-        inputs = inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
-        text = render_report(
-            events, fmt, run_id=journal.run_id,
-            success=started.get("success", inputs.success if inputs else None),
-            budgets=started.get("budgets", inputs.budgets if inputs else None),
-        )  # fmt: skip
+        success, budgets = targets_of(
+            events, inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
+        )
+        text = render_report(events, fmt, run_id=journal.run_id, success=success, budgets=budgets)
         kinds = {"markdown": "text/markdown", "json": "application/json",
                  "junit": "application/xml", "html": "text/html"}  # fmt: skip
         return Response(text, media_type=f"{kinds[fmt]}; charset=utf-8", headers=HEADERS)

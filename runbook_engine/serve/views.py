@@ -15,6 +15,7 @@ from runbook_engine.engine.votes import gate_for
 from runbook_engine.errors import RunbookError
 from runbook_engine.gates import Gate
 from runbook_engine.journal import Journal, RunRow, list_runs, replay, verify_run
+from runbook_engine.journal.events import StepOutput, decode_all
 from runbook_engine.loader import load_file
 from runbook_engine.model import Runbook, build_runbook
 from runbook_engine.report.summary import RunReport, build_report
@@ -83,11 +84,11 @@ def gates_of(journal: Journal, events: Sequence[Mapping[str, Any]]) -> tuple[Gat
         cast = tuple(votes.get(step, ()))
         given = {name for v in cast for name in v.inputs}
         missing = tuple(s.name for s in gate.inputs if s.required and s.name not in given)
-        pause = current_pause(events, step) or {}
-        deadline = pause.get("deadline")
+        pause = current_pause(events, step)
+        deadline = pause[0].deadline if pause is not None else None
         when = (
             datetime.fromtimestamp(float(deadline), UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-            if isinstance(deadline, int | float)
+            if deadline is not None
             else None
         )
         views.append(GateView(step, gate, cast, when, missing))
@@ -116,9 +117,9 @@ def run_page(runs_dir: Path, run_id: str) -> RunPage:
     if status == "running":
         status = next((r.status for r in list_runs(runs_dir) if r.run_id == journal.run_id), status)
     output = tuple(
-        {"seq": e.get("seq"), "step": e.get("step"), "host": e.get("host"), "line": e.get("line")}
-        for e in events
-        if e.get("event") == "step_output"
+        {"seq": line.seq, "step": line.event.step, "host": line.event.host, "line": line.event.line}
+        for line in decode_all(events, StepOutput)
+        if isinstance(line.event, StepOutput)
     )[-OUTPUT_LINES:]
     return RunPage(
         run_id=journal.run_id,

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 from console_harness import Console
+from test_journal_events import lines_round_trip
 
 from runbook_engine import slack
 from runbook_engine.journal import Journal
@@ -121,6 +122,7 @@ def test_a_waiting_gate_is_posted_with_buttons(console: Console, standin: SlackS
     events = Journal.open(console.runs, run_id).events()
     announced = [e for e in events if e["event"] == "gate_announced"]
     assert [(e["channel"], e["delivered"]) for e in announced] == [("chat", True)]
+    assert "gate_announced" in lines_round_trip(Journal.open(console.runs, run_id).path)
     assert standin.url not in json.dumps(events)  # the webhook URL is a secret
 
 

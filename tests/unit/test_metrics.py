@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from journal.run_events import SECRET, rolled_back_update, successful_update
+from journal.run_events import SECRET, rolled_back_update, successful_update, typed
 from prometheus_client.parser import text_string_to_metric_families
 
 from runbook_engine.metrics import push, serve, write_textfile
@@ -151,9 +151,7 @@ def _recorded_run(runs_dir: Path) -> None:
         initiator="alice",
     )
     for event in successful_update():
-        journal.append(
-            event["event"], **{k: v for k, v in event.items() if k not in ("seq", "ts", "event")}
-        )
+        journal.append(typed(event))
     journal.close("succeeded", 0)
 
 

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from journal.run_events import SECRET, numbered, rolled_back_update, step, successful_update, ts
+from journal.run_events import (
+    SECRET,
+    numbered,
+    rolled_back_update,
+    step,
+    successful_update,
+    ts,
+    typed,
+)
 
 from runbook_engine.cli.main import cli
 from runbook_engine.journal import Journal
@@ -254,9 +262,7 @@ def test_report_command_writes_a_file(tmp_path: Path) -> None:
         initiator="alice",
     )
     for event in successful_update():
-        journal.append(
-            event["event"], **{k: v for k, v in event.items() if k not in ("seq", "ts", "event")}
-        )
+        journal.append(typed(event))
     journal.close("succeeded", 0)
     out = tmp_path / "report.xml"
     result = CliRunner().invoke(
@@ -322,9 +328,7 @@ def test_report_command_takes_targets_and_budgets_from_the_runbook_copy(tmp_path
     events = successful_update()
     events[0] = {k: v for k, v in events[0].items() if k not in ("budgets", "success")}
     for event in events:
-        journal.append(
-            event["event"], **{k: v for k, v in event.items() if k not in ("seq", "ts", "event")}
-        )
+        journal.append(typed(event))
     journal.close("succeeded", 0)
     result = CliRunner().invoke(
         cli, ["report", "last", "--runs-dir", str(runs), "--format", "json"]

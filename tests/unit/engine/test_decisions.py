@@ -6,6 +6,7 @@ from runbook_engine.engine.decisions import DecisionMatrix
 from runbook_engine.engine.evaluation import Evaluator, RunView
 from runbook_engine.engine.outcome import StepOutcome
 from runbook_engine.executors.base import Result
+from runbook_engine.journal.events import encode
 from runbook_engine.model import Decision
 
 
@@ -35,7 +36,7 @@ def test_rollback_fires_immediately_once_with_evidence() -> None:
     run.record("smoke-api", StepOutcome(status="failed"))
     taken = decisions.evaluate(run.context(), {"step": "smoke-api"}, "smoke-api")
     assert [t.action for t in taken] == ["rollback"]
-    assert taken[0].journal_data() == {
+    assert encode(taken[0].event()) == {
         "condition": "Smoke fails",
         "severity": "critical",
         "action": "rollback",
@@ -157,6 +158,6 @@ def test_a_decision_that_cannot_be_evaluated_is_reported_once_not_silently_false
     assert decisions.evaluate(run.context(), {}, "deploy-a") == []
     (problem,) = decisions.drain_unevaluable()
     assert problem.decision.condition == "Odd" and problem.error
-    assert problem.journal_data()["when"] == "steps.deploy-a.stdout > 3"
+    assert encode(problem.event())["when"] == "steps.deploy-a.stdout > 3"
     decisions.evaluate(run.context(), {}, "deploy-a")
     assert decisions.drain_unevaluable() == []  # reported when it starts failing, not each time

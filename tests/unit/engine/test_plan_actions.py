@@ -14,6 +14,7 @@ from runbook_engine.engine.operator_actions import (
 )
 from runbook_engine.errors import RunError
 from runbook_engine.gates import parse_gate
+from runbook_engine.journal.events import encode
 from runbook_engine.loader import load_text
 from runbook_engine.model import Runbook, build_runbook
 
@@ -44,7 +45,7 @@ def plan(**request: object):  # type: ignore[no-untyped-def]
 
 def test_several_gates_and_a_skip_make_one_transaction() -> None:
     tx = plan(confirm=["backup", "sign-off"], inputs={"backup.ticket": "CHG-1", "backup.size": "3"}, skip=["deploy"])
-    assert tx.journal_data() == {
+    assert encode(tx.event()) == {
         "by": "carol",
         "source": "resume",
         "actions": [
@@ -76,7 +77,7 @@ def test_an_answer_after_the_deadline_is_late_and_counts_as_timed_out() -> None:
         RUNBOOK, PAUSED, lambda x: x, "alice", now=101.0,
     )  # fmt: skip
     assert tx.actions[0].late
-    votes = open_votes([{"event": "operator_actions", "by": "bob", **tx.journal_data()}])
+    votes = open_votes([{"event": "operator_actions", "by": "bob", **encode(tx.event())}])
     assert [v.late for v in votes["backup"]] == [True]
     gate = parse_gate(RUNBOOK.phases[0].steps[0].spec)
     assert tally(gate, votes["backup"], "alice", None) is None  # a late vote never counts

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook_engine.journal.events import Event, decode
+
 SECRET = "s3cr3t-W3bhook-T0ken"
 
 
@@ -385,3 +387,15 @@ def weekly_shutdown() -> list[dict[str, Any]]:
         {"event": "run_finished", "ts": ts(24), "status": "succeeded", "exit_code": 0},
     ]
     return numbered(events)
+
+
+def typed(record: dict[str, Any]) -> Event:
+    """A fixture record as the typed event a writer appends (absent keys read as the
+    event class says, as they would from an older journal)."""
+    event = decode(record)
+    assert isinstance(event, Event), record
+    return event
+
+
+def event(name: str, **data: Any) -> Event:
+    return typed({"event": name, **data})

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from run_events import event
 
 from runbook_engine.cli.main import cli
 from runbook_engine.journal import Journal, RunIndex, has_torn_tail, verify_journal, verify_run
@@ -24,9 +25,9 @@ def journal(tmp_path: Path) -> Journal:
         inventory=None,
         initiator="alice",
     )
-    journal.append("run_started", runbook="monthly-update", initiator="alice")
+    journal.append(event("run_started", runbook="monthly-update", initiator="alice"))
     for n, status in enumerate(["succeeded", "failed", "succeeded", "succeeded"], start=1):
-        journal.append("step_finished", step=f"step-{n}", status=status, attempt=1)
+        journal.append(event("step_finished", step=f"step-{n}", status=status, attempt=1))
     journal.close("failed", 1)
     return journal
 
@@ -136,7 +137,7 @@ def test_rewritten_chain_is_detected_against_the_index(journal: Journal) -> None
 
 def test_resumed_run_appending_past_the_recorded_head_stays_intact(journal: Journal) -> None:
     again = Journal.open(journal.runs_dir, journal.run_id)
-    again.append("resumed", by="bob")
+    again.append(event("resumed", by="bob"))
     assert verify_run(again) == []
 
 

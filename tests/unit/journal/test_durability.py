@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from run_events import event
 
 from runbook_engine.errors import RunError
 from runbook_engine.journal import Journal, replay, verify_journal, verify_run
 
-EVENT_NAMES = st.sampled_from(
-    ["step_started", "step_output", "step_finished", "decision", "operator"]
-)
+#: Events with a free-form field, and that field: any JSON content goes there.
+FREE_FIELD = {"step_finished": "captures", "decision": "evidence", "operator": "inputs"}
+EVENT_NAMES = st.sampled_from(sorted(FREE_FIELD))
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()
@@ -57,7 +58,7 @@ def fresh(runs_dir: Path) -> Journal:
 def test_any_content_round_trips_and_verifies(events: list[tuple[str, dict[str, Any]]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         journal = fresh(Path(tmp))
-        written = [journal.append(name, **data) for name, data in events]
+        written = [journal.append(event(name, **{FREE_FIELD[name]: data})) for name, data in events]
         assert journal.events() == written
         assert verify_journal(journal.path) == []
 
@@ -74,7 +75,7 @@ def test_any_single_byte_change_is_detected(
     with tempfile.TemporaryDirectory() as tmp:
         journal = fresh(Path(tmp))
         for name, data in events:
-            journal.append(name, **data)
+            journal.append(event(name, **{FREE_FIELD[name]: data}))
         original = journal.path.read_bytes()
         # Every byte but the final newline: changing that one looks like a crash mid-write.
         index = int(where * (len(original) - 1))
@@ -91,8 +92,8 @@ def test_any_single_byte_change_is_detected(
 
 def test_escape_spelling_change_is_detected(tmp_path: Path) -> None:
     journal = fresh(tmp_path)
-    journal.append("step_output", step="s", host="h", line="café")
-    journal.append("step_output", step="s", host="h", line="done")
+    journal.append(event("step_output", step="s", host="h", line="café"))
+    journal.append(event("step_output", step="s", host="h", line="done"))
     text = journal.path.read_text()
     assert "\\u00e9" in text
     journal.path.write_text(text.replace("\\u00e9", "\\u00E9"))
@@ -105,6 +106,7 @@ RUNNER = """
 import os, signal, sys
 from pathlib import Path
 from runbook_engine.journal import Journal
+from runbook_engine.journal.events import decode
 runs, stop_after, torn = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 j = Journal.create(runs, runbook_name="crash", runbook_path="c.yaml", runbook_sha256="r",
                    vars_sha256="v", inventory=None, initiator="alice")
@@ -116,7 +118,7 @@ for n in range(1, 5):
                ("step_finished", {"step": f"s{n}", "phase": "p", "status": "succeeded", "attempt": 1,
                                   "captures": {}, "result": {"ok": True}})]
 for name, data in events[:stop_after]:
-    j.append(name, sync=name.endswith(("started", "finished")), **data)
+    j.append(decode({"event": name, **data}), sync=name.endswith(("started", "finished")))
 if torn:
     os.write(j._fd, b'{"seq":99,"event":"step_finished","step":"s9"'[:torn])
 os.kill(os.getpid(), signal.SIGKILL)
@@ -143,6 +145,6 @@ def test_runner_killed_at_each_boundary_resumes_cleanly(
     started = len(state.steps)
     assert finished == (stop_after - 1) // 4
     assert state.interrupted == ([f"s{started}"] if started > finished else [])
-    journal.append("resumed", by="alice", sync=True)
+    journal.append(event("resumed", by="alice"), sync=True)
     assert verify_journal(journal.path) == [] and verify_run(journal) == []
     assert [e["seq"] for e in journal.events()] == list(range(1, len(journal.events()) + 1))

@@ -5,13 +5,17 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from run_events import event
 
 from runbook_engine.errors import RunError
 from runbook_engine.journal import Journal, RunIndex, replay, verify_journal
 from runbook_engine.journal.chain import GENESIS, record_hash
+from runbook_engine.journal.events import Event
 
 
 def new_journal(runs_dir: Path, name: str = "monthly-update", initiator: str = "alice") -> Journal:
@@ -53,8 +57,12 @@ def test_create_makes_sortable_run_dir_meta_and_index_row(tmp_path: Path) -> Non
 
 def test_append_writes_hash_chained_lines_and_events_reads_them_back(tmp_path: Path) -> None:
     journal = new_journal(tmp_path)
-    first = journal.append("run_started", runbook="monthly-update", vars={"version": "v2.4.0"})
-    second = journal.append("step_started", step="verify-package", phase="prepare", attempt=1)
+    first = journal.append(
+        event("run_started", runbook="monthly-update", vars={"version": "v2.4.0"})
+    )
+    second = journal.append(
+        event("step_started", step="verify-package", phase="prepare", attempt=1)
+    )
     assert first["seq"] == 1 and second["seq"] == 2
     assert first["prev"] == GENESIS and second["prev"] == first["hash"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["ts"])
@@ -66,20 +74,27 @@ def test_append_writes_hash_chained_lines_and_events_reads_them_back(tmp_path: P
     assert verify_journal(journal.path) == []
 
 
-def test_append_refuses_data_that_would_overwrite_the_chain(tmp_path: Path) -> None:
-    journal = new_journal(tmp_path)
-    with pytest.raises(ValueError, match="seq"):
-        journal.append("step_started", seq=7)
+def test_an_event_may_not_declare_a_chain_key() -> None:
+    with pytest.raises(TypeError, match="seq"):
+
+        @dataclass(frozen=True, kw_only=True)
+        class Clashing(Event):
+            name: ClassVar[str] = "clashing"
+            seq: int = 7
 
 
 def test_values_json_cannot_hold_are_written_as_text_and_still_verify(tmp_path: Path) -> None:
     journal = new_journal(tmp_path)
     journal.append(
-        "step_output", step="s", host="web1", line="caf\u00e9 \udcff bytes", where=tmp_path
+        event(
+            "step_finished",
+            step="s",
+            captures={"where": tmp_path, "line": "caf\u00e9 \udcff bytes"},
+        )
     )
-    (event,) = journal.events()
-    assert event["where"] == str(tmp_path)
-    assert event["line"] == "caf\u00e9 \udcff bytes"
+    (record,) = journal.events()
+    assert record["captures"]["where"] == str(tmp_path)
+    assert record["captures"]["line"] == "caf\u00e9 \udcff bytes"
     assert verify_journal(journal.path) == []
 
 
@@ -95,20 +110,20 @@ def test_sync_append_fsyncs_the_journal_file(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", spy)
-    journal.append("step_output", step="s", host="local", line="x")
+    journal.append(event("step_output", step="s", host="local", line="x"))
     assert synced == []
-    journal.append("step_finished", sync=True, step="s", status="succeeded")
+    journal.append(event("step_finished", step="s", status="succeeded"), sync=True)
     assert synced == [journal.path.stat().st_ino]
 
 
 def test_reopened_journal_continues_the_chain(tmp_path: Path) -> None:
     journal = new_journal(tmp_path)
-    journal.append("run_started", runbook="monthly-update")
-    journal.append("paused", step="confirm-backup", reason="manual")
+    journal.append(event("run_started", runbook="monthly-update"))
+    journal.append(event("paused", step="confirm-backup", reason="manual"))
     journal.close("paused", 4)
     again = Journal.open(tmp_path, journal.run_id)
     assert again.meta == journal.meta
-    resumed = again.append("resumed", by="bob")
+    resumed = again.append(event("resumed", by="bob"))
     assert resumed["seq"] == 3
     assert verify_journal(again.path) == []
     assert [e["event"] for e in again.events()] == ["run_started", "paused", "resumed"]
@@ -116,8 +131,8 @@ def test_reopened_journal_continues_the_chain(tmp_path: Path) -> None:
 
 def test_torn_last_line_is_ignored_then_discarded_on_the_next_append(tmp_path: Path) -> None:
     journal = new_journal(tmp_path)
-    journal.append("run_started", runbook="monthly-update")
-    journal.append("step_started", step="extract", phase="deploy", attempt=1)
+    journal.append(event("run_started", runbook="monthly-update"))
+    journal.append(event("step_started", step="extract", phase="deploy", attempt=1))
     full = json.dumps({"seq": 3, "ts": "2026-01-01T00:00:00.000Z", "event": "step_finished"})
     with journal.path.open("ab") as fh:
         fh.write(full[: len(full) // 2].encode())
@@ -127,7 +142,7 @@ def test_torn_last_line_is_ignored_then_discarded_on_the_next_append(tmp_path: P
     assert reader.torn_tail is True
     assert verify_journal(reader.path) == []
 
-    repaired = reader.append("resumed", by="alice")
+    repaired = reader.append(event("resumed", by="alice"))
     assert repaired["seq"] == 4
     events = reader.events()
     assert reader.torn_tail is False
@@ -143,13 +158,13 @@ def test_torn_last_line_is_ignored_then_discarded_on_the_next_append(tmp_path: P
 
 def test_complete_last_record_without_newline_is_kept(tmp_path: Path) -> None:
     journal = new_journal(tmp_path)
-    journal.append("run_started", runbook="monthly-update")
-    journal.append("step_started", step="a", phase="p", attempt=1)
+    journal.append(event("run_started", runbook="monthly-update"))
+    journal.append(event("step_started", step="a", phase="p", attempt=1))
     journal.close("running", 0)
     journal.path.write_bytes(journal.path.read_bytes().rstrip(b"\n"))
     reader = Journal.open(tmp_path, journal.run_id)
     assert len(reader.events()) == 2 and reader.torn_tail is False
-    reader.append("resumed", by="alice")
+    reader.append(event("resumed", by="alice"))
     assert [e["seq"] for e in reader.events()] == [1, 2, 3]
     assert verify_journal(reader.path) == []
 
@@ -157,7 +172,7 @@ def test_complete_last_record_without_newline_is_kept(tmp_path: Path) -> None:
 def test_unreadable_line_in_the_middle_is_an_error_naming_it(tmp_path: Path) -> None:
     journal = new_journal(tmp_path)
     for n in range(3):
-        journal.append("step_output", step="s", host="h", line=str(n))
+        journal.append(event("step_output", step="s", host="h", line=str(n)))
     text = lines(journal)
     text[1] = text[1][:20]
     journal.path.write_text("\n".join(text) + "\n")
@@ -167,7 +182,7 @@ def test_unreadable_line_in_the_middle_is_an_error_naming_it(tmp_path: Path) -> 
 
 def test_close_records_outcome_in_the_index(tmp_path: Path) -> None:
     journal = new_journal(tmp_path)
-    journal.append("run_started", runbook="monthly-update")
+    journal.append(event("run_started", runbook="monthly-update"))
     journal.close("rolled_back", 3)
     row = RunIndex(tmp_path).get(journal.run_id)
     assert row is not None
@@ -177,11 +192,11 @@ def test_close_records_outcome_in_the_index(tmp_path: Path) -> None:
 
 def test_run_finished_and_pause_events_keep_the_index_current(tmp_path: Path) -> None:
     journal = new_journal(tmp_path)
-    journal.append("paused", step="approve", reason="approval")
+    journal.append(event("paused", step="approve", reason="approval"))
     row = RunIndex(tmp_path).get(journal.run_id)
     assert row is not None and row.status == "paused"
-    journal.append("resumed", by="bob")
-    journal.append("run_finished", status="failed", exit_code=1)
+    journal.append(event("resumed", by="bob"))
+    journal.append(event("run_finished", status="failed", exit_code=1))
     row = RunIndex(tmp_path).get(journal.run_id)
     assert row is not None and (row.status, row.exit_code) == ("failed", 1)
 
@@ -208,14 +223,18 @@ def test_runner_killed_mid_write_leaves_a_resumable_journal(tmp_path: Path) -> N
 import os, signal
 from pathlib import Path
 from runbook_engine.journal import Journal
+from runbook_engine.journal.events import RunStarted, StepFinished, StepPid, StepStarted
 j = Journal.create(Path({str(tmp_path)!r}), runbook_name="monthly-update", runbook_path="rb.yaml",
                    runbook_sha256="r", vars_sha256="v", inventory=None, initiator="alice")
-j.append("run_started", runbook="monthly-update", initiator="alice", sync=True)
-j.append("step_started", step="verify-package", phase="prepare", attempt=1)
-j.append("step_finished", step="verify-package", phase="prepare", status="succeeded",
-         result={{"ok": True}}, attempt=1, captures={{}}, sync=True)
-j.append("step_started", step="run-migrations", phase="deploy", attempt=1)
-j.append("step_pid", step="run-migrations", pid=4242, sync=True)
+j.append(RunStarted(runbook="monthly-update", vars={{}}, inventory=None, initiator="alice",
+                    run_id=j.run_id, title=None, path=None, outside_window=None))
+def started(step, phase):
+    return StepStarted(step=step, phase=phase, attempt=1, title=None, executor="shell")
+j.append(started("verify-package", "prepare"))
+j.append(StepFinished(step="verify-package", phase="prepare", status="succeeded",
+         result={{"ok": True}}, attempt=1, captures={{}}, error=None, duration=0.1), sync=True)
+j.append(started("run-migrations", "deploy"))
+j.append(StepPid(step="run-migrations", pid=4242, proc_start=None), sync=True)
 os.write(j._fd, b'{{"seq":6,"ts":"2026-')
 os.kill(os.getpid(), signal.SIGKILL)
 """

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
-from run_events import successful_update
+from run_events import successful_update, typed
 
 from runbook_engine.cli.main import cli
 from runbook_engine.journal import Journal, RunIndex, list_runs
@@ -25,9 +25,7 @@ def record(runs_dir: Path, events: list[dict], name: str = "monthly-update") -> 
         initiator="alice",
     )
     for event in events:
-        journal.append(
-            event["event"], **{k: v for k, v in event.items() if k not in ("seq", "ts", "event")}
-        )
+        journal.append(typed(event))
     return journal
 
 
@@ -35,9 +33,10 @@ def test_runner_that_died_shows_as_interrupted(tmp_path: Path) -> None:
     script = f"""
 from pathlib import Path
 from runbook_engine.journal import Journal
+from runbook_engine.journal.events import decode
 j = Journal.create(Path({str(tmp_path)!r}), runbook_name="weekly-backup", runbook_path="b.yaml",
                    runbook_sha256="r", vars_sha256="v", inventory=None, initiator="bob")
-j.append("run_started", runbook="weekly-backup")
+j.append(decode({{"event": "run_started", "runbook": "weekly-backup"}}))
 print(j.run_id)
 """
     dead = subprocess.run(
