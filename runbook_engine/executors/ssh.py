@@ -87,6 +87,8 @@ def remote_command(command: ShellCommand, sudo: str | None = None) -> tuple[str,
 
 @dataclass(frozen=True, slots=True)
 class SshSpec:
+    """An ``ssh:`` step: the command and how to reach and trust each host."""
+
     command: str
     become: bool = False
     become_user: str = "root"

@@ -41,6 +41,8 @@ from runbook_engine.vocabulary import PREDICATE_ROOTS, roots_supplied, step_name
 
 @dataclass
 class Analysis:
+    """What lint learned about one file: its findings and how far it got."""
+
     path: str
     document: Document | None = None
     runbook: Runbook | None = None
