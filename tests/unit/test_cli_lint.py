@@ -93,6 +93,8 @@ NOT_FOR_LINT = (
     "logging",
     "getpass",
     "runbook_engine.executors.migrations",
+    # the registry reads entry_points.txt itself (executors/registry.py)
+    "importlib.metadata",
 )
 
 
