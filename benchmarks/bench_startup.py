@@ -1,13 +1,20 @@
 """Cold start of `runbook lint` on the monthly runbook, beside the floor (`python -c
 pass`) and a peer linter (`ansible-lint --version`), measured in the same run.
 
-    .venv/bin/python benchmarks/bench_startup.py [--rounds 15]
+    .venv/bin/python benchmarks/bench_startup.py [--rounds 15] [--baseline DIR]
+        [--ansible-lint PATH]
 
 Each round runs every command once, interleaved, so a busy machine slows all columns
 alike; the table gives the median and the best wall time of fresh processes (no
 warm interpreter), and the median user CPU time, which is what to compare when other
 work shares the machine. Python's own bytecode cache is warm, as on a developer machine
 after the first run. Target: `runbook lint` under 0.35 s.
+
+``--baseline DIR`` adds a row for the ``runbook_engine`` package found in DIR (say an
+older commit's, from ``git archive``), run with ``PYTHONPATH=DIR`` in the same rounds,
+for a before/after that a busy machine slows alike. ``--ansible-lint PATH`` names the
+peer when it is not on PATH (it pins its own ansible-core, so it may live in a venv of
+its own).
 """
 
 from __future__ import annotations
@@ -27,13 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = 0.35
 
 
-def commands() -> list[tuple[str, list[str] | None]]:
+LINT = "runbook lint runbooks/monthly-update.yaml"
+
+
+def commands(ansible_lint: str | None) -> list[tuple[str, list[str] | None]]:
     runbook = str(Path(sys.executable).parent / "runbook")
-    ansible_lint = shutil.which("ansible-lint")
+    ansible_lint = ansible_lint or shutil.which("ansible-lint")
     return [
         ("python -c pass", [sys.executable, "-c", "pass"]),
         ("runbook --version", [runbook, "--version"]),
-        ("runbook lint runbooks/monthly-update.yaml", [runbook, "lint", "runbooks/monthly-update.yaml"]),
+        (LINT, [runbook, "lint", "runbooks/monthly-update.yaml"]),
         ("ansible-lint --version", [ansible_lint, "--version"] if ansible_lint else None),
     ]
 
@@ -48,12 +58,12 @@ _ENV = {
 }
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall, user CPU) seconds of one fresh process. User CPU is what to compare on a
     machine shared with other work: waiting for a core inflates wall time only."""
     began = time.perf_counter()
     proc = subprocess.Popen(
-        argv, cwd=ROOT, env=_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        argv, cwd=ROOT, env=env or _ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     _, _, usage = os.wait4(proc.pid, 0)
     proc.returncode = 0  # reaped by wait4
@@ -63,16 +73,26 @@ def timed(argv: list[str]) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--baseline", type=Path, help="a folder holding another runbook_engine to time beside")
+    parser.add_argument("--ansible-lint", help="the ansible-lint executable, when it is not on PATH")
     args = parser.parse_args()
-    rows = commands()
+    rows = commands(args.ansible_lint)
+    envs: dict[str, dict[str, str]] = {}
+    if args.baseline is not None:
+        baseline = args.baseline.resolve()
+        if not (baseline / "runbook_engine" / "__init__.py").is_file():
+            parser.error(f"{baseline} holds no runbook_engine package")
+        name = f"{LINT} (baseline {args.baseline})"
+        rows.insert(3, (name, dict(rows)[LINT]))
+        envs[name] = {**_ENV, "PYTHONPATH": str(baseline), "PYTHONPYCACHEPREFIX": _CACHE + "/baseline"}
     runnable = [(name, argv) for name, argv in rows if argv is not None]
-    for _, argv in runnable:  # warm the bytecode caches once
-        timed(argv)
+    for name, argv in runnable:  # warm the bytecode caches once
+        timed(argv, envs.get(name))
     times: dict[str, list[float]] = {name: [] for name, _ in runnable}
     cpu: dict[str, list[float]] = {name: [] for name, _ in runnable}
     for _ in range(args.rounds):
         for name, argv in runnable:
-            wall, user = timed(argv)
+            wall, user = timed(argv, envs.get(name))
             times[name].append(wall)
             cpu[name].append(user)
     print(
@@ -83,7 +103,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for name, argv in rows:
         if argv is None:
-            print(f"| {name} | — | — | — | not installed here (not in this machine's package index) |")
+            print(f"| {name} | — | — | — | not found: install it (pip install ansible-lint) or give --ansible-lint PATH |")
             continue
         median, best = statistics.median(times[name]), min(times[name])
         note = ""

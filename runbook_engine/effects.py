@@ -36,6 +36,8 @@ _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 
 @dataclass(frozen=True)
 class Verdict:
+    """What a step does to the system, and the reason given for saying so."""
+
     effect: Effect
     why: str
 

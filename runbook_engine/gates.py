@@ -72,6 +72,8 @@ class Gate:
 
 @dataclass(frozen=True)
 class OperatorRequest:
+    """A gate waiting for an operator, with how long it may wait."""
+
     step_id: str
     gate: Gate
     timeout: float | None

@@ -14,6 +14,8 @@ from runbook_engine.model import Runbook, Step
 
 @dataclass
 class StepGraph:
+    """Which step needs which, with each step's position in the file."""
+
     steps: dict[str, Step]
     deps: dict[str, frozenset[str]]
     position: dict[str, int] = field(default_factory=dict)

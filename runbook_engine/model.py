@@ -30,6 +30,8 @@ FANOUT_KEYS = ("forks", "serial", "max_fail_percentage", "max_concurrency", "max
 
 @dataclass(frozen=True)
 class Window:
+    """When the runbook may run and for how long (``window:``)."""
+
     max_duration: float | None = None
     downtime_budget: float | None = None
     not_before: str | None = None
@@ -40,6 +42,8 @@ class Window:
 
 @dataclass(frozen=True)
 class VarSpec:
+    """One declared var: its type and the rules a value must meet."""
+
     name: str
     type: str = "string"
     required: bool = False
@@ -58,6 +62,8 @@ class VarSpec:
 
 @dataclass(frozen=True)
 class Step:
+    """One step as the engine runs it: the executor's spec plus the common keys."""
+
     id: str
     phase: str
     executor: str
@@ -100,6 +106,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Prerequisite:
+    """A prerequisite: text an operator confirms, or a check that runs a step."""
+
     text: str
     step: Step | None = None
     span: Span | None = None
@@ -125,6 +133,8 @@ class Prerequisite:
 
 @dataclass(frozen=True)
 class Phase:
+    """A named group of steps, with its time budget and downtime marker."""
+
     id: str
     steps: tuple[Step, ...]
     title: str = ""
@@ -140,6 +150,8 @@ class Phase:
 
 @dataclass(frozen=True)
 class Decision:
+    """One row of the decision matrix: when its predicate holds, take its action."""
+
     condition: str
     when: str
     action: str
@@ -162,6 +174,8 @@ class Decision:
 
 @dataclass(frozen=True)
 class Runbook:
+    """A whole runbook after the schema and the model checks."""
+
     path: str
     name: str
     phases: tuple[Phase, ...]

@@ -253,13 +253,54 @@ def _template_facts(text: str) -> tuple[frozenset[str], tuple[tuple[str, ...], .
     _check_filters_and_tests(ast)
     for expr in ast.find_all(nodes.BinExpr):
         _constant(expr)
-    names = frozenset(meta.find_undeclared_variables(ast))
+    names = _undeclared(ast)
     chains: list[tuple[str, ...]] = []
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         chain = _steps_chain(node)
         if chain:
             chains.append(chain)
     return names, tuple(_outermost(chains))
+
+
+def _undeclared(ast: nodes.Template) -> frozenset[str]:
+    """The names a tree from ``_parsed`` looks up in its context. For the plain
+    templates runbooks are made of (``{{ vars.app }}``, ``{{ x | default('y') }}``) these
+    are its names less the globals and ``self`` (which Jinja2 declares), found without
+    Jinja2's code generator, most of lint's template time; anything else is left to
+    ``meta.find_undeclared_variables``, whose optimizer also folds constants into the
+    (shared) tree, so the plain templates are only those it would leave as they are."""
+    for output in ast.body:
+        if not isinstance(output, nodes.Output) or not all(
+            isinstance(child, nodes.TemplateData) or _argument(child) for child in output.nodes
+        ):
+            return frozenset(meta.find_undeclared_variables(ast))
+    loaded = {node.name for node in ast.find_all(nodes.Name)}
+    return frozenset(loaded - {"self"} - set(_DATA_ENV.globals))
+
+
+def _argument(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Const) or _unfoldable(node)
+
+
+def _unfoldable(node: nodes.Node) -> bool:
+    """A name, or an attribute, item or filter of one with constant or such arguments:
+    never a constant, so the optimizer has nothing to fold."""
+    if isinstance(node, nodes.Name):
+        return node.ctx == "load"
+    if isinstance(node, nodes.Getattr):
+        return node.ctx == "load" and _unfoldable(node.node)
+    if isinstance(node, nodes.Getitem):
+        return node.ctx == "load" and _unfoldable(node.node) and _argument(node.arg)
+    if isinstance(node, nodes.Filter):
+        return (
+            node.node is not None
+            and _unfoldable(node.node)
+            and all(_argument(arg) for arg in node.args)
+            and all(_argument(keyword.value) for keyword in node.kwargs)
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        )
+    return False
 
 
 def _check_filters_and_tests(ast: nodes.Template) -> None:

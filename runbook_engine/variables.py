@@ -24,6 +24,8 @@ from runbook_engine.regex import HINT, RegexError, compile_pattern
 
 @dataclass(frozen=True)
 class ResolvedVars:
+    """The vars of one run: values, which of them are secret, and their hash."""
+
     values: dict[str, Any]
     secrets: frozenset[str]
     sha256: str

@@ -21,11 +21,10 @@ def var_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load_checked(path: str) -> Runbook:
-    """The runbook at ``path`` after every lint check; the first finding is raised.
-    A schema-clean verdict for the identical input is remembered between runs."""
+    """The runbook at ``path`` after every lint check; the first finding is raised."""
     from runbook_engine.lint import analyze
 
-    analysis = analyze(path, remember_clean=True)
+    analysis = analyze(path)
     if analysis.errors:
         first = analysis.errors[0]
         more = len(analysis.errors) - 1

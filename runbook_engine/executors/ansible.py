@@ -40,6 +40,8 @@ _TAIL = 20
 
 @dataclass(frozen=True, slots=True)
 class AnsibleSpec:
+    """An ``ansible:`` step: a playbook or an ad-hoc module, with its options."""
+
     playbook: str | None = None
     module: str | None = None
     args: str | None = None

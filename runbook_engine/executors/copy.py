@@ -36,6 +36,8 @@ ABSENT = ".runbook-absent"
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
+    """One file to copy, with the checksum that decides whether it changed."""
+
     relative: str  # "" for a single-file source
     path: Path
     checksum: str
@@ -45,6 +47,8 @@ class SourceFile:
 
 @dataclass(frozen=True, slots=True)
 class CopySpec:
+    """A ``copy:`` step: what goes where, with which owner and mode."""
+
     src: str
     dest: str
     mode: int | None = None

@@ -9,7 +9,6 @@ misbehaving endpoint cannot flood the journal.
 from __future__ import annotations
 
 import json
-import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -264,6 +263,8 @@ class HttpExecutor(ExecutorBase):
         )
         key = (verify, *files)
         if key not in self._clients:
+            import ssl  # here, not at import: lint reads this module for its schema only
+
             context: ssl.SSLContext | bool
             try:
                 if verify:

@@ -41,6 +41,8 @@ class Database(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """One migration read from the folder: its up file and, if any, its down file."""
+
     id: str
     name: str
     up: Path
@@ -56,6 +58,8 @@ class Migration:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
+    """A migration the database records as applied, in which release."""
+
     id: str
     name: str
     release: str

@@ -9,7 +9,6 @@ unless the step says ``required: true``. Outgoing text is redacted like any repo
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -255,6 +254,7 @@ def _email(
 ) -> None:
     """Sends with stdlib smtplib; runs in a worker thread."""
     import smtplib
+    import ssl
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
 

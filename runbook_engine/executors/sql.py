@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -24,7 +23,6 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from runbook_engine.display import value_text
 from runbook_engine.errors import ExecutorError, TemplateError
-from runbook_engine.executors import migrations
 from runbook_engine.executors.base import ExecutorBase, NamedCheck, Result, StepCall
 from runbook_engine.executors.wait import DURATION_SCHEMA, to_seconds
 
@@ -284,9 +282,11 @@ def _fetch(cursor: Any, limit: int) -> tuple[list[str], list[tuple[Any, ...]], i
 
 class _Sqlite(_Session):
     dialect = "sqlite"
-    errors = (sqlite3.Error,)
 
     def __init__(self, path: str, timeout: float) -> None:
+        import sqlite3  # sqlite3 here and below, not at import: lint only reads the schema
+
+        self.errors = (sqlite3.Error,)
         if path != ":memory:" and not Path(path).parent.is_dir():
             raise CannotConnect(f"folder {Path(path).parent} of the SQLite database does not exist")
         try:
@@ -308,6 +308,8 @@ class _Sqlite(_Session):
         return columns, rows, count, truncated
 
     def script(self, sql: str) -> None:
+        import sqlite3
+
         buffer = ""
         for piece in sql.split(";"):
             buffer += piece + ";"
@@ -640,6 +642,8 @@ class SqlExecutor(ExecutorBase):
         folder = folder if folder.is_absolute() else call.workdir / folder
 
         def migration(session: _Session) -> tuple[dict[str, Any], str | None]:
+            from runbook_engine.executors import migrations
+
             found = migrations.read_folder(folder)
             if mode == "migrate":
                 to = str(options["to"]).strip() if options.get("to") else None
@@ -721,8 +725,11 @@ async def _in_thread(
             return work(session)
         except failures as exc:
             message = str(exc).strip() or type(exc).__name__
-            if isinstance(exc, sqlite3.OperationalError) and message == "interrupted":
-                message = f"statement timed out after {timeout:g}s"
+            if isinstance(session, _Sqlite) and message == "interrupted":
+                import sqlite3
+
+                if isinstance(exc, sqlite3.OperationalError):
+                    message = f"statement timed out after {timeout:g}s"
             return {}, message
         finally:
             with contextlib.suppress(*session.errors):

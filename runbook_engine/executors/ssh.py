@@ -19,8 +19,6 @@ is bounded exactly like a local command's. See docs/executors/ssh.md.
 from __future__ import annotations
 
 import contextlib
-import getpass
-import logging
 import os
 import shlex
 import signal
@@ -48,7 +46,6 @@ from runbook_engine.shell_values import ShellCommand, remote_script
 if TYPE_CHECKING:
     import asyncio
 
-log = logging.getLogger(__name__)
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 KNOWN_HOSTS_MODES = ("verify", "accept-new", "ignore")
@@ -87,6 +84,8 @@ def remote_command(command: ShellCommand, sudo: str | None = None) -> tuple[str,
 
 @dataclass(frozen=True, slots=True)
 class SshSpec:
+    """An ``ssh:`` step: the command and how to reach and trust each host."""
+
     command: str
     become: bool = False
     become_user: str = "root"
@@ -222,7 +221,9 @@ class SshExecutor(ExecutorBase):
                 f"WARNING: step {call.step_id}: ssh host key verification is OFF "
                 "(known_hosts: ignore) — a man in the middle would go unnoticed"
             )
-            log.warning(warning)
+            import logging  # here, not at import: lint reads this module for its schema only
+
+            logging.getLogger(__name__).warning(warning)
             call.log(warning, None)
         started = time.monotonic()
 
@@ -252,6 +253,8 @@ class SshExecutor(ExecutorBase):
         other than the login user, else None."""
         if not spec.become:
             return None
+        import getpass
+
         login = host.user or getpass.getuser()
         return None if login == spec.become_user else spec.become_user
 

@@ -41,6 +41,8 @@ from runbook_engine.vocabulary import PREDICATE_ROOTS, roots_supplied, step_name
 
 @dataclass
 class Analysis:
+    """What lint learned about one file: its findings and how far it got."""
+
     path: str
     document: Document | None = None
     runbook: Runbook | None = None
@@ -68,9 +70,8 @@ class Analysis:
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
-def analyze(path: str, *, remember_clean: bool = False) -> Analysis:
-    """Run every check on the runbook at ``path``; ``remember_clean`` lets the schema
-    stage trust its on-disk record of an identical clean input (never for ``lint``)."""
+def analyze(path: str) -> Analysis:
+    """Run every check on the runbook at ``path``."""
     result = Analysis(path=path)
     try:
         doc = load_file(path)
@@ -80,7 +81,7 @@ def analyze(path: str, *, remember_clean: bool = False) -> Analysis:
         if exc.span is not None:
             result.raw_text = _readable_text(path)
         return result
-    return analyze_document(doc, result, remember_clean=remember_clean)
+    return analyze_document(doc, result)
 
 
 def _readable_text(path: str) -> str:
@@ -91,23 +92,23 @@ def _readable_text(path: str) -> str:
         return ""
 
 
-def analyze_document(doc: Document, result: Analysis | None = None, *, remember_clean: bool = False) -> Analysis:
+def analyze_document(doc: Document, result: Analysis | None = None) -> Analysis:
     """Every check on a loaded document, then the lint settings that apply to its file
     (config file and ``# runbook-lint: disable=…`` comments, lint/config.py)."""
     from runbook_engine.lint.config import apply, config_for
 
-    result = _checked(doc, result, remember_clean=remember_clean)
+    result = _checked(doc, result)
     result.findings[:] = apply(result.findings, config_for(doc.path), doc)
     result.findings.sort(key=lambda f: (f.span.line, f.span.col) if f.span else (0, 0))
     return result
 
 
-def _checked(doc: Document, result: Analysis | None, *, remember_clean: bool) -> Analysis:
+def _checked(doc: Document, result: Analysis | None) -> Analysis:
     result = result or Analysis(path=doc.path)
     result.document = doc
     findings = result.findings
     findings.extend(_executor_key_findings(doc))
-    findings.extend(validate(doc, remember_clean=remember_clean))
+    findings.extend(validate(doc))
     if findings:
         return result
     try:

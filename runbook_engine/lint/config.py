@@ -31,6 +31,8 @@ OFF = "off"
 
 @dataclass(frozen=True)
 class LintConfig:
+    """The rule settings that apply to one file, and where they came from."""
+
     disabled: frozenset[str] = frozenset()
     severity: Mapping[str, str] = field(default_factory=dict)
     source: str | None = None

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Function:
+    """A predicate function: its arity, argument kinds and result, for the checker."""
+
     name: str
     min_args: int
     max_args: int | None

@@ -53,22 +53,28 @@ Expr = Node
 
 @dataclass(frozen=True, slots=True)
 class Number(Node):
+    """A number literal."""
+
     value: int | float
 
 
 @dataclass(frozen=True, slots=True)
 class String(Node):
+    """A string literal."""
+
     value: str
 
 
 @dataclass(frozen=True, slots=True)
 class Bool(Node):
+    """``true`` or ``false``."""
+
     value: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Null(Node):
-    pass
+    """``null``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,8 @@ class Regex(Node):
 
 @dataclass(frozen=True, slots=True)
 class ListExpr(Node):
+    """``[a, b]``: a list literal."""
+
     items: tuple[Node, ...]
 
 
@@ -143,16 +151,22 @@ class Check(Node):
 
 @dataclass(frozen=True, slots=True)
 class Neg(Node):
+    """``-x``."""
+
     operand: Node
 
 
 @dataclass(frozen=True, slots=True)
 class Not(Node):
+    """``not x``."""
+
     operand: Node
 
 
 @dataclass(frozen=True, slots=True)
 class Arith(Node):
+    """``a + b``, ``a - b``, ``a * b``, ``a / b``."""
+
     op: ArithOp
     left: Node
     right: Node
@@ -160,6 +174,8 @@ class Arith(Node):
 
 @dataclass(frozen=True, slots=True)
 class Compare(Node):
+    """``a == b``, ``a contains b``, ``a matches /re/`` and the other comparisons."""
+
     op: CompareOp
     left: Node
     right: Node
@@ -167,11 +183,15 @@ class Compare(Node):
 
 @dataclass(frozen=True, slots=True)
 class And(Node):
+    """``a and b and ...``."""
+
     operands: tuple[Node, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Or(Node):
+    """``a or b or ...``."""
+
     operands: tuple[Node, ...]
 
 

@@ -141,14 +141,14 @@ def test_a_third_party_plugin_with_a_broken_schema_is_a_plugin_error(
 
     monkeypatch.setattr(schema, "executor_classes", lambda: {"broken": Broken})
     monkeypatch.setattr(schema, "distribution_of", lambda key: ("runbook-plugin-broken", "1.0"))
-    schema._validator.cache_clear()
+    schema._check_plugin_schemas.cache_clear()
     try:
         with pytest.raises(
             PluginError, match="'broken' from package 'runbook-plugin-broken' has an invalid schema"
         ):
-            schema._validator()
+            schema._check_plugin_schemas()
     finally:
-        schema._validator.cache_clear()
+        schema._check_plugin_schemas.cache_clear()
 
 
 def test_built_in_executor_fragments_are_valid_json_schema() -> None:

@@ -30,6 +30,8 @@ Check = Callable[[Any, Any, Any], Sequence[Any]]
 
 @dataclass(frozen=True)
 class Rule:
+    """A lint rule: its id, documentation and default severity, and its check if it has one."""
+
     id: str
     name: str
     summary: str
