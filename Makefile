@@ -6,7 +6,7 @@ DEMO_ROOT ?= .demo
 STAMP  := $(VENV)/.installed-test
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo demo-rollback demo-stop test lint typecheck system-deps clean
+.PHONY: demo demo-rollback demo-stop test lint typecheck system-deps clean bench-startup
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,5 +70,15 @@ test: system-deps $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider -q tests plugins/runbook-plugin-prometheus/tests; \
 	status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran: failing" >&2; exit 1; fi; exit $$status
 
+# `runbook lint`'s cold start beside `python -c pass` and ansible-lint, which pins its own
+# ansible-core and so lives in a venv of its own (docs/dev/performance.md)
+PEERS := .venv-peers
+$(PEERS)/bin/ansible-lint:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet ansible-lint
+
+bench-startup: $(STAMP) $(PEERS)/bin/ansible-lint
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python benchmarks/bench_startup.py --rounds 15 --ansible-lint $(PEERS)/bin/ansible-lint
+
 clean:
-	rm -rf $(VENV) $(DEMO_ROOT) .runbook .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) $(DEMO_ROOT) .runbook .pytest_cache .mypy_cache .ruff_cache
