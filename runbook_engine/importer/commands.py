@@ -14,9 +14,9 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol
 
+from runbook_engine.entrypoints import EntryPoint, entry_points
 from runbook_engine.errors import PluginError
 from runbook_engine.importer.script import Command
 
@@ -68,7 +68,7 @@ class CommandRecognizer(Protocol):
 def recognizers() -> tuple[CommandRecognizer, ...]:
     """Every installed recognizer, in the order they are asked."""
     found: list[CommandRecognizer] = []
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+    for ep in entry_points(GROUP):
         found.append(_load(ep))
     return tuple(sorted(found, key=lambda r: (r.priority, r.name)))
 

@@ -1,7 +1,7 @@
-"""The registry reads the executors' entry points itself (importing importlib.metadata
-costs every lint ~13 ms): it must find exactly what importlib.metadata finds, in the
-same order, and hand over to it wherever it would look further (zips, eggs, other
-distribution finders)."""
+"""`runbook_engine.entrypoints` reads the plugin groups' entry points itself (importing
+importlib.metadata costs every lint ~13 ms): it must find exactly what
+importlib.metadata finds, in the same order, and hand over to it wherever it would
+look further (zips, eggs, other distribution finders)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook_engine import entrypoints
 from runbook_engine.executors import registry
 
 
@@ -32,10 +33,23 @@ def dist(folder: Path, name: str, text: str | None) -> None:
 
 
 def test_the_installed_entry_points_are_the_ones_importlib_metadata_finds() -> None:
-    found = registry._declared(registry.GROUP)
+    found = entrypoints.declared(registry.GROUP)
     assert found is not None
     assert pairs(found) == expected()
     assert {"shell", "ssh", "prometheus"} <= {name for name, _ in pairs(found)}
+
+
+@pytest.mark.parametrize("group", [registry.GROUP, "runbook_engine.importers"])
+def test_every_plugin_group_finds_what_importlib_metadata_finds(group: str) -> None:
+    assert [(ep.name, ep.value) for ep in entrypoints.entry_points(group)] == sorted(
+        (ep.name, ep.value) for ep in entry_points(group=group)
+    )
+
+
+def test_a_line_that_is_not_name_equals_value_is_passed_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dist(tmp_path, "odd-1.0.dist-info", f"[{registry.GROUP}]\nnot an entry point\nok = m:C\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    assert pairs(entrypoints.declared(registry.GROUP) or []) == [("ok", "m:C")]
 
 
 def test_same_entry_points_for_awkward_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +63,7 @@ def test_same_entry_points_for_awkward_folders(tmp_path: Path, monkeypatch: pyte
     dist(second, "PLUGIN-THREE-3.0.DIST-INFO", f"{group}three = three:T\n")
     (first / "not-metadata.txt").write_text("x")
     monkeypatch.setattr(sys, "path", [str(first), str(tmp_path / "missing"), str(second)])
-    found = registry._declared(registry.GROUP)
+    found = entrypoints.declared(registry.GROUP)
     assert found is not None
     assert sorted(pairs(found)) == sorted(expected())
     assert pairs(found) == expected()
@@ -63,11 +77,11 @@ def test_a_zip_or_an_egg_on_the_path_is_left_to_importlib_metadata(
     archive = tmp_path / "bundle.zip"
     archive.write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip
     monkeypatch.setattr(sys, "path", [str(archive)])
-    assert registry._declared(registry.GROUP) is None
+    assert entrypoints.declared(registry.GROUP) is None
     egg = tmp_path / "thing-1.0.egg"
     egg.mkdir()
     monkeypatch.setattr(sys, "path", [str(egg)])
-    assert registry._declared(registry.GROUP) is None
+    assert entrypoints.declared(registry.GROUP) is None
 
 
 def test_another_distribution_finder_is_left_to_importlib_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,15 +91,15 @@ def test_another_distribution_finder_is_left_to_importlib_metadata(monkeypatch: 
             return []
 
     monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder])
-    assert registry._declared(registry.GROUP) is None
+    assert entrypoints.declared(registry.GROUP) is None
 
 
 def test_an_entry_point_loads_like_importlib_metadata_loads_it() -> None:
-    ep = registry.DeclaredEntryPoint("shell", "runbook_engine.executors.shell:ShellExecutor", "x")
+    ep = entrypoints.DeclaredEntryPoint("shell", "runbook_engine.executors.shell:ShellExecutor", "x")
     from runbook_engine.executors.shell import ShellExecutor
 
     assert ep.load() is ShellExecutor
-    assert registry.DeclaredEntryPoint("m", "runbook_engine.executors.shell", "x").load() is sys.modules[
+    assert entrypoints.DeclaredEntryPoint("m", "runbook_engine.executors.shell", "x").load() is sys.modules[
         "runbook_engine.executors.shell"
     ]
 
