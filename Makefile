@@ -81,4 +81,6 @@ bench-startup: $(STAMP) $(PEERS)/bin/ansible-lint
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python benchmarks/bench_startup.py --rounds 15 --ansible-lint $(PEERS)/bin/ansible-lint
 
 clean:
+	if [ -x $(BIN)/python ] && [ -e $(DEMO_ROOT)/fleet.json ]; then $(BIN)/python examples/demo/fleet.py stop --root $(DEMO_ROOT); fi
+	if [ -L $(DEMO_ROOT) ]; then rm -rf "$$(readlink -f $(DEMO_ROOT))"; fi
 	rm -rf $(VENV) $(PEERS) $(DEMO_ROOT) .runbook .pytest_cache .mypy_cache .ruff_cache

@@ -441,8 +441,14 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def fleet_dir() -> Path:
+    """Where isolated fleets live: outside every path a host replaces (/tmp among
+    them); ``RUNBOOK_FLEET_DIR`` moves it."""
+    return Path(os.environ.get("RUNBOOK_FLEET_DIR", "/var/tmp/runbook-fleets"))
+
+
 def default_fleet_base() -> Path:
-    """A folder for test fleets outside every path a host replaces (/tmp among them)."""
-    base = Path(os.environ.get("RUNBOOK_FLEET_DIR", "/var/tmp/runbook-fleets"))
+    """A fresh folder for a test fleet, under `fleet_dir`."""
+    base = fleet_dir()
     base.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix="fleet-", dir=base))

@@ -364,12 +364,13 @@ KEPT = ("runs", "report")
 
 def reset(root: Path) -> None:
     """Stop what a previous fleet at root started, then wipe it, keeping the run
-    journals and reports (`KEPT`). Refuses foreign folders."""
+    journals and reports (`KEPT`). Refuses foreign folders (anything beside `KEPT`
+    without the fleet marker)."""
     if (root / MARKER).is_file():
         leftovers = stop_fleet(Fleet.load(root))
         if leftovers:
             raise FleetError("could not stop the previous fleet: " + "; ".join(leftovers))
-    elif root.exists() and (not root.is_dir() or any(root.iterdir())):
+    elif root.exists() and (not root.is_dir() or any(e.name not in KEPT for e in root.iterdir())):
         raise FleetError(
             f"refusing to wipe {root}: it is not empty and holds no demo fleet ({MARKER})"
         )
@@ -382,6 +383,38 @@ def reset(root: Path) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
+
+
+def isolated_root(given: Path) -> Path:
+    """Where an isolated fleet asked for at ``given`` lives.
+
+    Every host replaces /tmp and /opt with its own, so it cannot see a fleet root under
+    them (a checkout in /tmp, as CI clones it). Such a root becomes a link to a folder
+    under `hostfleet.fleet_dir` (/var/tmp/runbook-fleets), named after ``given``, so
+    the next init finds the same one; what an earlier demo kept there (`KEPT`: run
+    journals and reports) moves along. Any other root is used as it is."""
+    resolved = given.resolve()
+    inside = hostfleet.overlapping_path(resolved)
+    if inside is None:
+        return resolved
+    digest = hashlib.sha256(str(given.absolute()).encode()).hexdigest()[:12]
+    target = (hostfleet.fleet_dir() / f"demo-{digest}").absolute()
+    if hostfleet.overlapping_path(target) is not None:
+        return resolved  # RUNBOOK_FLEET_DIR points into a host path too: choose_kind says so
+    if target.exists():
+        reset(target)  # what a link removed since left behind: stop it, keep its runs
+    target.mkdir(parents=True, exist_ok=True)
+    if resolved.exists():  # an earlier folder fleet here: stop it, move its runs along
+        reset(resolved)
+        for name in KEPT:
+            if (resolved / name).is_dir() and not (target / name).exists():
+                shutil.move(str(resolved / name), str(target / name))
+        shutil.rmtree(resolved)
+    given.absolute().parent.mkdir(parents=True, exist_ok=True)
+    given.absolute().symlink_to(target, target_is_directory=True)
+    print(f"fleet.py: {given} is under {inside}, which every host replaces;"
+          f" the fleet lives in {target} ({given} links to it)")
+    return target
 
 
 def sha256_file(path: Path) -> str:
@@ -560,21 +593,26 @@ def start_fleet(fleet: Fleet) -> tuple[Fleet, list[str]]:
     return fleet, problems
 
 
-def choose_kind(root: Path, isolated: bool) -> str:
-    """The isolated fleet when asked for and possible; otherwise, in one line, why not."""
+def choose_kind(root: Path, isolated: bool, quiet: bool = False) -> str:
+    """The isolated fleet when asked for and possible; otherwise, in one line, why not.
+    With ``quiet``, "isolated-elsewhere" means only the root's place stands in the way
+    (`isolated_root` moves it)."""
     if not isolated:
         return "folder"
     reason = hostfleet.isolation_unavailable()
-    inside = hostfleet.overlapping_path(root)
-    if reason is None and inside is not None:
-        reason = f"the fleet root {root} is under {inside}, which every host replaces"
     if reason is None:
         try:
             hostfleet.host_python()
         except RuntimeError as error:
             reason = str(error)
+    inside = hostfleet.overlapping_path(root)
+    if reason is None and inside is not None:
+        if quiet:
+            return "isolated-elsewhere"
+        reason = f"the fleet root {root} is under {inside}, which every host replaces"
     if reason is not None:
-        print(f"fleet.py: isolated hosts unavailable ({reason}); using the folder fleet")
+        if not quiet:
+            print(f"fleet.py: isolated hosts unavailable ({reason}); using the folder fleet")
         return "folder"
     return "isolated"
 
@@ -804,6 +842,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     try:
+        if args.command == "init" and args.isolated and choose_kind(root, True, quiet=True) == "isolated-elsewhere":
+            root = isolated_root(args.root)
         if args.command == "break-deploy":
             obstacle = break_deploy(Fleet.load(root), args.host)
             print(f"the next deploy on {args.host} will fail: {obstacle} is in the way")
