@@ -69,8 +69,8 @@ class Inventory:
     def select(self, pattern: str | None, strict: bool = True) -> tuple[Host, ...]:
         """Hosts matching an Ansible host pattern (``all``, ``app_tier:!app-02``,
         ``web:&prod``, ``app-0[1:3]``, ``~regex``, globs, comma lists). With
-        ``strict``, a term that matches nothing is an error, so a typo in ``hosts:``
-        is caught instead of silently running on no host."""
+        ``strict``, a term that matches nothing (a typo, an empty group) and a
+        pattern that leaves no host are errors, instead of silently running on none."""
         if pattern is None or not pattern.strip():
             pattern = "all"
         terms = split_pattern(pattern)
@@ -89,6 +89,13 @@ class Inventory:
         for term in exclude:
             for host in self._match(term, pattern, strict=False):
                 chosen.pop(host.name, None)
+        if strict and not chosen:
+            # every term matched something, but together they leave nobody: a step on
+            # no host would run nothing and pass any ``all …`` expectation
+            raise InventoryError(
+                f"host pattern {pattern!r} selects no host",
+                hint="its :&… and :!… terms remove every host the others give",
+            )
         order = {h.name: i for i, h in enumerate(self.hosts)}
         return tuple(sorted(chosen.values(), key=lambda h: order[h.name]))
 
@@ -96,6 +103,11 @@ class Inventory:
         if not term:
             raise InventoryError(f"empty term in host pattern {pattern!r}")
         found = self._match_term(term)
+        if strict and not found and term in self.groups:
+            raise InventoryError(
+                f"host pattern {pattern!r}: group {term!r} has no hosts",
+                hint="add hosts to it in the inventory, or target another group",
+            )
         if strict and not found:
             raise InventoryError(
                 f"host pattern {pattern!r}: {term!r} matches no host or group",

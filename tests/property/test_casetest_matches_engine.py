@@ -32,13 +32,13 @@ from runbook_engine.variables import resolve_vars
 def scripted_plugin() -> Iterator[None]:
     """Install the test-only plugin through the real entry-point registry."""
     sys.path.insert(0, str(Path(__file__).parent))
-    original = registry._entry_points
+    original = registry.entry_points
     plugin = EntryPoint("scripted", "scripted_executor:ScriptedExecutor", registry.GROUP)
-    extended = original() + (plugin,)
-    registry._entry_points = lambda: extended  # type: ignore[assignment]
+    extended = (*original(registry.GROUP), plugin)
+    registry.entry_points = lambda group: extended if group == registry.GROUP else original(group)  # type: ignore[assignment]
     registry.executor_classes.cache_clear()
     yield
-    registry._entry_points = original
+    registry.entry_points = original
     registry.executor_classes.cache_clear()
     sys.path.remove(str(Path(__file__).parent))
 

@@ -291,3 +291,22 @@ def test_group_vars_section_values_are_literals_like_inline_ones(tmp_path: Path)
     assert host.vars["ansible_ssh_common_args"] == "-o UserKnownHostsFile=/tmp/kh -o StrictHostKeyChecking=yes"
     assert host.vars["forks"] == 5
     assert host.vars["plain"] == "text value"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("app_tier:!app-0*", "host pattern 'app_tier:!app-0*' selects no host"),
+        ("web:&db-coord-01", "host pattern 'web:&db-coord-01' selects no host"),
+        ("empty", "group 'empty' has no hosts"),
+    ],
+)
+def test_a_pattern_that_selects_no_host_is_an_error_unless_lenient(
+    tmp_path: Path, pattern: str, message: str
+) -> None:
+    """A step on no host would run nothing and pass any ``all …`` expectation (regression:
+    ``app_tier:!app-0*`` ran an ssh step on nobody, failing with 'unknown field rc')."""
+    inv = load_inventory(write(tmp_path, "hosts", INI + "\n[empty]\n"))
+    with pytest.raises(InventoryError, match=message.replace("*", r"\*")):
+        inv.select(pattern)
+    assert inv.select(pattern, strict=False) == ()
