@@ -511,8 +511,11 @@ def test_orchestrate_playbook_stops_and_reports_the_app_tier(fleet: Path, tmp_pa
     assert recap(wrong.stdout) == dict.fromkeys(APP_HOSTS, "1")
 
 
-def test_isolated_fleet_where_it_cannot_be_says_why_in_one_line_and_uses_folders(tmp_path: Path) -> None:
-    root = tmp_path / "demo"  # under /tmp, which every isolated host replaces (or: no root)
+def test_isolated_fleet_where_it_cannot_be_says_why_in_one_line_and_uses_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "demo"  # under /tmp, which every isolated host replaces
+    monkeypatch.setenv("RUNBOOK_FLEET_DIR", str(tmp_path / "fleets"))  # so is the place to move it to
     result = fleet_py(root, "init", "--isolated")
     try:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -522,6 +525,32 @@ def test_isolated_fleet_where_it_cannot_be_says_why_in_one_line_and_uses_folders
         assert json.loads((root / "fleet.json").read_text())["kind"] == "folder"
     finally:
         fleet_py(root, "stop")
+
+
+@pytest.mark.service("sshd")
+def test_an_isolated_fleet_asked_for_under_tmp_is_built_outside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout in /tmp (as CI clones it): `make demo` still gets separate hosts, in a
+    folder outside /tmp that the root links to."""
+    from runbook_engine import hostfleet
+
+    reason = hostfleet.isolation_unavailable()
+    if reason:
+        pytest.skip(reason)
+    base = hostfleet.default_fleet_base()
+    monkeypatch.setenv("RUNBOOK_FLEET_DIR", str(base))
+    root = tmp_path / "demo"
+    try:
+        result = fleet_py(root, "init", "--isolated")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "fleet: isolated" in result.stdout and f"({root} links to it)" in result.stdout
+        assert root.is_symlink() and root.resolve().parent == base
+        assert fleet_state(root)["hosts"]["app-01"]["hostname"] == "app-01"
+    finally:
+        stopped = fleet_py(root, "stop")
+        shutil.rmtree(base, ignore_errors=True)
+    assert stopped.returncode == 0, stopped.stderr
 
 
 def _fleet_processes(members: list[dict[str, Any]]) -> set[int]:
