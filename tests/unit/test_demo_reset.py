@@ -78,5 +78,7 @@ def test_an_isolated_fleet_asked_for_under_tmp_lives_outside_it(monkeypatch: pyt
         elsewhere = base / "plain"
         assert module.isolated_root(elsewhere) == elsewhere and not elsewhere.exists()
     finally:
+        if (given / "fleet.json").exists():  # a failure above may leave the fleet running
+            fleet(given, "stop")
         shutil.rmtree(checkout, ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
