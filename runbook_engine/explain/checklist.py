@@ -161,8 +161,13 @@ class Checklist:
             self.out(f"- **Window**: {window.schedule}")
         if window.not_before or window.not_after:
             self.out(f"- **Allowed between**: {window.not_before or '…'} and {window.not_after or '…'} ({window.timezone})")
-        if rb.inventory:
-            self.out(f"- **Inventory**: `{_render(rb.inventory, self.context)}`")
+        declared = _render(rb.inventory, self.context) if rb.inventory else None
+        used = self.evidence.report.inventory if self.evidence else None
+        if used:  # the fleet this run changed, which --inventory may have chosen
+            named = f"; the runbook names `{declared}`" if declared and declared != used else ""
+            self.out(f"- **Inventory**: `{used}` (this run's{named})")
+        elif declared:
+            self.out(f"- **Inventory**: `{declared}`")
         self.out()
 
     def variables(self) -> None:
@@ -195,15 +200,14 @@ class Checklist:
         self.out()
         for index, item in enumerate(items):
             sid = item.step.id if item.step else f"prerequisite-{index + 1}"
-            seen = self.evidence.steps.get(sid) if self.evidence else None
-            box = "[x]" if seen is not None and seen.row.status == "succeeded" else "[ ]"
+            box = self.box(sid)
             if item.step is None:
                 line = f"- {box} {item.text}"
             else:
                 command = self.command(item.step)
                 line = f"- {box} {item.text} — checked by running `{command.splitlines()[0] if command else item.step.executor}`"
             if self.evidence is not None:
-                line += " — " + _prerequisite_evidence(seen)
+                line += " — " + _prerequisite_evidence(self.evidence.steps.get(sid))
             self.out(line)
         self.out()
 
@@ -285,6 +289,11 @@ class Checklist:
         self.out("```")
         self.out()
 
+    def box(self, step_id: str) -> str:
+        """A checklist box, ticked where the run's evidence says the item succeeded."""
+        seen = self.evidence.steps.get(step_id) if self.evidence else None
+        return "[x]" if seen is not None and seen.row.status == "succeeded" else "[ ]"
+
     def gate(self, step: Step) -> None:
         """A manual gate as the operator meets it: what to confirm, who may, the inputs
         to give, and what happens when nobody answers in time."""
@@ -297,7 +306,7 @@ class Checklist:
             self.fence("manual", step.spec, self.command(step))
             return
         kind = "Approval" if gate.approval else "Confirm"
-        self.out(f"- [ ] **{kind}**: {gate.prompt.strip()}")
+        self.out(f"- {self.box(step.id)} **{kind}**: {gate.prompt.strip()}")
         if gate.approvers:
             self.out(f"  - Approvers: {', '.join(gate.approvers)}")
         if gate.distinct:

@@ -51,6 +51,7 @@ def render_html(report: RunReport) -> str:
     facts = [
         ("Run", escape(report.run_id or "?")),
         ("Initiator", escape(report.initiator or "?")),
+        *([("Inventory", escape(report.inventory))] if report.inventory else []),
         ("Status", f'<span class="{escape(report.status)}">{status}</span>'),
         ("Started", escape(report.started_at or "?")),
         ("Finished", escape(report.finished_at or "not finished")),

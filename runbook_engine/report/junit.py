@@ -24,6 +24,7 @@ def render_junit(report: RunReport) -> str:
         "run_id": report.run_id,
         "status": report.status,
         "initiator": report.initiator,
+        "inventory": report.inventory,
         "downtime_seconds": report.downtime.seconds,
     }
     never_ran: dict[str, list[PlannedStep]] = {}

@@ -36,6 +36,7 @@ def render_markdown(report: RunReport) -> str:
         [
             ["Run", report.run_id or "?"],
             ["Initiator", report.initiator or "?"],
+            *([["Inventory", _cell(report.inventory)]] if report.inventory else []),
             [
                 "Status",
                 f"**{report.status}**"

@@ -167,6 +167,8 @@ class RunReport:
     sessions: tuple[SessionRow, ...] = ()
     not_run: tuple[PlannedStep, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The inventory the run was given: which fleet it changed.
+    inventory: str | None = None
 
 
 def build_report(
@@ -246,6 +248,7 @@ def build_report(
         operator_actions=_operator_rows(state.operator_actions),
         sessions=sessions,
         not_run=tuple(p for p in planned if p.id not in state.steps),
+        inventory=state.inventory,
     )
 
 

@@ -58,7 +58,8 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_explain_a_run_with_its_evidence(tmp_path: Path) -> None:
     (tmp_path / "book.yaml").write_text(textwrap.dedent(BOOK))
-    first = cli(tmp_path, "run", "book.yaml", "--runs-dir", "runs", "--yes", "--as", "alice")
+    (tmp_path / "hosts").write_text("web1 ansible_connection=local\n")
+    first = cli(tmp_path, "run", "book.yaml", "-i", "hosts", "--runs-dir", "runs", "--yes", "--as", "alice")
     assert first.returncode == 5, first.stdout + first.stderr  # paused at the gate with inputs
     done = cli(
         tmp_path, "resume", "last", "--runs-dir", "runs", "--confirm", "approve",
@@ -69,6 +70,8 @@ def test_explain_a_run_with_its_evidence(tmp_path: Path) -> None:
     assert explained.returncode == 0, explained.stderr
     text = explained.stdout
     assert "> **Evidence from run `" in text and "succeeded (exit 0)" in text
+    # the fleet this run was given, not only what the runbook names
+    assert f"- **Inventory**: `{tmp_path / 'hosts'}` (this run's)" in text
     # who confirmed is the verified identity (the OS user here), not a claimed --as
     who = getpass.getuser()
     assert f"- [x] Backups verified by the DBA — succeeded by {who} at " in text
@@ -78,7 +81,7 @@ def test_explain_a_run_with_its_evidence(tmp_path: Path) -> None:
     purge = text.split("#### 1.2 purge", 1)[1].split("####", 1)[0]
     assert "> **In this run**: **FAIL** (failed)" in purge and "> purging" in purge
     approve = text.split("#### 1.3 approve", 1)[1].split("####", 1)[0]
-    assert "- [ ] **Confirm**: Approve the shutdown" in approve
+    assert "- [x] **Confirm**: Approve the shutdown" in approve  # ticked, as the run's evidence says
     assert "  - Input `ticket` (matching `CHG-[0-9]+`)" in approve
     assert f"confirmed by {who}" in approve
     never = text.split("#### 1.4 never", 1)[1].split("####", 1)[0]

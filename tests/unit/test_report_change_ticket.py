@@ -60,6 +60,13 @@ def test_report_says_what_the_run_did_to_production() -> None:
     )
 
 
+@pytest.mark.parametrize("fmt", ["markdown", "html", "json", "junit"])
+def test_report_names_the_inventory_the_run_used(fmt: str) -> None:
+    """Which fleet a run changed is a fact of the change ticket (regression: no format
+    said which inventory the run had been given)."""
+    assert "/etc/ansible/weekly/hosts" in _render(fmt)
+
+
 def test_prerequisites_are_listed_by_their_text() -> None:
     text = _render("markdown")
     assert "| Backups verified by the DBA | succeeded |" in text

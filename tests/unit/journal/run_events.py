@@ -191,6 +191,7 @@ def weekly_shutdown() -> list[dict[str, Any]]:
             "run_id": "20261206T020000Z-weekly-shutdown-0001",
             "vars": {"site": "ams1", "api_token": "***"},
             "initiator": "alice",
+            "inventory": "/etc/ansible/weekly/hosts",
             "success": {"total_duration": "< 2h", "downtime": "< 30m"},
             "budgets": {"drain": "10m"},
         },
