@@ -87,6 +87,8 @@ class OperatorRow:
     step: str | None
     inputs: Mapping[str, Any]
     auto: bool = False
+    #: What a reader recognises the step by (`StepRow.label`: a prerequisite's text).
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +247,7 @@ def build_report(
         deviations=_deviations(lines, state, phases, downtime, total, budget_of, sessions),
         rollback=rollback,
         vars=dict(state.vars),
-        operator_actions=_operator_rows(state.operator_actions),
+        operator_actions=_operator_rows(state.operator_actions, {s.id: s.label for s in all_steps}),
         sessions=sessions,
         not_run=tuple(p for p in planned if p.id not in state.steps),
         inventory=state.inventory,
@@ -439,18 +441,24 @@ def _host_detail(fields: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _operator_rows(actions: Sequence[Mapping[str, Any]]) -> tuple[OperatorRow, ...]:
-    return tuple(
-        OperatorRow(
-            at=a.get("ts"),
-            by=str(a.get("by") or "?"),
-            action=str(a.get("action") or "?"),
-            step=a.get("step") if isinstance(a.get("step"), str) else None,
-            inputs=dict(a.get("inputs") or {}) if isinstance(a.get("inputs"), Mapping) else {},
-            auto=bool(a.get("auto")),
+def _operator_rows(
+    actions: Sequence[Mapping[str, Any]], labels: Mapping[str, str]
+) -> tuple[OperatorRow, ...]:
+    rows = []
+    for a in actions:
+        step = a.get("step") if isinstance(a.get("step"), str) else None
+        rows.append(
+            OperatorRow(
+                at=a.get("ts"),
+                by=str(a.get("by") or "?"),
+                action=str(a.get("action") or "?"),
+                step=step,
+                inputs=dict(a.get("inputs") or {}) if isinstance(a.get("inputs"), Mapping) else {},
+                auto=bool(a.get("auto")),
+                label=labels.get(step, step) if step else None,
+            )
         )
-        for a in actions
-    )
+    return tuple(rows)
 
 
 def _sessions(lines: Sequence[Recorded]) -> tuple[SessionRow, ...]:

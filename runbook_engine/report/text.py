@@ -157,7 +157,7 @@ OPERATOR_HEADER = ["At", "Who", "Action", "Step", "Inputs"]
 def operator_row(action: Any) -> list[str]:
     inputs = ", ".join(f"{k}={v}" for k, v in action.inputs.items()) or "—"
     how = f"{action.action} (automatic, --yes)" if action.auto else action.action
-    return [timestamp(action.at), action.by, how, action.step or "—", inputs]
+    return [timestamp(action.at), action.by, how, action.label or action.step or "—", inputs]
 
 
 SESSION_HEADER = ["Started", "By", "Ended", "How it ended"]

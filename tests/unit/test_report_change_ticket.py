@@ -69,6 +69,8 @@ def test_report_names_the_inventory_the_run_used(fmt: str) -> None:
 
 def test_prerequisites_are_listed_by_their_text() -> None:
     text = _render("markdown")
+    actions = text.split("## Operator actions")[1].split("## Timeline")[0]
+    assert "| alice | confirm | Backups verified by the DBA |" in actions  # not prerequisite-1
     assert "| Backups verified by the DBA | succeeded |" in text
     assert "| prerequisite-1 |" not in text.split("## Timeline")[1].split("## Not run")[0]
 
