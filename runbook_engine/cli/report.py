@@ -52,6 +52,7 @@ def report(
     inputs = inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
     success, budgets = targets_of(events, inputs)
     planned = inputs.steps if inputs else ()
+    durations = inputs.durations if inputs else frozenset()
     if decode_all(events, RunFinished):
         from runbook_engine.engine.run_reports import write_run_reports
 
@@ -64,9 +65,16 @@ def report(
             budgets=budgets,
             only_missing=True,
             planned=planned,
+            durations=durations,
         )
     text = render_report(
-        events, fmt, success=success, budgets=budgets, run_id=journal.run_id, planned=planned
+        events,
+        fmt,
+        success=success,
+        budgets=budgets,
+        run_id=journal.run_id,
+        planned=planned,
+        durations=durations,
     )
     if metrics_textfile is not None or pushgateway:
         _export_metrics(events, success, metrics_textfile, pushgateway)

@@ -34,6 +34,7 @@ def write_run_reports(
     report_dir: Path | None = None,
     only_missing: bool = False,
     planned: Sequence[PlannedStep] = (),
+    durations: frozenset[str] = frozenset(),
 ) -> list[Path]:
     """Render the run directory's reports (and copies in ``report_dir``); with
     ``only_missing`` just the ones a kill left out. The paths written."""
@@ -49,7 +50,13 @@ def write_run_reports(
         if not targets:
             continue
         text = render_report(
-            events, fmt, success=success, budgets=budgets, run_id=run_id, planned=planned
+            events,
+            fmt,
+            success=success,
+            budgets=budgets,
+            run_id=run_id,
+            planned=planned,
+            durations=durations,
         )
         for target in targets:
             target.parent.mkdir(parents=True, exist_ok=True)

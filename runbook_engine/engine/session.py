@@ -275,6 +275,7 @@ def _write_reports(journal: Any, runbook: Runbook, report_dir: Path | None) -> N
         budgets=inputs.budgets,
         report_dir=report_dir,
         planned=inputs.steps,
+        durations=inputs.durations,
     )
 
 

@@ -21,6 +21,7 @@ def render_report(
     redactor: Redactor | None = None,
     run_id: str | None = None,
     planned: Sequence[PlannedStep] = (),
+    durations: frozenset[str] = frozenset(),
 ) -> str:
     """Render the report of a run in ``fmt`` (markdown, json, junit, html).
 
@@ -32,7 +33,9 @@ def render_report(
     if redactor:
         events = redactor.redact_obj(list(events))
         success = redactor.redact_obj(success) if success is not None else None
-    report = build_report(events, success=success, budgets=budgets, run_id=run_id, planned=planned)
+    report = build_report(
+        events, success=success, budgets=budgets, run_id=run_id, planned=planned, durations=durations
+    )
     text = _renderer(fmt)(report)
     return redactor(text) if redactor else text
 

@@ -80,7 +80,7 @@ def render_html(report: RunReport) -> str:
         )
     if report.vars:
         parts.append("<h2>Variables</h2><p>Secrets are shown as <code>***</code>.</p>")
-        parts.append(_table(["Variable", "Value"], var_rows(report.vars)))
+        parts.append(_table(["Variable", "Value"], var_rows(report.vars, report.durations)))
     if report.operator_actions:
         parts.append("<h2>Operator actions</h2>")
         parts.append(_table(OPERATOR_HEADER, [operator_row(a) for a in report.operator_actions]))

@@ -28,6 +28,8 @@ class ReportInputs:
     success: dict[str, str] = field(default_factory=dict)
     budgets: dict[str, float] = field(default_factory=dict)
     steps: tuple[PlannedStep, ...] = ()
+    #: Vars of type duration, which the journal holds as seconds.
+    durations: frozenset[str] = frozenset()
 
 
 def inputs_of(runbook: Runbook) -> ReportInputs:
@@ -41,6 +43,7 @@ def inputs_of(runbook: Runbook) -> ReportInputs:
         success={k: str(v) for k, v in runbook.success.items()},
         budgets=budgets,
         steps=planned_steps(runbook),
+        durations=frozenset(name for name, spec in runbook.vars.items() if spec.type == "duration"),
     )
 
 

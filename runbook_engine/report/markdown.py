@@ -64,7 +64,7 @@ def render_markdown(report: RunReport) -> str:
         )
     if report.vars:
         out += ["## Variables", "", "Secrets are shown as `***`.", ""]
-        out += _table(["Variable", "Value"], var_rows(report.vars))
+        out += _table(["Variable", "Value"], var_rows(report.vars, report.durations))
     if report.operator_actions:
         out += ["## Operator actions", "", "Approvals, confirmations and the inputs given.", ""]
         out += _table(OPERATOR_HEADER, [operator_row(a) for a in report.operator_actions])

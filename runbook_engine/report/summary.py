@@ -171,6 +171,8 @@ class RunReport:
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: The inventory the run was given: which fleet it changed.
     inventory: str | None = None
+    #: Names of the vars that are durations (seconds in `vars`), shown as ``15m``.
+    durations: tuple[str, ...] = ()
 
 
 def build_report(
@@ -180,6 +182,7 @@ def build_report(
     budgets: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     planned: Sequence[PlannedStep] = (),
+    durations: frozenset[str] = frozenset(),
 ) -> RunReport:
     """Summarise a run's (already redacted) events for its change ticket.
 
@@ -251,6 +254,7 @@ def build_report(
         sessions=sessions,
         not_run=tuple(p for p in planned if p.id not in state.steps),
         inventory=state.inventory,
+        durations=tuple(sorted(durations)),
     )
 
 

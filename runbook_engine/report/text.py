@@ -4,7 +4,7 @@ say exactly the same thing."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from runbook_engine.durations import format_duration
@@ -177,9 +177,13 @@ def session_row(session: Any) -> list[str]:
     return [timestamp(session.started_at), session.by or "?", timestamp(session.ended_at), ending]
 
 
-def var_rows(values: Mapping[str, Any]) -> list[list[str]]:
-    """The run's variables as recorded (secrets already ``***`` in the journal)."""
-    return [[str(k), plain(v)] for k, v in sorted(values.items())]
+def var_rows(values: Mapping[str, Any], durations: Collection[str] = ()) -> list[list[str]]:
+    """The run's variables as recorded (secrets already ``***`` in the journal), the
+    ``durations`` among them as durations (the journal holds seconds)."""
+    return [
+        [str(k), format_duration(v) if k in durations and isinstance(v, int | float) else plain(v)]
+        for k, v in sorted(values.items())
+    ]
 
 
 def deviation_line(deviation: Any) -> str:

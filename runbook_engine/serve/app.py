@@ -288,10 +288,16 @@ class Console:
         except RunError as exc:
             return PlainTextResponse(exc.message, status_code=404, headers=HEADERS)
         events = journal.events()
-        success, budgets = targets_of(
-            events, inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
+        inputs = inputs_from_run_dir(journal.dir, journal.meta.get("runbook_sha256"))
+        success, budgets = targets_of(events, inputs)
+        text = render_report(
+            events,
+            fmt,
+            run_id=journal.run_id,
+            success=success,
+            budgets=budgets,
+            durations=inputs.durations if inputs else frozenset(),
         )
-        text = render_report(events, fmt, run_id=journal.run_id, success=success, budgets=budgets)
         kinds = {"markdown": "text/markdown", "json": "application/json",
                  "junit": "application/xml", "html": "text/html"}  # fmt: skip
         return Response(text, media_type=f"{kinds[fmt]}; charset=utf-8", headers=HEADERS)

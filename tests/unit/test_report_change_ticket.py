@@ -178,3 +178,37 @@ def test_a_failed_step_run_again_after_a_resume_is_a_retry() -> None:
     assert registry.get_sample_value(
         "runbook_step_retries_total", {"runbook": "r", "phase": "one", "step": "push"}
     ) == 1
+
+
+def test_duration_vars_read_as_durations() -> None:
+    """A duration var is shown as the runbook writes durations, not as float seconds
+    (regression: the demo's report said `monitor_for | 20.0`)."""
+    events = weekly_shutdown()
+    events[0] = {**events[0], "vars": {**events[0]["vars"], "drain_for": 900.0, "site": "ams1"}}
+    text = render_report(events, "markdown", planned=PLANNED, durations=frozenset({"drain_for"}))
+    assert "| drain_for | 15m |" in text and "| site | ams1 |" in text
+    assert '"drain_for": 900.0' in render_report(events, "json", durations=frozenset({"drain_for"}))
+
+
+def test_the_report_of_a_real_run_formats_its_duration_vars(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "book.yaml").write_text(
+        "runbook: 1\nname: d\nvars:\n  soak: {type: duration, default: 90s}\n"
+        "phases:\n  - id: p\n    steps:\n      - {id: s, shell: 'true'}\n"
+    )
+    runbook = str(Path(sys.executable).parent / "runbook")
+    done = subprocess.run([runbook, "run", "book.yaml", "--runs-dir", "runs", "--yes"], cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (report,) = (tmp_path / "runs").glob("*/report.md")
+    assert "| soak | 1m 30s |" in report.read_text()
+    again = subprocess.run([runbook, "report", "last", "--runs-dir", "runs"], cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "| soak | 1m 30s |" in again.stdout, again.stderr
+
+
+def test_json_lists_the_duration_vars() -> None:
+    import json
+
+    data = json.loads(render_report(weekly_shutdown(), "json", durations=frozenset({"b", "a"})))
+    assert data["durations"] == ["a", "b"] and data["inventory"] == "/etc/ansible/weekly/hosts"
