@@ -218,7 +218,7 @@ class AnsibleExecutor(ExecutorBase):
         """The argv this step runs (templates rendered); the extra vars are in
         ``vars_file`` (``extra_vars``), never on the command line."""
         spec, extra = self.prepare(call)
-        inventory = spec.inventory or call.services.inventory_path
+        inventory = _inventory(spec, call)
         argv: list[str]
         if spec.playbook is not None:
             playbook = Path(spec.playbook)
@@ -292,14 +292,14 @@ class AnsibleExecutor(ExecutorBase):
     async def run(self, call: StepCall) -> Result:
         with tempfile.TemporaryDirectory(prefix="runbook-ansible-") as private:
             # mode 0700 folder, 0600 file: only this user reads the values
-            _, extra = self.prepare(call)
+            spec, extra = self.prepare(call)
             vars_file = Path(private) / "extra-vars.yml"
             descriptor = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 handle.write(unsafe_yaml(extra) + "\n")
-            return await self._run(call, self.command(call, str(vars_file)))
+            return await self._run(call, self.command(call, str(vars_file)), _inventory(spec, call))
 
-    async def _run(self, call: StepCall, argv: list[str]) -> Result:
+    async def _run(self, call: StepCall, argv: list[str], inventory: str | None) -> Result:
         env = {
             "ANSIBLE_STDOUT_CALLBACK": CALLBACK_NAME,
             "ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(
@@ -311,7 +311,7 @@ class AnsibleExecutor(ExecutorBase):
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
             "PYTHONUNBUFFERED": "1",
         }
-        run = _AnsibleRun(call, adhoc=Path(argv[0]).name == "ansible")
+        run = _AnsibleRun(call, adhoc=Path(argv[0]).name == "ansible", inventory=inventory)
         finished = await self._processes.run(
             Command(
                 argv=argv,
@@ -329,12 +329,18 @@ class AnsibleExecutor(ExecutorBase):
         return run.result(finished.rc, finished.stderr, finished.timed_out, finished.duration)
 
 
+def _inventory(spec: AnsibleSpec, call: StepCall) -> str | None:
+    """The inventory ansible is given: the step's own, else the run's."""
+    return spec.inventory or call.services.inventory_path
+
+
 class _AnsibleRun:
     """Folds the callback's JSON lines into per-host recap and task results."""
 
-    def __init__(self, call: StepCall, adhoc: bool) -> None:
+    def __init__(self, call: StepCall, adhoc: bool, inventory: str | None) -> None:
         self.call = call
         self.adhoc = adhoc
+        self.inventory = inventory
         self.recap: dict[str, dict[str, Any]] | None = None
         self.tasks: list[dict[str, Any]] = []
         self.last: dict[str, dict[str, Any]] = {}
@@ -418,7 +424,7 @@ class _AnsibleRun:
             ok = False
         elif not hosts:
             # ansible-playbook exits 0 when no play matched a host: nothing was done
-            where = self.call.services.inventory_path or "no inventory (implicit localhost only)"
+            where = self.inventory or "none given (implicit localhost only)"
             error = f"ansible matched no host (inventory: {where}): check the inventory and the play's hosts:"
             ok = False
         elif not ok:

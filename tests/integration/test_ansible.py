@@ -314,3 +314,18 @@ def test_a_playbook_that_matches_no_host_fails(tmp_path: Path, hosts: str) -> No
     )
     assert not result.ok and result.hosts == {}
     assert result.error is not None and "matched no host" in result.error
+    shown = str(inventory) if hosts == "nowhere" else "none given"
+    assert f"(inventory: {shown}" in result.error
+
+
+@needs_ansible
+def test_no_host_names_the_steps_own_inventory(tmp_path: Path) -> None:
+    inventory = local_inventory(tmp_path)
+    (tmp_path / "site.yml").write_text("- hosts: nowhere\n  gather_facts: false\n  tasks: [{command: 'true'}]\n")
+    result, _ = run(
+        {"playbook": "site.yml", "inventory": str(inventory)},
+        tmp_path,
+        services=StepServices(inventory_path="/elsewhere/hosts"),
+    )
+    assert not result.ok and result.error is not None
+    assert f"(inventory: {inventory})" in result.error
