@@ -593,26 +593,28 @@ def start_fleet(fleet: Fleet) -> tuple[Fleet, list[str]]:
     return fleet, problems
 
 
-def choose_kind(root: Path, isolated: bool, quiet: bool = False) -> str:
-    """The isolated fleet when asked for and possible; otherwise, in one line, why not.
-    With ``quiet``, "isolated-elsewhere" means only the root's place stands in the way
-    (`isolated_root` moves it)."""
-    if not isolated:
-        return "folder"
+def isolation_blocker() -> str | None:
+    """Why this machine cannot run isolated hosts (not root, no unshare, an interpreter
+    the hosts cannot see), or None; where the fleet root lies is `isolated_root`'s."""
     reason = hostfleet.isolation_unavailable()
     if reason is None:
         try:
             hostfleet.host_python()
         except RuntimeError as error:
             reason = str(error)
+    return reason
+
+
+def choose_kind(root: Path, isolated: bool) -> str:
+    """The isolated fleet when asked for and possible; otherwise, in one line, why not."""
+    if not isolated:
+        return "folder"
+    reason = isolation_blocker()
     inside = hostfleet.overlapping_path(root)
     if reason is None and inside is not None:
-        if quiet:
-            return "isolated-elsewhere"
         reason = f"the fleet root {root} is under {inside}, which every host replaces"
     if reason is not None:
-        if not quiet:
-            print(f"fleet.py: isolated hosts unavailable ({reason}); using the folder fleet")
+        print(f"fleet.py: isolated hosts unavailable ({reason}); using the folder fleet")
         return "folder"
     return "isolated"
 
@@ -842,7 +844,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     try:
-        if args.command == "init" and args.isolated and choose_kind(root, True, quiet=True) == "isolated-elsewhere":
+        if args.command == "init" and args.isolated and isolation_blocker() is None:
             root = isolated_root(args.root)
         if args.command == "break-deploy":
             obstacle = break_deploy(Fleet.load(root), args.host)
